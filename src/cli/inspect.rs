@@ -1,0 +1,28 @@
+//! `pseudolink inspect`: an extract's manifest, schema and row counts.
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+
+/// Arguments of `inspect`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Shows what a pseudonymised extract is: format and tool versions, source, key id, fields and
+their encodings, pass-through columns, schema and row counts. It never prints a token value.
+
+EXAMPLE:
+  pseudolink inspect acute.parquet
+  pseudolink inspect --json acute.parquet")]
+pub struct Args {
+    /// The pseudonymised extract.
+    pub file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(crate) fn run(args: Args) -> Result<()> {
+    let i = crate::inspect::inspect(&args.file)?;
+    let text = if args.json { serde_json::to_string_pretty(&i).unwrap_or_default() + "\n" } else { i.to_text() };
+    super::print_stdout(&text)
+}

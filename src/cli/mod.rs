@@ -1,0 +1,92 @@
+//! The command line: a thin layer over the library. One file per subcommand.
+
+mod inspect;
+mod keygen;
+mod progress;
+mod tokenise;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+
+const EXIT_STATUS: &str = "\
+EXIT STATUS:
+  0  done
+  1  the run failed (bad input, I/O error, a check that did not pass)
+  2  usage or configuration error";
+
+/// Pseudonymised record linkage of NHS health and care data.
+#[derive(Debug, Parser)]
+#[command(name = "pseudolink", version, about, after_long_help = EXIT_STATUS, propagate_version = true)]
+pub struct Cli {
+    /// Print only errors: no progress bar and no summary line.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a new secret project key (run once, by the project's key custodian).
+    Keygen(keygen::Args),
+    /// Turn a provider's extract into a pseudonymised Parquet extract.
+    Tokenise(tokenise::Args),
+    /// Show a pseudonymised extract's manifest, schema and row counts.
+    Inspect(inspect::Args),
+}
+
+/// Runs the command line and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report_error(&e),
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Keygen(a) => keygen::run(a, quiet),
+        Command::Tokenise(a) => tokenise::run(a, quiet),
+        Command::Inspect(a) => inspect::run(a),
+    }
+}
+
+fn report_error(e: &Error) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "pseudolink: error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let _ = writeln!(err, "  caused by: {s}");
+        source = s.source();
+    }
+    ExitCode::from(if e.is_usage() { 2 } else { 1 })
+}
+
+/// Writes to stdout, treating a closed pipe as success (`pseudolink inspect x | head`).
+pub(crate) fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing", std::path::Path::new("<stdout>"), e)),
+    }
+}

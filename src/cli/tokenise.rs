@@ -1,0 +1,143 @@
+//! `pseudolink tokenise`: a provider's extract in, a pseudonymised extract and a quality report out.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{InputFormat, TokeniseConfig};
+use crate::error::{Error, Result, group_digits};
+use crate::io::DEFAULT_BATCH_ROWS;
+use crate::io::atomic::write_atomic;
+use crate::token::ProjectKey;
+use crate::token::key::KEY_FILE_ENV;
+use crate::tokenise::{TokeniseOptions, tokenise};
+
+/// Arguments of `tokenise`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+The key is read from the file named by --key-file or, failing that, by the PSEUDOLINK_KEY_FILE
+environment variable; never from a command-line value. The key file must be private (mode 0600).
+
+Writes OUT.parquet, and beside it OUT.quality.json and OUT.quality.txt (the data-quality report
+for the IG team). Outputs appear only when complete. Records with an unusable value (an NHS
+number failing its check digit, an unreadable date) are kept and counted in the report; a
+structural problem (a missing column, a ragged row, undecodable text) stops the run with a
+message naming the file, row and column.
+
+EXAMPLE:
+  pseudolink tokenise --config acute.toml --key-file project.key \\
+      --input acute_extract.csv --output acute.parquet")]
+pub struct Args {
+    /// The tokenise config (TOML) mapping the extract's columns to fields.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// The project key file (or set PSEUDOLINK_KEY_FILE to its path).
+    #[arg(long, value_name = "KEYFILE")]
+    pub key_file: Option<PathBuf>,
+    /// The provider's extract (CSV or Parquet).
+    #[arg(long, value_name = "EXTRACT")]
+    pub input: PathBuf,
+    /// The pseudonymised extract to write (Parquet).
+    #[arg(long, value_name = "OUT.parquet")]
+    pub output: PathBuf,
+    /// Where to write the quality report's JSON; the text goes beside it as .txt.
+    #[arg(long, value_name = "REPORT.json")]
+    pub report: Option<PathBuf>,
+    /// Input rows per batch (memory use grows with it).
+    #[arg(long, default_value_t = DEFAULT_BATCH_ROWS, value_name = "N")]
+    pub batch_rows: usize,
+    /// Print the quality report's JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+    let config = TokeniseConfig::read(&args.config)?;
+    let key_path = match &args.key_file {
+        Some(p) => p.clone(),
+        None => match std::env::var_os(KEY_FILE_ENV) {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => {
+                return Err(Error::usage(format!(
+                    "no key file: give --key-file KEYFILE, or set {KEY_FILE_ENV} to the key file's path"
+                )));
+            }
+        },
+    };
+    let key = ProjectKey::read_file(&key_path)?;
+    if args.batch_rows == 0 {
+        return Err(Error::usage("--batch-rows must be at least 1"));
+    }
+    let by_bytes = config.input_format(&args.input)? == InputFormat::Csv;
+    let pb = super::progress::bar(quiet, by_bytes);
+    let progress = |rows: u64, done: u64, total: Option<u64>| {
+        if let Some(t) = total {
+            pb.set_length(t);
+        }
+        pb.set_position(done);
+        pb.set_message(format!("{} rows", group_digits(rows)));
+    };
+    let options = TokeniseOptions { batch_rows: args.batch_rows, progress: Some(&progress) };
+    let done = tokenise(&config, &key, &args.input, &args.output, &options);
+    pb.finish_and_clear();
+    let done = done?;
+
+    let (json_path, text_path) = report_paths(&args.output, args.report.as_deref());
+    write_atomic(&json_path, done.report.to_json().as_bytes())?;
+    write_atomic(&text_path, done.report.to_text().as_bytes())?;
+    if args.json {
+        super::print_stdout(&done.report.to_json())?;
+    }
+    if !quiet {
+        let r = &done.report;
+        let secs = done.elapsed.as_secs_f64().max(1e-9);
+        let nhs = r
+            .nhs_number
+            .as_ref()
+            .map(|n| {
+                let parts: Vec<String> = n
+                    .statuses
+                    .iter()
+                    .filter(|(_, c)| **c > 0)
+                    .map(|(s, c)| format!("{} {s}", group_digits(*c)))
+                    .collect();
+                format!("; NHS numbers: {}", parts.join(", "))
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "pseudolink: tokenised {} rows of {} into {} in {:.1} s ({} rows/s){nhs}; quality report: {}",
+            group_digits(r.rows_written),
+            args.input.display(),
+            args.output.display(),
+            secs,
+            group_digits((r.rows_written as f64 / secs) as u64),
+            text_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The report's JSON and text paths: `--report` or `OUT.quality.json`, and `.txt` beside it.
+fn report_paths(output: &Path, report: Option<&Path>) -> (PathBuf, PathBuf) {
+    let json = match report {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+            output.with_file_name(format!("{stem}.quality.json"))
+        }
+    };
+    let text = json.with_extension("txt");
+    (json, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_paths_sit_beside_the_output() {
+        let (j, t) = report_paths(Path::new("out/acute.parquet"), None);
+        assert_eq!(j, Path::new("out/acute.quality.json"));
+        assert_eq!(t, Path::new("out/acute.quality.txt"));
+        let (j, t) = report_paths(Path::new("a.parquet"), Some(Path::new("r/q.json")));
+        assert_eq!((j.as_path(), t.as_path()), (Path::new("r/q.json"), Path::new("r/q.txt")));
+    }
+}

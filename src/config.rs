@@ -1,0 +1,552 @@
+//! The tokenise config: which input columns are which fields, and how to read the extract.
+//!
+//! Written by a provider's IG team, so: TOML, unknown settings refused, every setting defaulted
+//! from a documented `DEFAULT_*` constant, and every problem reported at once. A complete example
+//! is in `docs/config.md`.
+//!
+//! ```
+//! use pseudolink::config::TokeniseConfig;
+//! let cfg = TokeniseConfig::from_toml_str(r#"
+//!     source = "acute"
+//!     [record_id]
+//!     column = "episode_id"
+//!     [[field]]
+//!     column = "nhs_no"
+//!     type = "nhs_number"
+//! "#, "tokenise.toml".as_ref())?;
+//! assert_eq!(cfg.fields[0].output_name(), "nhs_number");
+//! # Ok::<(), pseudolink::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::encode::bloom::BloomParams;
+use crate::encode::date::{DEFAULT_DATE_FORMATS, DEFAULT_MAX_YEAR, DEFAULT_MIN_YEAR};
+use crate::error::{Error, Result};
+
+/// Default CSV delimiter.
+pub const DEFAULT_DELIMITER: char = ',';
+/// Default CSV quote character.
+pub const DEFAULT_QUOTE: char = '"';
+/// Default: the first CSV row is a header.
+pub const DEFAULT_HAS_HEADER: bool = true;
+
+/// A tokenise config as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokeniseConfig {
+    /// The provider's source code, recorded in the manifest (`acute`, `gp`, `ae` …): letters,
+    /// digits, `-` and `_`, at most 32 characters.
+    pub source: String,
+    /// How to read the input.
+    #[serde(default)]
+    pub input: InputOptions,
+    /// The record id column.
+    pub record_id: RecordIdConfig,
+    /// Identifying fields, each tokenised.
+    #[serde(default, rename = "field")]
+    pub fields: Vec<FieldConfig>,
+    /// Allow-listed activity columns copied through in plain text.
+    #[serde(default, rename = "passthrough")]
+    pub passthrough: Vec<PassthroughConfig>,
+    /// Bloom-filter parameters for every Bloom encoding in this extract.
+    #[serde(default)]
+    pub bloom: BloomParams,
+    /// The SHA-256 of the config file's bytes, set when read from a file.
+    #[serde(skip)]
+    pub digest: String,
+}
+
+/// How to read the input extract.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputOptions {
+    /// `csv` or `parquet`; by default from the file name's extension.
+    pub format: Option<InputFormat>,
+    /// CSV field delimiter, one character (`,` by default; `\t` or `|` are common).
+    pub delimiter: char,
+    /// CSV quote character.
+    pub quote: char,
+    /// Whether the first CSV row is a header. Without one, columns are named `column_1` …
+    pub has_header: bool,
+    /// CSV text encoding.
+    pub encoding: TextEncoding,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            format: None,
+            delimiter: DEFAULT_DELIMITER,
+            quote: DEFAULT_QUOTE,
+            has_header: DEFAULT_HAS_HEADER,
+            encoding: TextEncoding::Utf8,
+        }
+    }
+}
+
+/// Input file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// Delimited text.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// CSV text encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub enum TextEncoding {
+    /// UTF-8 (a leading byte-order mark is ignored). Invalid bytes are an error.
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// Windows-1252, as Excel and many older clinical systems export. Every byte decodes.
+    #[serde(rename = "windows-1252")]
+    Windows1252,
+}
+
+/// The record id column and what happens to it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordIdConfig {
+    /// Input column holding a row id unique within this extract.
+    pub column: String,
+    /// `keep` (an extract row id meaningless outside the provider) or `pseudonymise`.
+    #[serde(default)]
+    pub mode: RecordIdMode,
+}
+
+/// What happens to the record id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordIdMode {
+    /// Copied as it is: only for ids that mean nothing outside the provider.
+    #[default]
+    Keep,
+    /// Replaced by a keyed token (hex), per source.
+    Pseudonymise,
+}
+
+/// The field types a column can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FieldType {
+    /// NHS number: status plus token.
+    NhsNumber,
+    /// Given (first) name: exact, phonetic and Bloom encodings.
+    GivenName,
+    /// Family name (surname): exact, phonetic and Bloom encodings.
+    FamilyName,
+    /// Any other person name (middle name, previous surname …).
+    Name,
+    /// Date of birth: full, swapped, year-month and year tokens.
+    DateOfBirth,
+    /// Any other date (date of death …).
+    Date,
+    /// UK postcode: full, sector, district and area tokens.
+    Postcode,
+    /// Sex: plain category or token.
+    Sex,
+    /// A generic identifier (hospital number …): exact token, optional Bloom filter.
+    Identifier,
+    /// A generic string: exact token, optional Bloom filter.
+    String,
+}
+
+impl FieldType {
+    /// The name used in configs and manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::NhsNumber => "nhs_number",
+            FieldType::GivenName => "given_name",
+            FieldType::FamilyName => "family_name",
+            FieldType::Name => "name",
+            FieldType::DateOfBirth => "date_of_birth",
+            FieldType::Date => "date",
+            FieldType::Postcode => "postcode",
+            FieldType::Sex => "sex",
+            FieldType::Identifier => "identifier",
+            FieldType::String => "string",
+        }
+    }
+
+    /// Types of which an extract may hold one field only: the linker's standard comparisons.
+    fn is_singular(self) -> bool {
+        matches!(
+            self,
+            FieldType::NhsNumber
+                | FieldType::GivenName
+                | FieldType::FamilyName
+                | FieldType::DateOfBirth
+                | FieldType::Postcode
+                | FieldType::Sex
+        )
+    }
+
+    fn default_output_name(self) -> Option<&'static str> {
+        match self {
+            FieldType::NhsNumber => Some("nhs_number"),
+            FieldType::GivenName => Some("given_name"),
+            FieldType::FamilyName => Some("family_name"),
+            FieldType::DateOfBirth => Some("dob"),
+            FieldType::Postcode => Some("postcode"),
+            FieldType::Sex => Some("sex"),
+            _ => None,
+        }
+    }
+}
+
+/// One identifying field.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldConfig {
+    /// Input column.
+    pub column: String,
+    /// Field type.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Output column prefix; defaults to the type's standard name (`nhs_number`, `given_name`,
+    /// `family_name`, `dob`, `postcode`, `sex`) or, for other types, the input column name.
+    pub name: Option<String>,
+    /// Dates: `chrono` formats tried in order.
+    pub formats: Option<Vec<String>>,
+    /// Dates: earliest plausible year.
+    pub min_year: Option<i32>,
+    /// Dates: latest plausible year.
+    pub max_year: Option<i32>,
+    /// Sex: keep as a plain `M`/`F`/`I` category instead of a token.
+    pub plain: Option<bool>,
+    /// Identifiers and strings: also write a Bloom-filter encoding.
+    pub bloom: Option<bool>,
+}
+
+impl FieldConfig {
+    /// The output column prefix.
+    pub fn output_name(&self) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => match self.kind.default_output_name() {
+                Some(n) => n.to_string(),
+                None => sanitise(&self.column),
+            },
+        }
+    }
+
+    /// Date formats, defaulted.
+    pub fn date_formats(&self) -> Vec<String> {
+        self.formats.clone().unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Plausible year range, defaulted.
+    pub fn year_range(&self) -> (i32, i32) {
+        (self.min_year.unwrap_or(DEFAULT_MIN_YEAR), self.max_year.unwrap_or(DEFAULT_MAX_YEAR))
+    }
+}
+
+/// Pass-through value types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PassType {
+    /// Text, copied as it is (blank → null).
+    #[default]
+    String,
+    /// Whole numbers (64-bit).
+    Integer,
+    /// Decimal numbers (costs …).
+    Float,
+    /// Dates (written as Parquet dates).
+    Date,
+    /// true/false, yes/no, y/n, 1/0.
+    Boolean,
+}
+
+impl PassType {
+    /// The name used in configs and manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassType::String => "string",
+            PassType::Integer => "integer",
+            PassType::Float => "float",
+            PassType::Date => "date",
+            PassType::Boolean => "boolean",
+        }
+    }
+}
+
+/// One allow-listed pass-through column.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassthroughConfig {
+    /// Input column.
+    pub column: String,
+    /// Output column name; defaults to the input name.
+    #[serde(rename = "as")]
+    pub rename: Option<String>,
+    /// Value type; values that do not parse become null and are counted.
+    #[serde(rename = "type", default)]
+    pub kind: PassType,
+    /// Dates: `chrono` formats tried in order.
+    pub formats: Option<Vec<String>>,
+}
+
+impl PassthroughConfig {
+    /// The output column name.
+    pub fn output_name(&self) -> String {
+        self.rename.clone().unwrap_or_else(|| sanitise(&self.column))
+    }
+}
+
+/// Lower-cases a column name into `[a-z0-9_]`.
+pub fn sanitise(column: &str) -> String {
+    let mut s: String =
+        column.trim().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, 'c');
+    }
+    s
+}
+
+fn valid_output_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+impl TokeniseConfig {
+    /// Reads and checks a config file.
+    pub fn read(path: &Path) -> Result<TokeniseConfig> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("reading config", path, e))?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| Error::config(path, vec!["the file is not UTF-8 text".into()]))?;
+        let mut cfg = TokeniseConfig::from_toml_str(text, path)?;
+        cfg.digest = hex::encode(Sha256::digest(&bytes));
+        Ok(cfg)
+    }
+
+    /// Parses and checks config text; `path` names it in errors.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<TokeniseConfig> {
+        let mut cfg: TokeniseConfig = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            let at = e.span().map(|s| line_of(text, s.start));
+            let p = match at {
+                Some(line) => format!("line {line}: {msg}"),
+                None => msg,
+            };
+            Error::config(path, vec![p])
+        })?;
+        cfg.digest = hex::encode(Sha256::digest(text.as_bytes()));
+        let problems = cfg.problems();
+        if problems.is_empty() { Ok(cfg) } else { Err(Error::config(path, problems)) }
+    }
+
+    /// Every problem with this config, each a sentence naming the setting and the fix.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let src_ok = !self.source.is_empty()
+            && self.source.len() <= 32
+            && self.source.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !src_ok {
+            p.push("`source` must be 1 to 32 letters, digits, `-` or `_` (for example \"acute\")".into());
+        }
+        if self.fields.is_empty() {
+            p.push(
+                "no `[[field]]` is configured; map at least one identifying column (for example type = \"nhs_number\")"
+                    .into(),
+            );
+        }
+        let mut singular: BTreeMap<FieldType, usize> = BTreeMap::new();
+        let mut outputs: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |name: String, what: String, p: &mut Vec<String>| {
+            if let Some(prev) = outputs.insert(name.clone(), what.clone()) {
+                p.push(format!(
+                    "output name `{name}` is used by both {prev} and {what}; set `name` or `as` on one of them"
+                ));
+            }
+        };
+        claim("record_id".into(), "the record id".into(), &mut p);
+        claim("row_number".into(), "the row number".into(), &mut p);
+        let mut identifying: BTreeMap<&str, &str> = BTreeMap::new();
+        identifying.insert(self.record_id.column.as_str(), "the record id");
+        for (i, f) in self.fields.iter().enumerate() {
+            let what = format!("field {} (column `{}`, type {})", i + 1, f.column, f.kind.as_str());
+            if f.kind.is_singular() {
+                *singular.entry(f.kind).or_default() += 1;
+            }
+            let name = f.output_name();
+            if !valid_output_name(&name) {
+                p.push(format!(
+                    "{what}: output name `{name}` must be lower-case letters, digits and `_`, not starting with a digit"
+                ));
+            }
+            claim(name, what.clone(), &mut p);
+            identifying.insert(f.column.as_str(), f.kind.as_str());
+            let is_date = matches!(f.kind, FieldType::DateOfBirth | FieldType::Date);
+            if !is_date && (f.formats.is_some() || f.min_year.is_some() || f.max_year.is_some()) {
+                p.push(format!("{what}: `formats`, `min_year` and `max_year` apply only to date fields; remove them"));
+            }
+            if is_date {
+                if let Some(fmts) = &f.formats {
+                    if fmts.is_empty() {
+                        p.push(format!("{what}: `formats` is empty; list at least one, such as \"%d/%m/%Y\""));
+                    }
+                    for fm in fmts {
+                        if !fm.contains("%Y") && !fm.contains("%y") && !fm.contains("%F") {
+                            p.push(format!("{what}: date format `{fm}` has no year (%Y)"));
+                        }
+                    }
+                }
+                let (lo, hi) = f.year_range();
+                if lo > hi {
+                    p.push(format!("{what}: `min_year` is after `max_year`"));
+                }
+            }
+            if f.plain.is_some() && f.kind != FieldType::Sex {
+                p.push(format!("{what}: `plain` applies only to sex; remove it"));
+            }
+            if f.bloom.is_some() && !matches!(f.kind, FieldType::Identifier | FieldType::String) {
+                p.push(format!(
+                    "{what}: `bloom` applies only to identifier and string fields (names always have one); remove it"
+                ));
+            }
+        }
+        for (kind, n) in singular {
+            if n > 1 {
+                p.push(format!("{n} fields have type {}; an extract may have one (use type \"name\", \"date\" or \"identifier\" for the others)", kind.as_str()));
+            }
+        }
+        for (i, t) in self.passthrough.iter().enumerate() {
+            let what = format!("passthrough {} (column `{}`)", i + 1, t.column);
+            if let Some(kind) = identifying.get(t.column.as_str()) {
+                p.push(format!("{what}: the column is mapped as {kind}; identifying columns never pass through. Remove the passthrough"));
+            }
+            let name = t.output_name();
+            if !valid_output_name(&name) {
+                p.push(format!("{what}: output name `{name}` must be lower-case letters, digits and `_`; set `as`"));
+            }
+            claim(name, what.clone(), &mut p);
+            if t.formats.is_some() && t.kind != PassType::Date {
+                p.push(format!("{what}: `formats` applies only to type \"date\"; remove it"));
+            }
+        }
+        if self.input.delimiter == self.input.quote {
+            p.push("`input.delimiter` and `input.quote` must differ".into());
+        }
+        for (what, c) in [("delimiter", self.input.delimiter), ("quote", self.input.quote)] {
+            if !c.is_ascii() || c == '\n' || c == '\r' {
+                p.push(format!("`input.{what}` must be a single ASCII character other than a line break"));
+            }
+        }
+        for b in self.bloom.problems() {
+            p.push(b);
+        }
+        p
+    }
+
+    /// The input format for `input`: the config's, or from the extension.
+    pub fn input_format(&self, input: &Path) -> Result<InputFormat> {
+        if let Some(f) = self.input.format {
+            return Ok(f);
+        }
+        let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "tsv" | "txt" | "psv" => Ok(InputFormat::Csv),
+            "parquet" | "pq" => Ok(InputFormat::Parquet),
+            _ => Err(Error::usage(format!(
+                "{}: cannot tell the format from the file name; set `format = \"csv\"` or \"parquet\" in the config's [input] section",
+                input.display()
+            ))),
+        }
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+source = "acute"
+[input]
+delimiter = "|"
+encoding = "windows-1252"
+[record_id]
+column = "id"
+mode = "pseudonymise"
+[[field]]
+column = "nhs"
+type = "nhs_number"
+[[field]]
+column = "dob"
+type = "date_of_birth"
+formats = ["%d/%m/%Y"]
+[[field]]
+column = "sex"
+type = "sex"
+plain = true
+[[passthrough]]
+column = "Admission Date"
+as = "activity_date"
+type = "date"
+"#;
+
+    #[test]
+    fn good_config_parses() {
+        let c = TokeniseConfig::from_toml_str(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(c.input.delimiter, '|');
+        assert_eq!(c.input.encoding, TextEncoding::Windows1252);
+        assert_eq!(c.record_id.mode, RecordIdMode::Pseudonymise);
+        assert_eq!(c.fields[1].output_name(), "dob");
+        assert_eq!(c.passthrough[0].output_name(), "activity_date");
+        assert_eq!(c.digest.len(), 64);
+    }
+
+    #[test]
+    fn unknown_settings_are_refused_with_their_line() {
+        let e = TokeniseConfig::from_toml_str("source = \"a\"\ncolour = 1\n", Path::new("c.toml")).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("line 2") && s.contains("colour"), "{s}");
+        assert!(e.is_usage());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+source = "a b"
+[record_id]
+column = "id"
+[[field]]
+column = "nhs"
+type = "nhs_number"
+plain = true
+[[field]]
+column = "nhs2"
+type = "nhs_number"
+[[passthrough]]
+column = "nhs"
+"#;
+        let e = TokeniseConfig::from_toml_str(text, Path::new("c.toml")).unwrap_err().to_string();
+        for want in
+            ["`source`", "`plain` applies only", "2 fields have type nhs_number", "never pass through", "used by both"]
+        {
+            assert!(e.contains(want), "missing {want:?} in {e}");
+        }
+    }
+
+    #[test]
+    fn sanitised_names() {
+        assert_eq!(sanitise("Admission Date"), "admission_date");
+        assert_eq!(sanitise("1st"), "c1st");
+    }
+}

@@ -1,0 +1,153 @@
+//! Dates: several input formats, and the parts the linker compares.
+//!
+//! A date is tried against each configured `chrono` format in order (default
+//! [`DEFAULT_DATE_FORMATS`]); a trailing time of day (`1980-02-01 00:00:00`, `…T00:00:00Z`) is
+//! ignored, because many systems export dates as midnight timestamps. Dates outside
+//! `min_year..=max_year` are invalid (a date of birth in 1066 or 2999 is a typing error).
+//!
+//! Derived values, each tokenised: the full date (`YYYY-MM-DD`), the year-month (`YYYY-MM`), the
+//! year (`YYYY`), and the day/month-swapped date — the full-date text of the date with day and
+//! month exchanged, tokenised with the *full-date* subkey so that the linker can test whether
+//! one record's swapped date equals another's full date. It exists only when the day is 12 or
+//! less and differs from the month.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::encode::Outcome;
+
+/// Formats tried when a field's config names none: ISO, UK day-first with `/`, `-` and `.`,
+/// and compact `YYYYMMDD`.
+pub const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d"];
+/// Earliest plausible year by default.
+pub const DEFAULT_MIN_YEAR: i32 = 1880;
+/// Latest plausible year by default.
+pub const DEFAULT_MAX_YEAR: i32 = 2100;
+
+/// Parses a date with the given formats and plausible year range.
+///
+/// ```
+/// use pseudolink::encode::{date::parse_date, Outcome};
+/// let formats = ["%Y-%m-%d".to_string(), "%d/%m/%Y".to_string()];
+/// let (outcome, date) = parse_date("03/11/1956", &formats, 1880, 2100);
+/// assert_eq!(outcome, Outcome::Value);
+/// assert_eq!(date.unwrap().to_string(), "1956-11-03");
+/// ```
+pub fn parse_date(raw: &str, formats: &[String], min_year: i32, max_year: i32) -> (Outcome, Option<NaiveDate>) {
+    let t = raw.trim();
+    if t.is_empty() {
+        return (Outcome::Missing, None);
+    }
+    let t = strip_time(t);
+    for f in formats {
+        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+            if (min_year..=max_year).contains(&d.year()) {
+                return (Outcome::Value, Some(d));
+            }
+            return (Outcome::Invalid, None);
+        }
+    }
+    (Outcome::Invalid, None)
+}
+
+/// Drops a time-of-day suffix after a space or `T` when what follows starts like a time.
+fn strip_time(t: &str) -> &str {
+    if let Some(i) = t.find([' ', 'T']) {
+        let rest = &t[i + 1..];
+        let b = rest.as_bytes();
+        if b.len() >= 5 && b[0].is_ascii_digit() && b[1].is_ascii_digit() && b[2] == b':' {
+            return &t[..i];
+        }
+    }
+    t
+}
+
+/// The texts tokenised for a date, written into fixed buffers (no allocation).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DateParts {
+    /// `YYYY-MM-DD`.
+    pub full: [u8; 10],
+    /// `YYYY-MM-DD` of the day/month-swapped date, when one exists.
+    pub swapped: Option<[u8; 10]>,
+    /// `YYYY-MM`.
+    pub year_month: [u8; 7],
+    /// `YYYY`.
+    pub year: [u8; 4],
+}
+
+/// Splits a date into its tokenised parts.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use pseudolink::encode::date::date_parts;
+/// let p = date_parts(NaiveDate::from_ymd_opt(1956, 11, 3).unwrap());
+/// assert_eq!(&p.full, b"1956-11-03");
+/// assert_eq!(p.swapped.as_ref(), Some(b"1956-03-11"));
+/// assert_eq!(&p.year_month, b"1956-11");
+/// ```
+pub fn date_parts(d: NaiveDate) -> DateParts {
+    let (y, m, dd) = (d.year(), d.month(), d.day());
+    let full = ymd(y, m, dd);
+    let swapped = (dd <= 12 && dd != m).then(|| ymd(y, dd, m));
+    let mut year_month = [0u8; 7];
+    year_month.copy_from_slice(&full[..7]);
+    let mut year = [0u8; 4];
+    year.copy_from_slice(&full[..4]);
+    DateParts { full, swapped, year_month, year }
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> [u8; 10] {
+    let y = y.clamp(0, 9999) as u32;
+    let digit = |v: u32| b'0' + (v % 10) as u8;
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(d / 10),
+        digit(d),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Vec<String> {
+        DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn formats_and_plausibility() {
+        let f = defaults();
+        for s in [
+            "1956-11-03",
+            "03/11/1956",
+            "03-11-1956",
+            "03.11.1956",
+            "19561103",
+            "1956-11-03 00:00:00",
+            "1956-11-03T00:00:00Z",
+            " 03/11/1956 ",
+        ] {
+            let (o, d) = parse_date(s, &f, DEFAULT_MIN_YEAR, DEFAULT_MAX_YEAR);
+            assert_eq!((o, d.map(|d| d.to_string())), (Outcome::Value, Some("1956-11-03".into())), "{s}");
+        }
+        for s in ["31/02/1956", "1956-13-01", "yesterday", "03/11/56", "1066-10-14", "2999-01-01"] {
+            assert_eq!(parse_date(s, &f, DEFAULT_MIN_YEAR, DEFAULT_MAX_YEAR).0, Outcome::Invalid, "{s}");
+        }
+        assert_eq!(parse_date("  ", &f, DEFAULT_MIN_YEAR, DEFAULT_MAX_YEAR).0, Outcome::Missing);
+    }
+
+    #[test]
+    fn swapped_only_when_it_is_a_different_date() {
+        let p = |y, m, d| date_parts(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        assert_eq!(p(1956, 11, 3).swapped, Some(*b"1956-03-11"));
+        assert_eq!(p(1956, 11, 13).swapped, None);
+        assert_eq!(p(1956, 5, 5).swapped, None);
+        assert_eq!(&p(2001, 1, 9).year, b"2001");
+    }
+}

@@ -1,0 +1,177 @@
+//! The manifest embedded in every pseudonymised extract.
+//!
+//! Stored as JSON under the Parquet key-value metadata key [`MANIFEST_KEY`], it says what the
+//! file is (format and version, tool and normalisation versions), which key made its tokens
+//! (the public key id), which provider it came from, every field with its columns and encodings
+//! and their parameters, the row counts, and the SHA-256 of the tokenise config. The linker reads
+//! its defaults from here and refuses extracts whose key id or format version disagree.
+
+use std::fs::File;
+use std::path::Path;
+
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{FieldType, PassType, RecordIdMode};
+use crate::encode::bloom::BloomParams;
+use crate::error::{Error, Result};
+use crate::io::schema::Encoding;
+
+/// Parquet key-value metadata key holding the manifest.
+pub const MANIFEST_KEY: &str = "pseudolink.manifest";
+/// The `format` value of pseudonymised extracts.
+pub const FORMAT_NAME: &str = "pseudolink-extract";
+/// The extract format version this build writes and reads. Tokens are the contract between
+/// providers: anything that changes a token changes this.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// An extract's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The pseudolink version that wrote the file.
+    pub tool_version: String,
+    /// [`crate::encode::NORMALISATION_VERSION`] when written.
+    pub normalisation_version: u32,
+    /// The public id of the key that made the tokens.
+    pub key_id: String,
+    /// The provider's source code.
+    pub source: String,
+    /// SHA-256 (hex) of the tokenise config file.
+    pub config_sha256: String,
+    /// The record id column and whether it was pseudonymised.
+    pub record_id_mode: RecordIdMode,
+    /// Identifying fields and their encoded columns.
+    pub fields: Vec<ManifestField>,
+    /// Pass-through columns.
+    pub passthrough: Vec<ManifestPassthrough>,
+    /// Bloom-filter parameters used by every `bloom` column.
+    pub bloom: BloomParams,
+    /// Row counts.
+    pub rows: RowCounts,
+}
+
+/// A field in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestField {
+    /// Output name prefix.
+    pub name: String,
+    /// Field type.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Its columns.
+    pub columns: Vec<ManifestColumn>,
+}
+
+/// A column in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestColumn {
+    /// Column name.
+    pub name: String,
+    /// What the column holds (`token`, `bloom` …).
+    pub encoding: Encoding,
+    /// What part of the field it encodes (`full`, `sector`, `phonetic` …).
+    pub part: String,
+    /// The subkey label its tokens or Bloom hashes were made under, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub purpose: Option<String>,
+    /// Fixed width in bytes, for binary columns.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bytes: Option<usize>,
+}
+
+/// A pass-through column in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestPassthrough {
+    /// Output column name.
+    pub name: String,
+    /// Value type.
+    #[serde(rename = "type")]
+    pub kind: PassType,
+}
+
+/// Row counts: every row read is written (record-level problems become statuses, not drops).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowCounts {
+    /// Data rows read from the input.
+    pub read: u64,
+    /// Rows written to the extract.
+    pub written: u64,
+}
+
+impl Manifest {
+    /// Reads the manifest of a pseudonymised extract, checking it is one this build reads.
+    pub fn read(path: &Path) -> Result<(Manifest, ParquetMetaData)> {
+        let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+        let reader = SerializedFileReader::new(file)
+            .map_err(|_| Error::manifest(path, "is not a readable Parquet file (it may be truncated or damaged)"))?;
+        let meta = reader.metadata().clone();
+        let kv = meta.file_metadata().key_value_metadata();
+        let json = kv
+            .and_then(|kv| kv.iter().find(|e| e.key == MANIFEST_KEY))
+            .and_then(|e| e.value.clone())
+            .ok_or_else(|| {
+                Error::manifest(
+                    path,
+                    "is not a pseudolink extract (it has no manifest); make it with `pseudolink tokenise`",
+                )
+            })?;
+        let m = Manifest::from_json(&json).map_err(|p| Error::manifest(path, p))?;
+        if m.rows.written != meta.file_metadata().num_rows().max(0) as u64 {
+            return Err(Error::manifest(
+                path,
+                "its manifest's row count disagrees with the file's; the file may have been altered. Ask the provider to send it again",
+            ));
+        }
+        Ok((m, meta))
+    }
+
+    /// Parses and checks manifest JSON; the error is a sentence for the user.
+    pub fn from_json(json: &str) -> std::result::Result<Manifest, String> {
+        let probe: serde_json::Value = serde_json::from_str(json)
+            .map_err(|_| "its manifest is not valid JSON; the file may be damaged".to_string())?;
+        if probe.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
+            return Err("its manifest is not a pseudolink extract manifest".into());
+        }
+        let version = probe.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(FORMAT_VERSION)) {
+            return Err(format!(
+                "has extract format version {}, but this pseudolink reads version {FORMAT_VERSION}; tokenise again with the release the project agreed on",
+                version.map_or("unknown".into(), |v| v.to_string())
+            ));
+        }
+        serde_json::from_value(probe).map_err(|e| {
+            // serde's message may quote a manifest value; keep only its category and position.
+            format!("its manifest is malformed ({}); the file may be damaged", e.classify_name())
+        })
+    }
+
+    /// The manifest as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "unexpected content",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Parquet: provider extracts in, pseudonymised extracts out.
+//!
+//! Reading casts every selected column to text (numbers and dates become their usual text form)
+//! so identifying values are parsed by pseudolink's normalisers, never by a cast whose error
+//! would quote them. Writing pins every setting that affects the bytes, so the same inputs, key
+//! and config always give the same file.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, SchemaRef};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+
+use crate::error::{Error, Location, Result};
+use crate::io::{BatchSource, InputBatch};
+
+/// Rows per Parquet row group in outputs.
+pub const ROW_GROUP_ROWS: usize = 131_072;
+
+/// The writer settings for every Parquet file pseudolink writes. Statistics are off: min/max of
+/// a pass-through column would copy values into the footer, where they are easy to overlook.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_created_by(format!("pseudolink {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Reads a Parquet extract in batches, selected columns only, as text.
+pub struct ParquetSource {
+    path: PathBuf,
+    builder: Option<ParquetRecordBatchReaderBuilder<File>>,
+    reader: Option<ParquetRecordBatchReader>,
+    header: Vec<String>,
+    schema: SchemaRef,
+    selected: Vec<usize>,
+    batch_rows: usize,
+    next_row: u64,
+    total_rows: u64,
+}
+
+impl std::fmt::Debug for ParquetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetSource").field("path", &self.path).field("next_row", &self.next_row).finish()
+    }
+}
+
+impl ParquetSource {
+    /// Opens `path` and reads its schema.
+    pub fn open(path: &Path, batch_rows: usize) -> Result<ParquetSource> {
+        let file = File::open(path).map_err(|e| Error::io("opening input", path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| not_parquet(path, &e))?;
+        let schema = builder.schema().clone();
+        let header = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+        Ok(ParquetSource {
+            path: path.to_path_buf(),
+            builder: Some(builder),
+            reader: None,
+            header,
+            schema,
+            selected: Vec::new(),
+            batch_rows: batch_rows.max(1),
+            next_row: 1,
+            total_rows,
+        })
+    }
+
+    fn check_types(&self) -> Result<()> {
+        for &i in &self.selected {
+            let f = self.schema.field(i);
+            let ok = matches!(
+                f.data_type(),
+                DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::UInt8
+                    | DataType::UInt16
+                    | DataType::UInt32
+                    | DataType::UInt64
+                    | DataType::Float32
+                    | DataType::Float64
+                    | DataType::Boolean
+                    | DataType::Date32
+                    | DataType::Date64
+                    | DataType::Dictionary(_, _)
+            );
+            if !ok {
+                return Err(Error::input(
+                    Location::file(&self.path).in_column(f.name()),
+                    format!(
+                        "has type {}; pseudolink reads text, number, boolean and date columns. Export this column as text",
+                        f.data_type()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A Parquet reader's error, without its text (it may describe data).
+fn not_parquet(path: &Path, _e: &parquet::errors::ParquetError) -> Error {
+    Error::input(
+        Location::file(path),
+        "is not a readable Parquet file (it may be truncated or damaged); export it again",
+    )
+}
+
+impl BatchSource for ParquetSource {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn select(&mut self, columns: &[usize]) {
+        self.selected = columns.to_vec();
+    }
+
+    fn next_batch(&mut self) -> Result<Option<InputBatch>> {
+        if let Some(builder) = self.builder.take() {
+            self.check_types()?;
+            let mut roots = self.selected.clone();
+            roots.sort_unstable();
+            roots.dedup();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+            let reader = builder
+                .with_projection(mask)
+                .with_batch_size(self.batch_rows)
+                .build()
+                .map_err(|e| not_parquet(&self.path, &e))?;
+            self.reader = Some(reader);
+        }
+        let Some(reader) = self.reader.as_mut() else { return Ok(None) };
+        let batch: RecordBatch = match reader.next() {
+            None => return Ok(None),
+            Some(Ok(b)) => b,
+            Some(Err(_)) => {
+                return Err(Error::input(
+                    Location::file(&self.path).at_row(self.next_row),
+                    "could not be decoded (the file may be truncated or damaged); export it again",
+                ));
+            }
+        };
+        let mut columns = Vec::with_capacity(self.selected.len());
+        for &i in &self.selected {
+            let name = &self.header[i];
+            let col = batch.column_by_name(name).ok_or_else(|| {
+                Error::input(Location::file(&self.path).in_column(name), "is missing from a row group")
+            })?;
+            let text = arrow_cast::cast(col, &DataType::Utf8).map_err(|_| {
+                Error::input(
+                    Location::file(&self.path).in_column(name),
+                    "could not be read as text; export this column as text",
+                )
+            })?;
+            let text =
+                text.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| {
+                    Error::input(Location::file(&self.path).in_column(name), "could not be read as text")
+                })?;
+            columns.push(text);
+        }
+        let first_row = self.next_row;
+        self.next_row += batch.num_rows() as u64;
+        Ok(Some(InputBatch { first_row, columns }))
+    }
+
+    fn progress(&self) -> (u64, Option<u64>) {
+        (self.next_row - 1, Some(self.total_rows))
+    }
+}

@@ -1,0 +1,7 @@
+//! The `pseudolink` command: parse arguments, run, map the outcome to an exit status.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    pseudolink::cli::main()
+}

@@ -1,0 +1,3 @@
+//! Reports for people: the tokeniser's data-quality report for provider IG teams.
+
+pub mod quality;

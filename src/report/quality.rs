@@ -1,0 +1,156 @@
+//! The data-quality report a provider's IG team reads after tokenising: rows in and out, NHS
+//! number statuses, and per field how many values were present, missing or unusable.
+//!
+//! It holds counts only — never a value — and no timings, so the same run always gives the same
+//! report. Written as JSON (for scripts and audit trails) and as text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::group_digits;
+use crate::token::NhsNumberStatus;
+
+/// The report's format name.
+pub const REPORT_NAME: &str = "pseudolink-quality";
+
+/// A tokenise run's data-quality report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityReport {
+    /// Always [`REPORT_NAME`].
+    pub report: String,
+    /// Report format version.
+    pub version: u32,
+    /// The provider's source code.
+    pub source: String,
+    /// Public id of the key used.
+    pub key_id: String,
+    /// SHA-256 of the config file.
+    pub config_sha256: String,
+    /// The input extract, as named on the command line.
+    pub input: String,
+    /// The pseudonymised output.
+    pub output: String,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows written (always equal to rows read: nothing is dropped).
+    pub rows_written: u64,
+    /// NHS-number status counts, when the extract has an NHS number field.
+    pub nhs_number: Option<NhsQuality>,
+    /// Identifying fields.
+    pub fields: Vec<FieldQuality>,
+    /// Pass-through columns.
+    pub passthrough: Vec<FieldQuality>,
+    /// HMAC-SHA256 evaluations made (tokens plus Bloom n-grams).
+    pub hmac_evaluations: u64,
+}
+
+/// NHS-number statuses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NhsQuality {
+    /// Input column.
+    pub column: String,
+    /// Count per status (`valid`, `missing`, `bad_format`, `bad_check_digit`, `placeholder`).
+    pub statuses: BTreeMap<String, u64>,
+}
+
+/// One field's counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldQuality {
+    /// Output name.
+    pub name: String,
+    /// Input column.
+    pub column: String,
+    /// Field or pass-through type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Usable values.
+    pub present: u64,
+    /// Empty values.
+    pub missing: u64,
+    /// Present but unusable values (treated as missing).
+    pub invalid: u64,
+    /// `missing / rows`.
+    pub missing_rate: f64,
+    /// `invalid / rows`.
+    pub invalid_rate: f64,
+}
+
+impl FieldQuality {
+    /// Builds a row with its rates.
+    pub fn new(name: &str, column: &str, kind: &str, present: u64, missing: u64, invalid: u64) -> FieldQuality {
+        let rows = (present + missing + invalid).max(1) as f64;
+        FieldQuality {
+            name: name.into(),
+            column: column.into(),
+            kind: kind.into(),
+            present,
+            missing,
+            invalid,
+            missing_rate: round4(missing as f64 / rows),
+            invalid_rate: round4(invalid as f64 / rows),
+        }
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// NHS status counts in report order.
+pub fn nhs_statuses(counts: &[u64; 5]) -> BTreeMap<String, u64> {
+    NhsNumberStatus::ALL.iter().zip(counts).map(|(s, &n)| (s.as_str().to_string(), n)).collect()
+}
+
+impl QualityReport {
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// The report as text for people.
+    pub fn to_text(&self) -> String {
+        let mut t = String::new();
+        let pct = |n: u64| if self.rows_read == 0 { 0.0 } else { 100.0 * n as f64 / self.rows_read as f64 };
+        let _ = writeln!(t, "pseudolink data-quality report");
+        let _ = writeln!(t, "source:        {}", self.source);
+        let _ = writeln!(t, "key id:        {}", self.key_id);
+        let _ = writeln!(t, "config sha256: {}", self.config_sha256);
+        let _ = writeln!(t, "input:         {}", self.input);
+        let _ = writeln!(t, "output:        {}", self.output);
+        let _ = writeln!(t, "rows read:     {}", group_digits(self.rows_read));
+        let _ = writeln!(t, "rows written:  {}", group_digits(self.rows_written));
+        if let Some(nhs) = &self.nhs_number {
+            let _ = writeln!(t, "\nNHS number (column `{}`)", nhs.column);
+            for s in NhsNumberStatus::ALL {
+                let n = nhs.statuses.get(s.as_str()).copied().unwrap_or(0);
+                let _ = writeln!(t, "  {:<16} {:>12} {:>7.2}%", s.as_str(), group_digits(n), pct(n));
+            }
+        }
+        let _ = writeln!(
+            t,
+            "\n{:<20} {:<20} {:<14} {:>9} {:>9} {:>9}",
+            "field", "column", "type", "present", "missing", "unusable"
+        );
+        for f in self.fields.iter().chain(&self.passthrough) {
+            let _ = writeln!(
+                t,
+                "{:<20} {:<20} {:<14} {:>8.2}% {:>8.2}% {:>8.2}%",
+                f.name,
+                f.column,
+                f.kind,
+                pct(f.present),
+                pct(f.missing),
+                pct(f.invalid)
+            );
+        }
+        let _ = writeln!(
+            t,
+            "\n\"unusable\" values were present but could not be read (a date in no configured format, a \
+             postcode of the wrong shape, an NHS number failing its check digit); they are treated as \
+             missing and their records are kept."
+        );
+        t
+    }
+}

@@ -1,0 +1,1 @@
+//! Synthetic population (see issue in progress).

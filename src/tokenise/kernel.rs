@@ -1,0 +1,508 @@
+//! The tokenising kernel: one chunk of rows in, one Arrow record batch and its counts out.
+//!
+//! Chunks are independent, so a batch is split into fixed-size chunks processed in parallel and
+//! written in chunk order: output bytes never depend on the thread count. Within a chunk every
+//! scratch buffer is reused from row to row and wiped when the chunk ends, because it held
+//! plaintext identifiers.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray, UInt64Array};
+use arrow_buffer::{Buffer, NullBuffer};
+use chrono::NaiveDate;
+use zeroize::Zeroize;
+
+use crate::config::PassType;
+use crate::encode::category::{normalise_identifier, normalise_sex, normalise_text};
+use crate::encode::date::{date_parts, parse_date};
+use crate::encode::name::normalise_name;
+use crate::encode::phonetic::Phonetic;
+use crate::encode::postcode::normalise_postcode;
+use crate::encode::{Outcome, bloom};
+use crate::error::{Error, Location, Result};
+use crate::io::InputBatch;
+use crate::token::{NhsNumber, NhsNumberStatus, TOKEN_BYTES};
+use crate::tokenise::plan::{Encoder, PASS_YEARS, Plan};
+
+/// Counts for one field over some rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldCounts {
+    /// Usable values.
+    pub present: u64,
+    /// Empty values.
+    pub missing: u64,
+    /// Values present but unusable (treated as missing).
+    pub invalid: u64,
+    /// NHS number statuses, in [`NhsNumberStatus::ALL`] order (NHS number fields only).
+    pub nhs: [u64; 5],
+    /// HMAC-SHA256 evaluations made for this field (tokens and Bloom n-grams).
+    pub macs: u64,
+}
+
+impl FieldCounts {
+    fn add(&mut self, o: &FieldCounts) {
+        self.present += o.present;
+        self.missing += o.missing;
+        self.invalid += o.invalid;
+        for (a, b) in self.nhs.iter_mut().zip(o.nhs) {
+            *a += b;
+        }
+        self.macs += o.macs;
+    }
+
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Value => self.present += 1,
+            Outcome::Missing => self.missing += 1,
+            Outcome::Invalid => self.invalid += 1,
+        }
+    }
+}
+
+/// Counts for a chunk, a batch or a whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Rows processed.
+    pub rows: u64,
+    /// One per identifying field, in config order.
+    pub fields: Vec<FieldCounts>,
+    /// One per pass-through column, in config order.
+    pub passthrough: Vec<FieldCounts>,
+}
+
+impl Counts {
+    /// Zero counts shaped for `plan`.
+    pub(crate) fn for_plan(plan: &Plan) -> Counts {
+        Counts {
+            rows: 0,
+            fields: vec![FieldCounts::default(); plan.fields.len()],
+            passthrough: vec![FieldCounts::default(); plan.passthrough.len()],
+        }
+    }
+
+    /// Adds `other` (of the same shape).
+    pub fn add(&mut self, other: &Counts) {
+        self.rows += other.rows;
+        for (a, b) in self.fields.iter_mut().zip(&other.fields) {
+            a.add(b);
+        }
+        for (a, b) in self.passthrough.iter_mut().zip(&other.passthrough) {
+            a.add(b);
+        }
+    }
+
+    /// Total HMAC evaluations.
+    pub fn macs(&self) -> u64 {
+        self.fields.iter().map(|f| f.macs).sum::<u64>()
+    }
+}
+
+/// A fixed-width binary output column under construction.
+struct FixedCol {
+    width: usize,
+    data: Vec<u8>,
+    valid: Vec<bool>,
+}
+
+impl FixedCol {
+    fn new(width: usize, rows: usize) -> FixedCol {
+        FixedCol { width, data: Vec::with_capacity(width * rows), valid: Vec::with_capacity(rows) }
+    }
+
+    /// Appends a zeroed slot and returns it for filling.
+    fn push(&mut self) -> &mut [u8] {
+        let start = self.data.len();
+        self.data.resize(start + self.width, 0);
+        self.valid.push(true);
+        &mut self.data[start..]
+    }
+
+    fn null(&mut self) {
+        self.data.resize(self.data.len() + self.width, 0);
+        self.valid.push(false);
+    }
+
+    fn finish(self) -> ArrayRef {
+        let nulls = NullBuffer::from(self.valid);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        // Infallible: data holds exactly width bytes per validity entry.
+        Arc::new(
+            FixedSizeBinaryArray::try_new(self.width as i32, Buffer::from_vec(self.data), nulls)
+                .expect("fixed-size column is consistent"),
+        )
+    }
+}
+
+/// An output column under construction.
+enum OutCol {
+    Fixed(FixedCol),
+    Code(Vec<Option<&'static str>>),
+}
+
+impl OutCol {
+    fn fixed(&mut self) -> &mut FixedCol {
+        match self {
+            OutCol::Fixed(f) => f,
+            // The plan builds columns in the order the kernel fills them.
+            OutCol::Code(_) => unreachable!("plan and kernel agree on column kinds"),
+        }
+    }
+
+    fn code(&mut self) -> &mut Vec<Option<&'static str>> {
+        match self {
+            OutCol::Code(c) => c,
+            OutCol::Fixed(_) => unreachable!("plan and kernel agree on column kinds"),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            OutCol::Fixed(f) => f.finish(),
+            OutCol::Code(c) => Arc::new(StringArray::from(c)),
+        }
+    }
+}
+
+/// Reused per-chunk scratch space; wiped on drop because it held plaintext.
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    parts: Vec<(usize, usize)>,
+    bloom: Vec<u8>,
+    seed: Vec<u8>,
+    hex: String,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        self.text.zeroize();
+        self.bloom.zeroize();
+        self.seed.zeroize();
+        self.hex.zeroize();
+    }
+}
+
+/// Tokenises rows `start..end` of `batch`.
+pub(crate) fn tokenise_chunk(
+    plan: &Plan,
+    batch: &InputBatch,
+    start: usize,
+    end: usize,
+    input_name: &std::path::Path,
+) -> Result<(RecordBatch, Counts)> {
+    let rows = end - start;
+    let mut counts = Counts::for_plan(plan);
+    counts.rows = rows as u64;
+    let mut s = Scratch::default();
+    let phonetic = Phonetic::default();
+    let bloom_bytes = plan.bloom.output_bytes();
+
+    // Record ids and row numbers.
+    let ids = &batch.columns[plan.record_id];
+    let mut id_out = StringBuilder::with_capacity(rows, rows * 16);
+    for r in start..end {
+        let v = if ids.is_null(r) { "" } else { ids.value(r).trim() };
+        if v.is_empty() {
+            return Err(Error::input(
+                Location::file(input_name).at_row(batch.first_row + r as u64).in_column(&plan.record_column),
+                "the record id is empty; every record needs an id unique within the extract",
+            ));
+        }
+        match &plan.record_mac {
+            None => id_out.append_value(v),
+            Some(mac) => {
+                let t = mac.token(v.as_bytes());
+                s.hex.clear();
+                s.hex.push_str(&hex::encode(t.0));
+                id_out.append_value(&s.hex);
+            }
+        }
+    }
+    let row_numbers: UInt64Array = (start..end).map(|r| batch.first_row + r as u64).collect();
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(id_out.finish()), Arc::new(row_numbers)];
+
+    // Identifying fields.
+    for (fi, field) in plan.fields.iter().enumerate() {
+        let input = &batch.columns[field.input];
+        let fc = &mut counts.fields[fi];
+        let mut cols: Vec<OutCol> = match &field.encoder {
+            Encoder::Nhs { .. } => vec![OutCol::Code(Vec::with_capacity(rows)), fixed(rows)],
+            Encoder::Name { .. } => vec![fixed(rows), fixed(rows), OutCol::Fixed(FixedCol::new(bloom_bytes, rows))],
+            Encoder::Date { .. } | Encoder::Postcode { .. } => vec![fixed(rows), fixed(rows), fixed(rows), fixed(rows)],
+            Encoder::Sex { token: None } => vec![OutCol::Code(Vec::with_capacity(rows))],
+            Encoder::Sex { token: Some(_) } => vec![fixed(rows)],
+            Encoder::Generic { bloom, .. } => {
+                let mut v = vec![fixed(rows)];
+                if bloom.is_some() {
+                    v.push(OutCol::Fixed(FixedCol::new(bloom_bytes, rows)));
+                }
+                v
+            }
+        };
+        for r in start..end {
+            let raw = if input.is_null(r) { "" } else { input.value(r) };
+            match &field.encoder {
+                Encoder::Nhs { token } => match NhsNumber::parse(raw) {
+                    Ok(n) => {
+                        cols[0].code().push(Some(NhsNumberStatus::Valid.as_str()));
+                        token.token_into(n.digits(), cols[1].fixed().push());
+                        fc.present += 1;
+                        fc.nhs[0] += 1;
+                        fc.macs += 1;
+                    }
+                    Err(status) => {
+                        cols[0].code().push(Some(status.as_str()));
+                        cols[1].fixed().null();
+                        fc.nhs[status as usize] += 1;
+                        fc.count(if status == NhsNumberStatus::Missing { Outcome::Missing } else { Outcome::Invalid });
+                    }
+                },
+                Encoder::Name { exact, phonetic: ph, bloom } => {
+                    let o = normalise_name(raw, &mut s.text, &mut s.parts);
+                    fc.count(o);
+                    if o == Outcome::Value {
+                        exact.token_into(s.text.as_bytes(), cols[0].fixed().push());
+                        let code = phonetic.code(&s.text);
+                        if code.is_empty() {
+                            cols[1].fixed().null();
+                        } else {
+                            ph.token_into(code.as_bytes(), cols[1].fixed().push());
+                            fc.macs += 1;
+                        }
+                        fc.macs += 1 + fill_bloom(plan, bloom, &mut s, batch, r, &field.name, cols[2].fixed());
+                    } else {
+                        nulls(&mut cols);
+                    }
+                }
+                Encoder::Date { full, year_month, year, formats, min_year, max_year } => {
+                    let (o, d) = parse_date(raw, formats, *min_year, *max_year);
+                    fc.count(o);
+                    match d {
+                        Some(d) => {
+                            let p = date_parts(d);
+                            full.token_into(&p.full, cols[0].fixed().push());
+                            match p.swapped {
+                                Some(sw) => {
+                                    full.token_into(&sw, cols[1].fixed().push());
+                                    fc.macs += 1;
+                                }
+                                None => cols[1].fixed().null(),
+                            }
+                            year_month.token_into(&p.year_month, cols[2].fixed().push());
+                            year.token_into(&p.year, cols[3].fixed().push());
+                            fc.macs += 3;
+                        }
+                        None => nulls(&mut cols),
+                    }
+                }
+                Encoder::Postcode { full, sector, district, area } => {
+                    let (o, parts) = normalise_postcode(raw, &mut s.text);
+                    fc.count(o);
+                    match parts {
+                        Some(p) => {
+                            let t = s.text.as_bytes();
+                            for (i, (mac, len)) in [
+                                (full, p.full_len),
+                                (sector, p.sector_len),
+                                (district, p.district_len),
+                                (area, p.area_len),
+                            ]
+                            .into_iter()
+                            .enumerate()
+                            {
+                                if len == 0 {
+                                    cols[i].fixed().null();
+                                } else {
+                                    mac.token_into(&t[..len], cols[i].fixed().push());
+                                    fc.macs += 1;
+                                }
+                            }
+                        }
+                        None => nulls(&mut cols),
+                    }
+                }
+                Encoder::Sex { token } => {
+                    let (o, v) = normalise_sex(raw);
+                    fc.count(o);
+                    match (token, v) {
+                        (None, v) => cols[0].code().push(v),
+                        (Some(mac), Some(v)) => {
+                            mac.token_into(v.as_bytes(), cols[0].fixed().push());
+                            fc.macs += 1;
+                        }
+                        (Some(_), None) => cols[0].fixed().null(),
+                    }
+                }
+                Encoder::Generic { identifier, token, bloom } => {
+                    let o = if *identifier {
+                        normalise_identifier(raw, &mut s.text)
+                    } else {
+                        normalise_text(raw, &mut s.text)
+                    };
+                    fc.count(o);
+                    if o == Outcome::Value {
+                        token.token_into(s.text.as_bytes(), cols[0].fixed().push());
+                        fc.macs += 1;
+                        if let Some(b) = bloom {
+                            fc.macs += fill_bloom(plan, b, &mut s, batch, r, &field.name, cols[1].fixed());
+                        }
+                    } else {
+                        nulls(&mut cols);
+                    }
+                }
+            }
+        }
+        arrays.extend(cols.into_iter().map(OutCol::finish));
+    }
+
+    // Pass-through columns.
+    for (pi, pass) in plan.passthrough.iter().enumerate() {
+        let input = &batch.columns[pass.input];
+        let pc = &mut counts.passthrough[pi];
+        let value = |r: usize| if input.is_null(r) { "" } else { input.value(r).trim() };
+        let array: ArrayRef = match pass.kind {
+            PassType::String => {
+                let mut b = StringBuilder::with_capacity(rows, rows * 8);
+                for r in start..end {
+                    let v = value(r);
+                    if v.is_empty() {
+                        pc.missing += 1;
+                        b.append_null();
+                    } else {
+                        pc.present += 1;
+                        b.append_value(v);
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            PassType::Integer => {
+                let mut b = Int64Builder::with_capacity(rows);
+                for r in start..end {
+                    b.append_option(parse_pass(value(r), pc, |v| v.parse::<i64>().ok()));
+                }
+                Arc::new(b.finish())
+            }
+            PassType::Float => {
+                let mut b = Float64Builder::with_capacity(rows);
+                for r in start..end {
+                    b.append_option(parse_pass(value(r), pc, parse_amount));
+                }
+                Arc::new(b.finish())
+            }
+            PassType::Date => {
+                let mut b = Date32Builder::with_capacity(rows);
+                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+                for r in start..end {
+                    let v = value(r);
+                    let (o, d) = parse_date(v, &pass.formats, PASS_YEARS.0, PASS_YEARS.1);
+                    pc.count(o);
+                    b.append_option(d.map(|d| (d - epoch).num_days() as i32));
+                }
+                Arc::new(b.finish())
+            }
+            PassType::Boolean => {
+                let mut b = BooleanBuilder::with_capacity(rows);
+                for r in start..end {
+                    b.append_option(parse_pass(value(r), pc, parse_bool));
+                }
+                Arc::new(b.finish())
+            }
+        };
+        arrays.push(array);
+    }
+
+    // Infallible: arrays are built to the plan's schema, all with `rows` rows.
+    let out = RecordBatch::try_new(plan.schema.clone(), arrays).expect("kernel output matches the plan's schema");
+    Ok((out, counts))
+}
+
+fn fixed(rows: usize) -> OutCol {
+    OutCol::Fixed(FixedCol::new(TOKEN_BYTES, rows))
+}
+
+fn nulls(cols: &mut [OutCol]) {
+    for c in cols {
+        match c {
+            OutCol::Fixed(f) => f.null(),
+            OutCol::Code(v) => v.push(None),
+        }
+    }
+}
+
+fn fill_bloom(
+    plan: &Plan,
+    mac: &crate::token::TokenMac,
+    s: &mut Scratch,
+    batch: &InputBatch,
+    r: usize,
+    field: &str,
+    out: &mut FixedCol,
+) -> u64 {
+    // BLIP randomness is seeded by the record id and field, so a re-run gives the same bytes.
+    s.seed.clear();
+    if plan.blip.is_some() {
+        let ids = &batch.columns[plan.record_id];
+        s.seed.extend_from_slice(ids.value(r).trim().as_bytes());
+        s.seed.push(0);
+        s.seed.extend_from_slice(field.as_bytes());
+    }
+    let slot = out.push();
+    bloom::encode(&plan.bloom, mac, &s.text, &mut s.bloom, plan.blip.as_ref(), &s.seed, slot)
+}
+
+fn parse_pass<T>(v: &str, c: &mut FieldCounts, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    if v.is_empty() {
+        c.missing += 1;
+        return None;
+    }
+    let out = parse(v);
+    if out.is_some() {
+        c.present += 1;
+    } else {
+        c.invalid += 1;
+    }
+    out
+}
+
+/// Parses an amount such as `1234.5`, `£1,234.50` or `-12`.
+fn parse_amount(v: &str) -> Option<f64> {
+    let mut buf = [0u8; 40];
+    let mut n = 0;
+    for c in v.chars() {
+        match c {
+            '£' | ',' | ' ' => {}
+            c if c.is_ascii() && n < buf.len() => {
+                buf[n] = c as u8;
+                n += 1;
+            }
+            _ => return None,
+        }
+    }
+    let s = std::str::from_utf8(&buf[..n]).ok()?;
+    s.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_and_booleans() {
+        assert_eq!(parse_amount("£1,234.50"), Some(1234.5));
+        assert_eq!(parse_amount("-12"), Some(-12.0));
+        assert_eq!(parse_amount("abc"), None);
+        assert_eq!(parse_amount("inf"), None);
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

@@ -1,0 +1,249 @@
+//! `tokenise`: a provider's plaintext extract in, a pseudonymised Parquet extract out.
+//!
+//! The pipeline streams: a reader thread parses the input into batches, the calling thread
+//! tokenises each batch in fixed-size chunks across all cores, and a writer thread encodes
+//! Parquet. Bounded channels between them keep at most a few batches in memory whatever the
+//! input's size. The output is written under a temporary name and renamed when complete; on any
+//! error nothing is left at the output path.
+
+mod kernel;
+mod plan;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use rayon::prelude::*;
+
+pub use kernel::{Counts, FieldCounts};
+
+use crate::config::{FieldType, InputFormat, TokeniseConfig};
+use crate::encode::NORMALISATION_VERSION;
+use crate::error::{Error, Result};
+use crate::io::atomic::AtomicFile;
+use crate::io::csv::CsvSource;
+use crate::io::manifest::{FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, Manifest, RowCounts};
+use crate::io::parquet::{ParquetSource, writer_properties};
+use crate::io::{BatchSource, DEFAULT_BATCH_ROWS};
+use crate::report::quality::{FieldQuality, NhsQuality, QualityReport, REPORT_NAME, nhs_statuses};
+use crate::token::ProjectKey;
+use plan::Plan;
+
+/// Rows per parallel work unit. Fixed, so output bytes do not depend on the thread count.
+pub const CHUNK_ROWS: usize = 4_096;
+
+/// A progress callback: rows done, and the source's own progress (done, total).
+pub type ProgressFn<'a> = &'a (dyn Fn(u64, u64, Option<u64>) + Sync);
+
+/// Options for a tokenise run.
+#[derive(Clone, Copy)]
+pub struct TokeniseOptions<'a> {
+    /// Rows per input batch.
+    pub batch_rows: usize,
+    /// Called after each batch.
+    pub progress: Option<ProgressFn<'a>>,
+}
+
+impl Default for TokeniseOptions<'_> {
+    fn default() -> Self {
+        TokeniseOptions { batch_rows: DEFAULT_BATCH_ROWS, progress: None }
+    }
+}
+
+impl std::fmt::Debug for TokeniseOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokeniseOptions").field("batch_rows", &self.batch_rows).finish()
+    }
+}
+
+/// What a tokenise run did.
+#[derive(Debug, Clone)]
+pub struct TokeniseSummary {
+    /// The data-quality report.
+    pub report: QualityReport,
+    /// The manifest embedded in the output.
+    pub manifest: Manifest,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Tokenises `input` into `output` under `config` and `key`.
+///
+/// ```no_run
+/// use pseudolink::{ProjectKey, config::TokeniseConfig, tokenise::{tokenise, TokeniseOptions}};
+/// let config = TokeniseConfig::read("acute.toml".as_ref())?;
+/// let key = ProjectKey::read_file("project.key".as_ref())?;
+/// let done = tokenise(&config, &key, "acute.csv".as_ref(), "acute.parquet".as_ref(), &TokeniseOptions::default())?;
+/// println!("{} rows", done.report.rows_written);
+/// # Ok::<(), pseudolink::Error>(())
+/// ```
+pub fn tokenise(
+    config: &TokeniseConfig,
+    key: &ProjectKey,
+    input: &Path,
+    output: &Path,
+    options: &TokeniseOptions<'_>,
+) -> Result<TokeniseSummary> {
+    let started = Instant::now();
+    if same_file(input, output) {
+        return Err(Error::usage(format!(
+            "{}: the output would replace the input; choose another output path",
+            output.display()
+        )));
+    }
+    let mut source: Box<dyn BatchSource> = match config.input_format(input)? {
+        InputFormat::Csv => Box::new(CsvSource::open(input, &config.input, options.batch_rows)?),
+        InputFormat::Parquet => Box::new(ParquetSource::open(input, options.batch_rows)?),
+    };
+    let plan = Plan::new(config, source.header(), key, input)?;
+    source.select(&plan.selected);
+
+    let out = AtomicFile::create(output)?;
+    let file = out.try_clone_file()?;
+    let writer = ArrowWriter::try_new(file, plan.schema.clone(), Some(writer_properties()))
+        .map_err(|e| Error::output(output, e.to_string()))?;
+
+    let mut totals = Counts::for_plan(&plan);
+    let source_done = AtomicU64::new(0);
+    let source_total = AtomicU64::new(u64::MAX);
+
+    let result: Result<ArrowWriter<std::fs::File>> = std::thread::scope(|scope| {
+        let (in_tx, in_rx) = sync_channel(2);
+        let (source_done, source_total) = (&source_done, &source_total);
+        scope.spawn(move || {
+            loop {
+                let next = source.next_batch();
+                let (done, total) = source.progress();
+                source_done.store(done, Ordering::Relaxed);
+                source_total.store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+                let stop = !matches!(next, Ok(Some(_)));
+                if in_tx.send(next).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let (out_tx, out_rx) = sync_channel::<Vec<arrow_array::RecordBatch>>(2);
+        let writer_thread = scope.spawn(move || -> Result<ArrowWriter<std::fs::File>> {
+            let mut writer = writer;
+            for batches in out_rx {
+                for b in &batches {
+                    writer.write(b).map_err(|e| Error::output(output, e.to_string()))?;
+                }
+            }
+            Ok(writer)
+        });
+        let mut failure = None;
+        for next in in_rx {
+            let batch = match next {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            let n = batch.num_rows();
+            let chunks: Vec<Result<(arrow_array::RecordBatch, Counts)>> = (0..n.div_ceil(CHUNK_ROWS))
+                .into_par_iter()
+                .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input))
+                .collect();
+            let mut batches = Vec::with_capacity(chunks.len());
+            for c in chunks {
+                match c {
+                    Ok((b, counts)) => {
+                        totals.add(&counts);
+                        batches.push(b);
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if failure.is_some() || out_tx.send(batches).is_err() {
+                break;
+            }
+            if let Some(progress) = options.progress {
+                let total = source_total.load(Ordering::Relaxed);
+                progress(totals.rows, source_done.load(Ordering::Relaxed), (total != u64::MAX).then_some(total));
+            }
+        }
+        drop(out_tx);
+        let writer = writer_thread.join().map_err(|_| Error::output(output, "the writer thread failed".to_string()))?;
+        match failure {
+            Some(e) => Err(e),
+            None => writer,
+        }
+    });
+    let mut writer = result?;
+
+    let manifest = Manifest {
+        format: FORMAT_NAME.into(),
+        format_version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        normalisation_version: NORMALISATION_VERSION,
+        key_id: key.id().to_string(),
+        source: config.source.clone(),
+        config_sha256: config.digest.clone(),
+        record_id_mode: config.record_id.mode,
+        fields: plan.manifest_fields.clone(),
+        passthrough: plan.manifest_passthrough.clone(),
+        bloom: config.bloom.clone(),
+        rows: RowCounts { read: totals.rows, written: totals.rows },
+    };
+    writer.append_key_value_metadata(KeyValue::new(MANIFEST_KEY.to_string(), manifest.to_json()));
+    writer.close().map_err(|e| Error::output(output, e.to_string()))?;
+    out.commit()?;
+
+    let report = quality_report(config, key, input, output, &plan, &totals);
+    Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
+}
+
+fn quality_report(
+    config: &TokeniseConfig,
+    key: &ProjectKey,
+    input: &Path,
+    output: &Path,
+    plan: &Plan,
+    totals: &Counts,
+) -> QualityReport {
+    let mut nhs_number = None;
+    let mut fields = Vec::new();
+    for (f, c) in plan.fields.iter().zip(&totals.fields) {
+        if f.kind == FieldType::NhsNumber {
+            nhs_number = Some(NhsQuality { column: f.column.clone(), statuses: nhs_statuses(&c.nhs) });
+        }
+        fields.push(FieldQuality::new(&f.name, &f.column, f.kind.as_str(), c.present, c.missing, c.invalid));
+    }
+    let passthrough = plan
+        .passthrough
+        .iter()
+        .zip(&totals.passthrough)
+        .map(|(p, c)| FieldQuality::new(&p.name, &p.column, p.kind.as_str(), c.present, c.missing, c.invalid))
+        .collect();
+    QualityReport {
+        report: REPORT_NAME.into(),
+        version: 1,
+        source: config.source.clone(),
+        key_id: key.id().to_string(),
+        config_sha256: config.digest.clone(),
+        input: input.display().to_string(),
+        output: output.display().to_string(),
+        rows_read: totals.rows,
+        rows_written: totals.rows,
+        nhs_number,
+        fields,
+        passthrough,
+        hmac_evaluations: totals.macs(),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}

@@ -1,0 +1,280 @@
+//! A tokenise config resolved against an input's header and a key: which input columns are
+//! read, which encoder handles each field, and the output schema and manifest entries.
+//!
+//! Every missing column is reported at once, as are duplicated header names the config relies on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_schema::{Field, Schema, SchemaRef};
+
+use crate::config::{FieldType, PassType, PassthroughConfig, RecordIdMode, TokeniseConfig};
+use crate::encode::bloom::{BloomParams, Hardening};
+use crate::encode::date::DEFAULT_DATE_FORMATS;
+use crate::error::{Error, Result};
+use crate::io::manifest::{ManifestColumn, ManifestField, ManifestPassthrough};
+use crate::io::schema::{self, Encoding};
+use crate::token::{ProjectKey, Purpose, Subkey, TokenMac};
+
+/// Plausible years for pass-through dates (activity dates are not dates of birth).
+const PASS_MIN_YEAR: i32 = 1800;
+const PASS_MAX_YEAR: i32 = 2200;
+
+/// The resolved plan.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// Header indices of the input columns read, in the order batches hold them.
+    pub selected: Vec<usize>,
+    /// Record id: position in `selected`, and its token MAC when pseudonymised.
+    pub record_id: usize,
+    pub record_mac: Option<TokenMac>,
+    pub record_column: String,
+    pub fields: Vec<FieldPlan>,
+    pub passthrough: Vec<PassPlan>,
+    pub bloom: BloomParams,
+    pub blip: Option<TokenMac>,
+    pub schema: SchemaRef,
+    pub manifest_fields: Vec<ManifestField>,
+    pub manifest_passthrough: Vec<ManifestPassthrough>,
+}
+
+/// One identifying field.
+#[derive(Debug)]
+pub(crate) struct FieldPlan {
+    pub input: usize,
+    pub name: String,
+    pub column: String,
+    pub kind: FieldType,
+    pub encoder: Encoder,
+}
+
+/// One pass-through column.
+#[derive(Debug)]
+pub(crate) struct PassPlan {
+    pub input: usize,
+    pub name: String,
+    pub column: String,
+    pub kind: PassType,
+    pub formats: Vec<String>,
+}
+
+/// How a field is encoded, with its keyed MACs.
+#[derive(Debug)]
+pub(crate) enum Encoder {
+    Nhs { token: TokenMac },
+    Name { exact: TokenMac, phonetic: TokenMac, bloom: TokenMac },
+    Date { full: TokenMac, year_month: TokenMac, year: TokenMac, formats: Vec<String>, min_year: i32, max_year: i32 },
+    Postcode { full: TokenMac, sector: TokenMac, district: TokenMac, area: TokenMac },
+    Sex { token: Option<TokenMac> },
+    Generic { identifier: bool, token: TokenMac, bloom: Option<TokenMac> },
+}
+
+struct Col {
+    part: &'static str,
+    encoding: Encoding,
+    purpose: Option<Purpose>,
+}
+
+fn col(part: &'static str, encoding: Encoding, purpose: Option<Purpose>) -> Col {
+    Col { part, encoding, purpose }
+}
+
+impl Plan {
+    /// Resolves `cfg` against `header` (the input's column names) with `key`.
+    pub(crate) fn new(cfg: &TokeniseConfig, header: &[String], key: &ProjectKey, input: &Path) -> Result<Plan> {
+        // Header lookup, refusing ambiguous names the config relies on.
+        let mut index: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, h) in header.iter().enumerate() {
+            index.entry(h.as_str()).or_default().push(i);
+        }
+        let mut problems = Vec::new();
+        let mut selected: Vec<usize> = Vec::new();
+        let mut want = |column: &str, what: &str, problems: &mut Vec<String>| -> usize {
+            match index.get(column).map(|v| v.as_slice()) {
+                Some([i]) => {
+                    if let Some(p) = selected.iter().position(|&s| s == *i) {
+                        p
+                    } else {
+                        selected.push(*i);
+                        selected.len() - 1
+                    }
+                }
+                Some(many) => {
+                    problems.push(format!(
+                        "{what}: the input has {} columns named `{column}`; rename them in the export so each is unique",
+                        many.len()
+                    ));
+                    0
+                }
+                None => {
+                    problems.push(format!("{what}: the input has no column `{column}`"));
+                    0
+                }
+            }
+        };
+        let record_id = want(&cfg.record_id.column, "record_id", &mut problems);
+        let mut fields = Vec::new();
+        let mut manifest_fields = Vec::new();
+        let mut arrow_fields: Vec<arrow_schema::FieldRef> = vec![
+            Arc::new(Field::new(schema::RECORD_ID, arrow_schema::DataType::Utf8, false)),
+            Arc::new(Field::new(schema::ROW_NUMBER, arrow_schema::DataType::UInt64, false)),
+        ];
+        let sub = |p: &Purpose| TokenMac::new(&Subkey::derive(key, p));
+        let bloom_bytes = cfg.bloom.output_bytes();
+        for (i, f) in cfg.fields.iter().enumerate() {
+            let input_idx = want(&f.column, &format!("field {} ({})", i + 1, f.kind.as_str()), &mut problems);
+            let name = f.output_name();
+            let (encoder, cols) = match f.kind {
+                FieldType::NhsNumber => (
+                    Encoder::Nhs { token: sub(&Purpose::NhsNumber) },
+                    vec![
+                        col("status", Encoding::Status, None),
+                        col("token", Encoding::Token, Some(Purpose::NhsNumber)),
+                    ],
+                ),
+                FieldType::GivenName | FieldType::FamilyName | FieldType::Name => (
+                    Encoder::Name {
+                        exact: sub(&Purpose::NameExact),
+                        phonetic: sub(&Purpose::NamePhonetic),
+                        bloom: sub(&Purpose::NameBloom),
+                    },
+                    vec![
+                        col("exact", Encoding::Token, Some(Purpose::NameExact)),
+                        col("phonetic", Encoding::Token, Some(Purpose::NamePhonetic)),
+                        col("bloom", Encoding::Bloom, Some(Purpose::NameBloom)),
+                    ],
+                ),
+                FieldType::DateOfBirth | FieldType::Date => {
+                    let dob = f.kind == FieldType::DateOfBirth;
+                    let (pf, pym, py) = if dob {
+                        (Purpose::DobFull, Purpose::DobYearMonth, Purpose::DobYear)
+                    } else {
+                        (Purpose::DateFull, Purpose::DateYearMonth, Purpose::DateYear)
+                    };
+                    let (min_year, max_year) = f.year_range();
+                    (
+                        Encoder::Date {
+                            full: sub(&pf),
+                            year_month: sub(&pym),
+                            year: sub(&py),
+                            formats: f.date_formats(),
+                            min_year,
+                            max_year,
+                        },
+                        vec![
+                            col("full", Encoding::Token, Some(pf.clone())),
+                            col("swapped", Encoding::Token, Some(pf)),
+                            col("year_month", Encoding::Token, Some(pym)),
+                            col("year", Encoding::Token, Some(py)),
+                        ],
+                    )
+                }
+                FieldType::Postcode => (
+                    Encoder::Postcode {
+                        full: sub(&Purpose::PostcodeFull),
+                        sector: sub(&Purpose::PostcodeSector),
+                        district: sub(&Purpose::PostcodeDistrict),
+                        area: sub(&Purpose::PostcodeArea),
+                    },
+                    vec![
+                        col("full", Encoding::Token, Some(Purpose::PostcodeFull)),
+                        col("sector", Encoding::Token, Some(Purpose::PostcodeSector)),
+                        col("district", Encoding::Token, Some(Purpose::PostcodeDistrict)),
+                        col("area", Encoding::Token, Some(Purpose::PostcodeArea)),
+                    ],
+                ),
+                FieldType::Sex => {
+                    if f.plain.unwrap_or(false) {
+                        (Encoder::Sex { token: None }, vec![col("", Encoding::Plain, None)])
+                    } else {
+                        (
+                            Encoder::Sex { token: Some(sub(&Purpose::Sex)) },
+                            vec![col("token", Encoding::Token, Some(Purpose::Sex))],
+                        )
+                    }
+                }
+                FieldType::Identifier | FieldType::String => {
+                    let identifier = f.kind == FieldType::Identifier;
+                    let tp = if identifier { Purpose::Identifier(name.clone()) } else { Purpose::Text(name.clone()) };
+                    let bp = Purpose::TextBloom(name.clone());
+                    let mut cols = vec![col("token", Encoding::Token, Some(tp.clone()))];
+                    let bloom = if f.bloom.unwrap_or(false) {
+                        cols.push(col("bloom", Encoding::Bloom, Some(bp.clone())));
+                        Some(sub(&bp))
+                    } else {
+                        None
+                    };
+                    (Encoder::Generic { identifier, token: sub(&tp), bloom }, cols)
+                }
+            };
+            let mut mcols = Vec::new();
+            for c in cols {
+                let cname = if c.part.is_empty() { name.clone() } else { format!("{name}_{}", c.part) };
+                let bytes = match c.encoding {
+                    Encoding::Token => Some(crate::token::TOKEN_BYTES),
+                    Encoding::Bloom => Some(bloom_bytes),
+                    _ => None,
+                };
+                arrow_fields.push(schema::encoded_field(&cname, c.encoding, bytes.unwrap_or(0)));
+                mcols.push(ManifestColumn {
+                    name: cname,
+                    encoding: c.encoding,
+                    part: if c.part.is_empty() { "category".into() } else { c.part.into() },
+                    purpose: c.purpose.map(|p| p.label()),
+                    bytes,
+                });
+            }
+            manifest_fields.push(ManifestField { name: name.clone(), kind: f.kind, columns: mcols });
+            fields.push(FieldPlan { input: input_idx, name, column: f.column.clone(), kind: f.kind, encoder });
+        }
+        let mut passthrough = Vec::new();
+        let mut manifest_passthrough = Vec::new();
+        for (i, t) in cfg.passthrough.iter().enumerate() {
+            let input_idx = want(&t.column, &format!("passthrough {}", i + 1), &mut problems);
+            let name = t.output_name();
+            arrow_fields.push(Arc::new(Field::new(&name, schema::passthrough_type(t.kind), true)));
+            manifest_passthrough.push(ManifestPassthrough { name: name.clone(), kind: t.kind });
+            passthrough.push(PassPlan {
+                input: input_idx,
+                name,
+                column: t.column.clone(),
+                kind: t.kind,
+                formats: pass_formats(t),
+            });
+        }
+        if !problems.is_empty() {
+            problems.push(format!(
+                "the input's columns are: {}",
+                header.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+            ));
+            return Err(Error::input(
+                crate::error::Location::file(input),
+                format!("does not match the config:\n  - {}", problems.join("\n  - ")),
+            ));
+        }
+        let record_mac =
+            (cfg.record_id.mode == RecordIdMode::Pseudonymise).then(|| sub(&Purpose::RecordId(cfg.source.clone())));
+        let blip = (cfg.bloom.hardening == Hardening::Blip).then(|| sub(&Purpose::BloomBlip));
+        Ok(Plan {
+            selected,
+            record_id,
+            record_mac,
+            record_column: cfg.record_id.column.clone(),
+            fields,
+            passthrough,
+            bloom: cfg.bloom.clone(),
+            blip,
+            schema: Arc::new(Schema::new(arrow_fields)),
+            manifest_fields,
+            manifest_passthrough,
+        })
+    }
+}
+
+fn pass_formats(t: &PassthroughConfig) -> Vec<String> {
+    t.formats.clone().unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect())
+}
+
+/// Year range for pass-through dates.
+pub(crate) const PASS_YEARS: (i32, i32) = (PASS_MIN_YEAR, PASS_MAX_YEAR);
