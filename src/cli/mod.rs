@@ -1,8 +1,10 @@
 //! The command line: a thin layer over the library. One file per subcommand.
 
+mod demo;
 mod inspect;
 mod keygen;
 mod progress;
+mod synth;
 mod tokenise;
 
 use std::io::Write;
@@ -40,6 +42,10 @@ pub enum Command {
     Tokenise(tokenise::Args),
     /// Show a pseudonymised extract's manifest, schema and row counts.
     Inspect(inspect::Args),
+    /// Generate a synthetic multi-provider population with known truth.
+    Synth(synth::Args),
+    /// Run the pipeline on a synthetic population and narrate each stage.
+    Demo(demo::Args),
 }
 
 /// Runs the command line and returns the exit status.
@@ -67,6 +73,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Keygen(a) => keygen::run(a, quiet),
         Command::Tokenise(a) => tokenise::run(a, quiet),
         Command::Inspect(a) => inspect::run(a),
+        Command::Synth(a) => synth::run(a, quiet),
+        Command::Demo(a) => demo::run(a, quiet),
     }
 }
 

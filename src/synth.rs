@@ -1,1 +1,0 @@
-//! Synthetic population (see issue in progress).
