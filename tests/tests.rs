@@ -1,26 +1,12 @@
-#[test]
-fn show() {
-    let p = pseudolink::encode::phonetic::Phonetic::default();
-    for n in [
-        "THOMPSON",
-        "TOMSON",
-        "THOMSON",
-        "CATHERINE",
-        "KATHRYN",
-        "STEPHEN",
-        "STEVEN",
-        "SMITH",
-        "SMYTH",
-        "SCHMIDT",
-        "JON",
-        "JOHN",
-        "MACDONALD",
-        "MCDONALD",
-        "OBRIEN",
-        "BRYAN",
-        "ELIZABETH",
-        "ELISABETH",
-    ] {
-        eprintln!("{n} {}", p.code(n));
-    }
-}
+//! Integration tests: one binary (see Cargo.toml `[[test]]`), one module per area.
+
+// Helpers are `pub` for use across test modules; the binary has no public API to protect.
+#![allow(unreachable_pub)]
+
+mod util;
+
+mod cli_keygen;
+mod cli_synth;
+mod cli_tokenise;
+mod properties;
+mod vectors;

@@ -94,9 +94,6 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     for l in lines {
         say(l);
     }
-    say(format!(
-        "   inspect an extract with: pseudolink inspect {}",
-        tokens.join("gp.parquet").display()
-    ));
+    say(format!("   inspect an extract with: pseudolink inspect {}", tokens.join("gp.parquet").display()));
     Ok(())
 }

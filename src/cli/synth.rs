@@ -99,7 +99,10 @@ fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
                 .ok()
                 .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
                 .unwrap_or_default();
-            return Err(Error::usage(format!("--rate {spec}: unknown knob `{knob}`; the knobs are {}", knobs.join(", "))));
+            return Err(Error::usage(format!(
+                "--rate {spec}: unknown knob `{knob}`; the knobs are {}",
+                knobs.join(", ")
+            )));
         }
     }
     let rates: ErrorRates = serde_json::from_value(v).map_err(|_| bad())?;

@@ -560,7 +560,11 @@ pub fn tokenise_config(spec: &Spec, format: SynthFormat) -> String {
     let _ = writeln!(t, "[[passthrough]]\ncolumn = \"{}\"\nas = \"cost\"\ntype = \"float\"\n", col(Role::Cost));
     for (name, role) in &spec.columns {
         if let Role::Condition(k) = role {
-            let _ = writeln!(t, "[[passthrough]]\ncolumn = \"{name}\"\nas = \"ltc_{}\"\ntype = \"boolean\"\n", CONDITIONS[*k].0);
+            let _ = writeln!(
+                t,
+                "[[passthrough]]\ncolumn = \"{name}\"\nas = \"ltc_{}\"\ntype = \"boolean\"\n",
+                CONDITIONS[*k].0
+            );
         }
     }
     t

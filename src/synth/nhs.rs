@@ -32,8 +32,7 @@ impl NhsNumbers {
     /// All valid test-range numbers, shuffled by `seed`.
     pub fn shuffled(seed: u64) -> NhsNumbers {
         // 999 999 9999 is valid but all one digit: systems use it as a placeholder, so it is skipped.
-        let mut stems: Vec<u32> =
-            (0..999_999u32).filter(|&s| check_digit(&digits9(s)).is_some()).collect();
+        let mut stems: Vec<u32> = (0..999_999u32).filter(|&s| check_digit(&digits9(s)).is_some()).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e68_735f_6e75_6d73);
         stems.shuffle(&mut rng);
         NhsNumbers { stems }

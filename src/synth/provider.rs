@@ -415,7 +415,11 @@ pub fn events(rng: &mut ChaCha8Rng, spec: &Spec, p: &Person, seen: bool) -> Vec<
                 },
                 "community_mh" => {
                     let mh = (has(p, "depression") || has(p, "dementia")) && rng.random_bool(0.7);
-                    if mh { ("mental_health", "mental health contact", 210.0) } else { ("community", "district nursing", 95.0) }
+                    if mh {
+                        ("mental_health", "mental health contact", 210.0)
+                    } else {
+                        ("community", "district nursing", 95.0)
+                    }
                 }
                 _ => match rng.random_range(0..100u32) {
                     0..=59 => ("social_care", "home care", 180.0),
