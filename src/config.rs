@@ -403,6 +403,9 @@ impl TokeniseConfig {
                             p.push(format!("{what}: date format `{fm}` has no year (%Y)"));
                         }
                     }
+                    if let Err(bad) = crate::encode::date::DateFormats::new(fmts) {
+                        p.push(format!("{what}: date format `{bad}` is not valid chrono syntax (see docs/config.md)"));
+                    }
                 }
                 let (lo, hi) = f.year_range();
                 if lo > hi {
@@ -435,6 +438,9 @@ impl TokeniseConfig {
             claim(name, what.clone(), &mut p);
             if t.formats.is_some() && t.kind != PassType::Date {
                 p.push(format!("{what}: `formats` applies only to type \"date\"; remove it"));
+            }
+            if let Some(Err(bad)) = t.formats.as_ref().map(|f| crate::encode::date::DateFormats::new(f)) {
+                p.push(format!("{what}: date format `{bad}` is not valid chrono syntax (see docs/config.md)"));
             }
         }
         if self.input.delimiter == self.input.quote {

@@ -90,23 +90,13 @@ fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
     if !PROVIDERS.contains(&provider) || !(0.0..=1.0).contains(&value) {
         return Err(bad());
     }
-    let current = cfg.rates.get(provider).copied().unwrap_or_else(|| crate::synth::config::default_rates(provider));
-    let mut v = serde_json::to_value(current).map_err(|_| bad())?;
-    match v.get_mut(knob) {
-        Some(slot) => *slot = serde_json::json!(value),
-        None => {
-            let knobs: Vec<String> = serde_json::to_value(ErrorRates::default())
-                .ok()
-                .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
-                .unwrap_or_default();
-            return Err(Error::usage(format!(
-                "--rate {spec}: unknown knob `{knob}`; the knobs are {}",
-                knobs.join(", ")
-            )));
-        }
+    if !ErrorRates::KNOBS.contains(&knob) {
+        return Err(Error::usage(format!(
+            "--rate {spec}: unknown knob `{knob}`; the knobs are {}",
+            ErrorRates::KNOBS.join(", ")
+        )));
     }
-    let rates: ErrorRates = serde_json::from_value(v).map_err(|_| bad())?;
-    cfg.rates.insert(provider.to_string(), rates);
+    cfg.rates.entry(provider.to_string()).or_default().insert(knob.to_string(), value);
     Ok(())
 }
 

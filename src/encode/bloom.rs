@@ -23,6 +23,7 @@
 //!   matches falls by roughly `2f` to `4f`.
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 use crate::token::TokenMac;
 
@@ -149,12 +150,22 @@ pub fn encode(
             len += wc.encode_utf8(&mut gram[len..]).len();
         }
         let tag = mac.full(&gram[..len]);
+        gram.zeroize();
         grams += 1;
         let h1 = u64::from_le_bytes(tag[0..8].try_into().unwrap_or_default());
         let h2 = u64::from_le_bytes(tag[8..16].try_into().unwrap_or_default()) | 1;
-        for i in 0..params.hashes as u64 {
-            let p = h1.wrapping_add(i.wrapping_mul(h2)) % m;
-            scratch[(p / 8) as usize] |= 1 << (p % 8);
+        if m.is_power_of_two() {
+            // Same positions as `% m`, without a 64-bit division per bit.
+            let mask = m - 1;
+            for i in 0..params.hashes as u64 {
+                let p = h1.wrapping_add(i.wrapping_mul(h2)) & mask;
+                scratch[(p / 8) as usize] |= 1 << (p % 8);
+            }
+        } else {
+            for i in 0..params.hashes as u64 {
+                let p = h1.wrapping_add(i.wrapping_mul(h2)) % m;
+                scratch[(p / 8) as usize] |= 1 << (p % 8);
+            }
         }
     }
     match params.hardening {
@@ -249,6 +260,14 @@ mod tests {
         let a = enc(&blip, "SMITH");
         assert_ne!(a, enc(&BloomParams::default(), "SMITH"));
         assert!(dice(&a, &enc(&BloomParams::default(), "SMITH")) > 0.7);
+    }
+
+    #[test]
+    fn non_power_of_two_lengths_work() {
+        let p = BloomParams { bits: 1008, ..Default::default() };
+        let a = enc(&p, "SMITH");
+        assert_eq!(a.len(), 126);
+        assert!(dice(&a, &enc(&p, "SMYTH")) > 0.4);
     }
 
     #[test]

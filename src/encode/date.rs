@@ -11,6 +11,7 @@
 //! one record's swapped date equals another's full date. It exists only when the day is 12 or
 //! less and differs from the month.
 
+use chrono::format::{Item, Parsed, StrftimeItems, parse};
 use chrono::{Datelike, NaiveDate};
 
 use crate::encode::Outcome;
@@ -23,23 +24,52 @@ pub const DEFAULT_MIN_YEAR: i32 = 1880;
 /// Latest plausible year by default.
 pub const DEFAULT_MAX_YEAR: i32 = 2100;
 
+/// Date formats compiled once: `chrono` re-reads a format string on every call otherwise, which
+/// showed in the tokeniser's profile.
+#[derive(Debug, Clone)]
+pub struct DateFormats {
+    items: Vec<Vec<Item<'static>>>,
+}
+
+impl DateFormats {
+    /// Compiles `formats`; returns the first format that is not valid `chrono` syntax as the error.
+    pub fn new(formats: &[String]) -> Result<DateFormats, String> {
+        let items = formats
+            .iter()
+            .map(|f| StrftimeItems::new(f).parse_to_owned().map_err(|_| f.clone()))
+            .collect::<Result<_, _>>()?;
+        Ok(DateFormats { items })
+    }
+
+    /// [`DEFAULT_DATE_FORMATS`], compiled.
+    pub fn defaults() -> DateFormats {
+        let f: Vec<String> = DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect();
+        // Infallible: the defaults are valid formats (checked by a test).
+        DateFormats::new(&f).expect("default date formats are valid")
+    }
+}
+
 /// Parses a date with the given formats and plausible year range.
 ///
 /// ```
-/// use pseudolink::encode::{date::parse_date, Outcome};
-/// let formats = ["%Y-%m-%d".to_string(), "%d/%m/%Y".to_string()];
+/// use pseudolink::encode::{date::{parse_date, DateFormats}, Outcome};
+/// let formats = DateFormats::new(&["%Y-%m-%d".into(), "%d/%m/%Y".into()]).unwrap();
 /// let (outcome, date) = parse_date("03/11/1956", &formats, 1880, 2100);
 /// assert_eq!(outcome, Outcome::Value);
 /// assert_eq!(date.unwrap().to_string(), "1956-11-03");
 /// ```
-pub fn parse_date(raw: &str, formats: &[String], min_year: i32, max_year: i32) -> (Outcome, Option<NaiveDate>) {
+pub fn parse_date(raw: &str, formats: &DateFormats, min_year: i32, max_year: i32) -> (Outcome, Option<NaiveDate>) {
     let t = raw.trim();
     if t.is_empty() {
         return (Outcome::Missing, None);
     }
     let t = strip_time(t);
-    for f in formats {
-        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+    for items in &formats.items {
+        let mut parsed = Parsed::new();
+        if parse(&mut parsed, t, items.iter()).is_err() {
+            continue;
+        }
+        if let Ok(d) = parsed.to_naive_date() {
             if (min_year..=max_year).contains(&d.year()) {
                 return (Outcome::Value, Some(d));
             }
@@ -116,8 +146,13 @@ fn ymd(y: i32, m: u32, d: u32) -> [u8; 10] {
 mod tests {
     use super::*;
 
-    fn defaults() -> Vec<String> {
-        DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
+    fn defaults() -> DateFormats {
+        DateFormats::defaults()
+    }
+
+    #[test]
+    fn bad_formats_are_named() {
+        assert_eq!(DateFormats::new(&["%Y-%m-%d".into(), "%Q".into()]).unwrap_err(), "%Q");
     }
 
     #[test]

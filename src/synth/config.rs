@@ -82,6 +82,44 @@ impl ErrorRates {
         }
     }
 
+    /// The knob names.
+    pub const KNOBS: [&'static str; 13] = [
+        "nhs_missing",
+        "nhs_typo",
+        "nhs_shared",
+        "name_typo",
+        "nickname",
+        "name_swap",
+        "surname_change",
+        "dob_swap",
+        "dob_digit",
+        "postcode_moved",
+        "postcode_missing",
+        "duplicate",
+        "sex_missing",
+    ];
+
+    /// The rate named `knob`, for setting.
+    pub fn knob_mut(&mut self, knob: &str) -> Option<&mut f64> {
+        Some(match knob {
+            "nhs_missing" => &mut self.nhs_missing,
+            "nhs_typo" => &mut self.nhs_typo,
+            "nhs_shared" => &mut self.nhs_shared,
+            "name_typo" => &mut self.name_typo,
+            "nickname" => &mut self.nickname,
+            "name_swap" => &mut self.name_swap,
+            "surname_change" => &mut self.surname_change,
+            "dob_swap" => &mut self.dob_swap,
+            "dob_digit" => &mut self.dob_digit,
+            "postcode_moved" => &mut self.postcode_moved,
+            "postcode_missing" => &mut self.postcode_missing,
+            "duplicate" => &mut self.duplicate,
+            "sex_missing" => &mut self.sex_missing,
+            _ => return None,
+        })
+    }
+
+    #[cfg(test)]
     fn all(&self) -> [(&'static str, f64); 13] {
         [
             ("nhs_missing", self.nhs_missing),
@@ -178,8 +216,9 @@ pub struct SynthConfig {
     pub error_scale: f64,
     /// Share of households (of two or more) holding a pair of twins.
     pub twin_rate: f64,
-    /// Per-provider overrides of the default rates.
-    pub rates: std::collections::BTreeMap<String, ErrorRates>,
+    /// Per-provider overrides: provider → knob → rate. Knobs not named keep the provider's
+    /// default.
+    pub rates: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
 }
 
 /// Default population size: the demo's, a minute's work end to end.
@@ -202,9 +241,17 @@ impl Default for SynthConfig {
 }
 
 impl SynthConfig {
-    /// The effective rates at `provider`.
+    /// The effective rates at `provider`: its defaults, overridden knob by knob, then scaled.
     pub fn rates_for(&self, provider: &str) -> ErrorRates {
-        self.rates.get(provider).copied().unwrap_or_else(|| default_rates(provider)).scaled(self.error_scale)
+        let mut rates = default_rates(provider);
+        if let Some(overrides) = self.rates.get(provider) {
+            for (knob, value) in overrides {
+                if let Some(slot) = rates.knob_mut(knob) {
+                    *slot = *value;
+                }
+            }
+        }
+        rates.scaled(self.error_scale)
     }
 
     /// Reads a TOML config.
@@ -231,12 +278,36 @@ impl SynthConfig {
             if !PROVIDERS.contains(&prov.as_str()) {
                 p.push(format!("`rates.{prov}`: unknown provider; the providers are {}", PROVIDERS.join(", ")));
             }
-            for (name, v) in r.all() {
-                if !(0.0..=1.0).contains(&v) {
+            for (name, v) in r {
+                if !ErrorRates::KNOBS.contains(&name.as_str()) {
+                    p.push(format!("`rates.{prov}.{name}`: unknown knob; the knobs are {}", ErrorRates::KNOBS.join(", ")));
+                } else if !(0.0..=1.0).contains(v) {
                     p.push(format!("`rates.{prov}.{name}` must be between 0 and 1"));
                 }
             }
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_one_knob_and_keep_the_provider_defaults() {
+        let mut cfg = SynthConfig::default();
+        cfg.rates.entry("social_care".into()).or_default().insert("name_typo".into(), 0.5);
+        let r = cfg.rates_for("social_care");
+        assert_eq!(r.name_typo, 0.5);
+        assert_eq!(r.nhs_missing, default_rates("social_care").nhs_missing);
+        for (knob, _) in ErrorRates::default().all() {
+            assert!(ErrorRates::default().knob_mut(knob).is_some(), "{knob}");
+        }
+        cfg.rates.entry("gp".into()).or_default().insert("colour".into(), 0.5);
+        cfg.rates.entry("xx".into()).or_default().insert("name_typo".into(), 2.0);
+        assert_eq!(cfg.problems().len(), 2, "{:?}", cfg.problems());
+        let doubled = SynthConfig { error_scale: 2.0, ..SynthConfig::default() }.rates_for("ae");
+        assert_eq!(doubled.nhs_missing, 2.0 * default_rates("ae").nhs_missing);
     }
 }

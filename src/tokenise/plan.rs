@@ -11,7 +11,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 
 use crate::config::{FieldType, PassType, PassthroughConfig, RecordIdMode, TokeniseConfig};
 use crate::encode::bloom::{BloomParams, Hardening};
-use crate::encode::date::DEFAULT_DATE_FORMATS;
+use crate::encode::date::{DEFAULT_DATE_FORMATS, DateFormats};
 use crate::error::{Error, Result};
 use crate::io::manifest::{ManifestColumn, ManifestField, ManifestPassthrough};
 use crate::io::schema::{self, Encoding};
@@ -56,7 +56,7 @@ pub(crate) struct PassPlan {
     pub name: String,
     pub column: String,
     pub kind: PassType,
-    pub formats: Vec<String>,
+    pub formats: DateFormats,
 }
 
 /// How a field is encoded, with its keyed MACs.
@@ -64,7 +64,7 @@ pub(crate) struct PassPlan {
 pub(crate) enum Encoder {
     Nhs { token: TokenMac },
     Name { exact: TokenMac, phonetic: TokenMac, bloom: TokenMac },
-    Date { full: TokenMac, year_month: TokenMac, year: TokenMac, formats: Vec<String>, min_year: i32, max_year: i32 },
+    Date { full: TokenMac, year_month: TokenMac, year: TokenMac, formats: DateFormats, min_year: i32, max_year: i32 },
     Postcode { full: TokenMac, sector: TokenMac, district: TokenMac, area: TokenMac },
     Sex { token: Option<TokenMac> },
     Generic { identifier: bool, token: TokenMac, bloom: Option<TokenMac> },
@@ -158,7 +158,7 @@ impl Plan {
                             full: sub(&pf),
                             year_month: sub(&pym),
                             year: sub(&py),
-                            formats: f.date_formats(),
+                            formats: compile(&f.date_formats(), &mut problems),
                             min_year,
                             max_year,
                         },
@@ -240,7 +240,7 @@ impl Plan {
                 name,
                 column: t.column.clone(),
                 kind: t.kind,
-                formats: pass_formats(t),
+                formats: compile(&pass_formats(t), &mut problems),
             });
         }
         if !problems.is_empty() {
@@ -270,6 +270,14 @@ impl Plan {
             manifest_passthrough,
         })
     }
+}
+
+/// Compiles date formats, noting a bad one as a problem (the config check catches these first).
+fn compile(formats: &[String], problems: &mut Vec<String>) -> DateFormats {
+    DateFormats::new(formats).unwrap_or_else(|bad| {
+        problems.push(format!("date format `{bad}` is not valid chrono syntax"));
+        DateFormats::defaults()
+    })
 }
 
 fn pass_formats(t: &PassthroughConfig) -> Vec<String> {
