@@ -18,7 +18,8 @@ fn main() {
     let blip = TokenMac::new(&Subkey::derive(&key, &Purpose::BloomBlip));
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let names: Vec<String> = SURNAMES.iter().map(|s| s.to_uppercase().replace(['\'', '-', ' '], "")).collect();
-    let pairs: Vec<(String, String)> = names.iter().map(|n| (n.clone(), name_typo(&mut rng, n).to_uppercase())).collect();
+    let pairs: Vec<(String, String)> =
+        names.iter().map(|n| (n.clone(), name_typo(&mut rng, n).to_uppercase())).collect();
     println!("{:<10} {:>10} {:>10} {:>12} {:>12}", "hardening", "match", "non-match", "match>0.7", "non>0.7");
     for hardening in [Hardening::None, Hardening::XorFold, Hardening::Blip] {
         let params = BloomParams { hardening, ..BloomParams::default() };

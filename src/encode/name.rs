@@ -47,25 +47,32 @@ pub fn normalise_name(raw: &str, out: &mut String, parts: &mut Vec<(usize, usize
         }
         *start = out.len();
     };
-    for c in raw.nfkd() {
-        if is_combining_mark(c) {
-            continue;
+    let mut fold = |c: char, out: &mut String, parts: &mut Vec<(usize, usize)>| match c {
+        '\'' | '\u{2019}' | '\u{2018}' | '`' | '\u{00B4}' => {}
+        'a'..='z' => out.push(c.to_ascii_uppercase()),
+        'A'..='Z' => out.push(c),
+        'ø' | 'Ø' => out.push('O'),
+        'æ' | 'Æ' => out.push_str("AE"),
+        'œ' | 'Œ' => out.push_str("OE"),
+        'ß' | 'ẞ' => out.push_str("SS"),
+        'ł' | 'Ł' => out.push('L'),
+        'đ' | 'Đ' | 'ð' | 'Ð' => out.push('D'),
+        'þ' | 'Þ' => out.push_str("TH"),
+        'ı' => out.push('I'),
+        c if c.is_alphabetic() => out.extend(c.to_uppercase()),
+        c if c.is_numeric() => {}
+        _ => push_break(out, parts, &mut start),
+    };
+    if raw.is_ascii() {
+        // Most names: no decomposition needed, and the byte loop is several times faster.
+        for b in raw.bytes() {
+            fold(char::from(b), out, parts);
         }
-        match c {
-            '\'' | '\u{2019}' | '\u{2018}' | '`' | '\u{00B4}' => {}
-            'a'..='z' => out.push(c.to_ascii_uppercase()),
-            'A'..='Z' => out.push(c),
-            'ø' | 'Ø' => out.push('O'),
-            'æ' | 'Æ' => out.push_str("AE"),
-            'œ' | 'Œ' => out.push_str("OE"),
-            'ß' | 'ẞ' => out.push_str("SS"),
-            'ł' | 'Ł' => out.push('L'),
-            'đ' | 'Đ' | 'ð' | 'Ð' => out.push('D'),
-            'þ' | 'Þ' => out.push_str("TH"),
-            'ı' => out.push('I'),
-            c if c.is_alphabetic() => out.extend(c.to_uppercase()),
-            c if c.is_numeric() => {}
-            _ => push_break(out, parts, &mut start),
+    } else {
+        for c in raw.nfkd() {
+            if !is_combining_mark(c) {
+                fold(c, out, parts);
+            }
         }
     }
     push_break(out, parts, &mut start);

@@ -280,7 +280,10 @@ impl SynthConfig {
             }
             for (name, v) in r {
                 if !ErrorRates::KNOBS.contains(&name.as_str()) {
-                    p.push(format!("`rates.{prov}.{name}`: unknown knob; the knobs are {}", ErrorRates::KNOBS.join(", ")));
+                    p.push(format!(
+                        "`rates.{prov}.{name}`: unknown knob; the knobs are {}",
+                        ErrorRates::KNOBS.join(", ")
+                    ));
                 } else if !(0.0..=1.0).contains(v) {
                     p.push(format!("`rates.{prov}.{name}` must be between 0 and 1"));
                 }
@@ -306,7 +309,7 @@ mod tests {
         }
         cfg.rates.entry("gp".into()).or_default().insert("colour".into(), 0.5);
         cfg.rates.entry("xx".into()).or_default().insert("name_typo".into(), 2.0);
-        assert_eq!(cfg.problems().len(), 2, "{:?}", cfg.problems());
+        assert_eq!(cfg.problems().len(), 3, "{:?}", cfg.problems());
         let doubled = SynthConfig { error_scale: 2.0, ..SynthConfig::default() }.rates_for("ae");
         assert_eq!(doubled.nhs_missing, 2.0 * default_rates("ae").nhs_missing);
     }

@@ -41,9 +41,8 @@ pub struct TokenMac {
 }
 
 /// SHA-256 initial hash value (FIPS 180-4, 5.3.3).
-const H0: [u32; 8] = [
-    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
-];
+const H0: [u32; 8] =
+    [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
 
 impl TokenMac {
     /// Keys an HMAC state with `subkey`.

@@ -172,6 +172,10 @@ struct Scratch {
     bloom: Vec<u8>,
     seed: Vec<u8>,
     hex: String,
+    /// Phonetic codes of the names seen in this chunk. Names repeat heavily (a few are very
+    /// common) and Double Metaphone was a visible cost in the profile; the cache lives for one
+    /// chunk and its plaintext keys are wiped with it.
+    codes: rustc_hash::FxHashMap<String, String>,
 }
 
 impl Drop for Scratch {
@@ -180,6 +184,10 @@ impl Drop for Scratch {
         self.bloom.zeroize();
         self.seed.zeroize();
         self.hex.zeroize();
+        for (mut k, mut v) in self.codes.drain() {
+            k.zeroize();
+            v.zeroize();
+        }
     }
 }
 
@@ -263,7 +271,11 @@ pub(crate) fn tokenise_chunk(
                     fc.count(o);
                     if o == Outcome::Value {
                         exact.token_into(s.text.as_bytes(), cols[0].fixed().push());
-                        let code = phonetic.code(&s.text);
+                        if !s.codes.contains_key(s.text.as_str()) {
+                            let code = phonetic.code(&s.text);
+                            s.codes.insert(s.text.clone(), code);
+                        }
+                        let code = &s.codes[s.text.as_str()];
                         if code.is_empty() {
                             cols[1].fixed().null();
                         } else {
