@@ -328,3 +328,30 @@ fn parquet_input_gives_the_same_tokens_as_csv() {
         assert_eq!(column_values(&d.path("pq.parquet"), c), column_values(&d.path("out.parquet"), c), "{c}");
     }
 }
+
+#[test]
+fn pseudonymised_record_ids_are_keyed_tokens_per_source() {
+    let d = Dir::new();
+    let key = setup(&d, 3);
+    d.write("p.toml", CONFIG.replace("column = \"episode_id\"", "column = \"episode_id\"\nmode = \"pseudonymise\""));
+    d.ok(&["tokenise", "--config", "p.toml", "--key-file", &key, "--input", "in.csv", "--output", "p.parquet", "-q"]);
+    let ids = column_values(&d.path("p.parquet"), "record_id");
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        let id = id.as_deref().unwrap();
+        assert_eq!(id.len(), 32, "hex of a 128-bit token");
+        assert!(!id.starts_with('E') && !id.starts_with('R'));
+    }
+    // The same row ids in another source get other tokens.
+    d.write(
+        "q.toml",
+        CONFIG
+            .replace("column = \"episode_id\"", "column = \"episode_id\"\nmode = \"pseudonymise\"")
+            .replace("source = \"acute\"", "source = \"ae\""),
+    );
+    d.ok(&["tokenise", "--config", "q.toml", "--key-file", &key, "--input", "in.csv", "--output", "q.parquet", "-q"]);
+    let other = column_values(&d.path("q.parquet"), "record_id");
+    assert!(ids.iter().zip(&other).all(|(a, b)| a != b));
+    let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("p.parquet")).unwrap();
+    assert_eq!(m.record_id_mode, pseudolink::config::RecordIdMode::Pseudonymise);
+}
