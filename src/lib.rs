@@ -60,6 +60,7 @@ pub mod encode;
 pub mod error;
 pub mod inspect;
 pub mod io;
+pub mod link;
 pub mod report;
 pub mod synth;
 pub mod token;

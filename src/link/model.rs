@@ -1,0 +1,200 @@
+//! The Fellegi–Sunter model: comparisons with ordered levels, each with m and u probabilities.
+//!
+//! For a candidate pair, each comparison falls into one level. `m` is the probability of that
+//! level among true matches, `u` among non-matches; the level's *match weight* is
+//! `log2(m / u)`. A pair's weight is the prior's log-odds, `log2(λ / (1 − λ))`, plus the weights
+//! of its levels, and its match probability is `2^w / (1 + 2^w)`. Level 0 of every comparison is
+//! the null level (a value missing on either side): it has no m or u and contributes nothing,
+//! because absence is not evidence. This is Splink's model (`splink/internals/comparison.py`),
+//! and a trained model is saved as one JSON in the same shape: per comparison its ordered levels
+//! (null first) with label, m and u.
+
+use serde::{Deserialize, Serialize};
+
+/// The model JSON's format version.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// Smallest probability a trained m or u may take: keeps weights finite when a level was never
+/// observed among matches or non-matches.
+pub const MIN_PROBABILITY: f64 = 1e-6;
+
+/// One level of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    /// What the level means ("exact", "phonetic", "Dice ≥ 0.8", "else" …).
+    pub label: String,
+    /// P(level | match). Unused for the null level.
+    pub m: f64,
+    /// P(level | non-match). Unused for the null level.
+    pub u: f64,
+}
+
+impl Level {
+    /// A level with starting values of m and u.
+    pub fn new(label: &str, m: f64, u: f64) -> Level {
+        Level { label: label.to_string(), m, u }
+    }
+
+    /// `log2(m / u)`.
+    pub fn weight(&self) -> f64 {
+        (self.m.max(MIN_PROBABILITY) / self.u.max(MIN_PROBABILITY)).log2()
+    }
+}
+
+/// One comparison: a field and its levels, null level first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    /// The field compared ("nhs_number", "family_name" …).
+    pub name: String,
+    /// Levels; `levels[0]` is the null level.
+    pub levels: Vec<Level>,
+}
+
+impl Comparison {
+    /// A comparison with a null level followed by `levels`.
+    pub fn new(name: &str, levels: Vec<Level>) -> Comparison {
+        // The null level never contributes; m = u = 1 keeps its weight at 0 and the JSON plain.
+        let mut all = vec![Level::new("null", 1.0, 1.0)];
+        all.extend(levels);
+        Comparison { name: name.to_string(), levels: all }
+    }
+
+    /// Non-null levels.
+    pub fn non_null(&self) -> usize {
+        self.levels.len() - 1
+    }
+}
+
+/// A Fellegi–Sunter model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// [`MODEL_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// λ: the prior probability that a candidate pair is a match.
+    pub prior: f64,
+    /// Comparisons, in pattern order.
+    pub comparisons: Vec<Comparison>,
+}
+
+/// One comparison's contribution to a pair's weight, for explanations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    /// Comparison name.
+    pub comparison: String,
+    /// Level label.
+    pub level: String,
+    /// Its match weight (0 for the null level).
+    pub weight: f64,
+}
+
+impl Model {
+    /// A model with the given prior and comparisons.
+    pub fn new(prior: f64, comparisons: Vec<Comparison>) -> Model {
+        Model { format_version: MODEL_FORMAT_VERSION, prior, comparisons }
+    }
+
+    /// The prior's log-odds in bits.
+    pub fn prior_weight(&self) -> f64 {
+        let p = self.prior.clamp(MIN_PROBABILITY, 1.0 - MIN_PROBABILITY);
+        (p / (1.0 - p)).log2()
+    }
+
+    /// Match weight of an agreement pattern (one level index per comparison).
+    pub fn weight(&self, pattern: &[u8]) -> f64 {
+        let mut w = self.prior_weight();
+        for (c, &l) in self.comparisons.iter().zip(pattern) {
+            if l != 0 {
+                w += c.levels[l as usize].weight();
+            }
+        }
+        w
+    }
+
+    /// Match probability of a weight.
+    pub fn probability(weight: f64) -> f64 {
+        let x = weight.exp2();
+        if x.is_infinite() { 1.0 } else { x / (1.0 + x) }
+    }
+
+    /// Each comparison's contribution to a pattern's weight.
+    pub fn explain(&self, pattern: &[u8]) -> Vec<Contribution> {
+        self.comparisons
+            .iter()
+            .zip(pattern)
+            .map(|(c, &l)| Contribution {
+                comparison: c.name.clone(),
+                level: c.levels[l as usize].label.clone(),
+                weight: if l == 0 { 0.0 } else { c.levels[l as usize].weight() },
+            })
+            .collect()
+    }
+
+    /// The model as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Reads a model JSON, checking its shape; the error is a sentence for the user.
+    pub fn from_json(json: &str) -> Result<Model, String> {
+        let m: Model = serde_json::from_str(json).map_err(|e| format!("not a pseudolink model ({e})"))?;
+        if m.format_version != MODEL_FORMAT_VERSION {
+            return Err(format!("model format version {} is not {MODEL_FORMAT_VERSION}", m.format_version));
+        }
+        if !(m.prior > 0.0 && m.prior < 1.0) {
+            return Err("the prior must be between 0 and 1".into());
+        }
+        for c in &m.comparisons {
+            if c.levels.len() < 2 || c.levels.len() > 32 {
+                return Err(format!("comparison `{}` needs a null level and 1 to 31 others", c.name));
+            }
+            for l in &c.levels[1..] {
+                if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0) {
+                    return Err(format!("comparison `{}`, level `{}`: m and u must be in (0, 1]", c.name, l.label));
+                }
+            }
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        Model::new(
+            0.01,
+            vec![
+                Comparison::new("nhs", vec![Level::new("exact", 0.95, 0.0001), Level::new("else", 0.05, 0.9999)]),
+                Comparison::new("dob", vec![Level::new("exact", 0.9, 0.01), Level::new("else", 0.1, 0.99)]),
+            ],
+        )
+    }
+
+    #[test]
+    fn weights_add_and_null_levels_contribute_nothing() {
+        let m = model();
+        let prior = (0.01f64 / 0.99).log2();
+        assert!((m.weight(&[0, 0]) - prior).abs() < 1e-12);
+        let w = m.weight(&[1, 1]);
+        assert!((w - (prior + (0.95f64 / 0.0001).log2() + (0.9f64 / 0.01).log2())).abs() < 1e-9);
+        assert!(Model::probability(w) > 0.999);
+        assert!(Model::probability(m.weight(&[2, 2])) < 1e-3);
+        assert_eq!(m.explain(&[0, 1])[0].weight, 0.0);
+    }
+
+    #[test]
+    fn json_round_trips_and_bad_models_are_refused() {
+        let m = model();
+        let back = Model::from_json(&m.to_json()).unwrap();
+        assert_eq!(back.comparisons[0].levels[1], m.comparisons[0].levels[1]);
+        assert_eq!(back.prior, m.prior);
+        let mut bad = m.clone();
+        bad.comparisons[1].levels[1].m = 0.0;
+        assert!(Model::from_json(&bad.to_json()).unwrap_err().contains("level `exact`"));
+        assert!(Model::from_json("{}").is_err());
+    }
+}

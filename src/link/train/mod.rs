@@ -1,0 +1,3 @@
+//! Training a linkage model: m probabilities by EM over agreement-pattern counts.
+
+pub mod em;
