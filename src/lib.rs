@@ -58,6 +58,7 @@ pub mod cli;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod evaluate;
 pub mod inspect;
 pub mod io;
 pub mod link;

@@ -1,8 +1,10 @@
 //! The command line: a thin layer over the library. One file per subcommand.
 
 mod demo;
+mod evaluate;
 mod inspect;
 mod keygen;
+mod link;
 mod progress;
 mod synth;
 mod tokenise;
@@ -42,6 +44,10 @@ pub enum Command {
     Tokenise(tokenise::Args),
     /// Show a pseudonymised extract's manifest, schema and row counts.
     Inspect(inspect::Args),
+    /// Link pseudonymised extracts into persons.
+    Link(link::Args),
+    /// Measure a linkage's accuracy against a ground truth.
+    Evaluate(evaluate::Args),
     /// Generate a synthetic multi-provider population with known truth.
     Synth(synth::Args),
     /// Run the pipeline on a synthetic population and narrate each stage.
@@ -73,6 +79,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Keygen(a) => keygen::run(a, quiet),
         Command::Tokenise(a) => tokenise::run(a, quiet),
         Command::Inspect(a) => inspect::run(a),
+        Command::Link(a) => link::run(a, quiet),
+        Command::Evaluate(a) => evaluate::run(a),
         Command::Synth(a) => synth::run(a, quiet),
         Command::Demo(a) => demo::run(a, quiet),
     }

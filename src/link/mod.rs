@@ -1,10 +1,368 @@
-//! Linkage on tokens: Splink's model, without plaintext.
+//! `link`: pseudonymised extracts in, persons out — Splink's model on tokens.
 //!
-//! Built so far: the Fellegi–Sunter [`model`] (comparisons, levels, m and u, match weights,
-//! JSON), its training by expectation–maximisation over agreement-pattern counts
-//! ([`train::em`]), and conflict-aware clustering into persons ([`cluster`]). The names follow
-//! Splink's (training, predict, clustering) so that analysts find things where they expect them.
+//! 1. **Checks** ([`data`]): one key id and format version across extracts.
+//! 2. **Identities**: records whose identifying tokens are all equal (a GP's many encounters of
+//!    one registration) are compared once, as one identity, when they hold an NHS number or both a
+//!    family name and a date of birth; their records belong together.
+//! 3. **Blocking** ([`blocking`]) proposes candidate pairs; **comparisons** ([`compare`]) grade
+//!    each field's agreement into levels.
+//! 4. **Training** ([`train`]): u from random pairs, m from the pairs NHS numbers link, then EM
+//!    over pattern counts with u fixed; the prior from EM.
+//! 5. **Prediction** ([`predict`]): a match weight and probability per candidate pair, with each
+//!    comparison's contribution.
+//! 6. **Clustering** ([`cluster`]): NHS-number links, then accepted probabilistic links by
+//!    descending weight, refusing any that would join two different valid NHS numbers.
+//! 7. **Outputs** ([`output`]): clusters, scored pairs, model and summary, each written
+//!    atomically.
 
+pub mod blocking;
 pub mod cluster;
+pub mod compare;
+pub mod data;
 pub mod model;
+pub mod output;
+pub mod predict;
 pub mod train;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use blocking::{DEFAULT_MAX_BLOCK, RuleReport, candidate_pairs, default_rules};
+use cluster::{Clusters, Union};
+use compare::{Pattern, Thresholds, default_comparisons};
+use data::Records;
+use model::Model;
+use train::em::{EmOptions, EmReport};
+
+/// Default match probability at and above which a pair is linked.
+pub const DEFAULT_THRESHOLD: f64 = 0.9;
+/// Default seed for random-pair sampling.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// Options for a linkage run.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Link pairs at or above this match probability.
+    pub threshold: f64,
+    /// Seed of the u sample.
+    pub seed: u64,
+    /// Largest block compared.
+    pub max_block: usize,
+    /// Random pairs for u.
+    pub u_sample: usize,
+    /// A trained model to use instead of training.
+    pub model: Option<Model>,
+    /// Name-similarity thresholds.
+    pub thresholds: Thresholds,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            threshold: DEFAULT_THRESHOLD,
+            seed: DEFAULT_SEED,
+            max_block: DEFAULT_MAX_BLOCK,
+            u_sample: train::u::DEFAULT_U_SAMPLE,
+            model: None,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+/// How a record was linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Shares a valid NHS-number token with another record of its person.
+    NhsNumber,
+    /// Joined by an accepted probabilistic link.
+    Probabilistic,
+    /// Only by identical identifying tokens with other records.
+    Identical,
+    /// A person of one record.
+    Unlinked,
+}
+
+impl Stage {
+    /// As written in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::NhsNumber => "nhs_number",
+            Stage::Probabilistic => "probabilistic",
+            Stage::Identical => "identical",
+            Stage::Unlinked => "unlinked",
+        }
+    }
+}
+
+/// Everything a linkage run produced, in memory.
+#[derive(Debug)]
+pub struct Linkage {
+    /// The records.
+    pub records: Records,
+    /// Identity per record.
+    pub identity: Vec<u32>,
+    /// Representative record per identity.
+    pub reps: Vec<u32>,
+    /// Candidate pairs (identity positions) with their patterns and weights.
+    pub pairs: Vec<(u32, u32, Pattern, f64)>,
+    /// The model used.
+    pub model: Model,
+    /// Person number per record (0-based, in order of first record).
+    pub person: Vec<u32>,
+    /// Link stage per record.
+    pub stage: Vec<Stage>,
+    /// Best match probability per record (over its identity's candidate pairs; 1 for identical).
+    pub best: Vec<f64>,
+    /// The summary.
+    pub summary: Summary,
+}
+
+/// The run's summary, written as `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Records per source.
+    pub records_in: Vec<(String, u64)>,
+    /// Total records.
+    pub records: u64,
+    /// Distinct identities compared.
+    pub identities: u64,
+    /// Persons out.
+    pub persons: u64,
+    /// Candidate pairs compared.
+    pub candidate_pairs: u64,
+    /// Pairs per blocking rule.
+    pub blocking: Vec<RuleReport>,
+    /// Links by stage: NHS number, probabilistic accepted, probabilistic refused for conflict.
+    pub links_nhs_number: u64,
+    /// Accepted probabilistic links.
+    pub links_probabilistic: u64,
+    /// Probabilistic links refused because they joined different NHS numbers.
+    pub links_refused_conflict: u64,
+    /// Accepted links by source pair ("acute–gp").
+    pub links_by_source_pair: std::collections::BTreeMap<String, u64>,
+    /// Match threshold.
+    pub threshold: f64,
+    /// Whether the model was trained in this run.
+    pub trained: bool,
+    /// EM iterations and whether it converged.
+    pub em_iterations: usize,
+    /// EM convergence.
+    pub em_converged: bool,
+    /// Pairs labelled by NHS numbers for m.
+    pub nhs_labelled_pairs: u64,
+    /// Seconds per stage.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Links `files`; `log` receives progress lines.
+pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Linkage> {
+    let mut timings = Vec::new();
+    let t = Instant::now();
+    let records = Records::load(files)?;
+    timings.push(("load".to_string(), t.elapsed().as_secs_f64()));
+    let n = records.len();
+
+    // Identities.
+    let t = Instant::now();
+    let (identity, reps) = identities(&records);
+    timings.push(("identities".to_string(), t.elapsed().as_secs_f64()));
+    log(&format!("{n} records, {} distinct identities", reps.len()));
+
+    // Blocking.
+    let t = Instant::now();
+    let (cands, blocking) = candidate_pairs(&records, &reps, &default_rules(), options.max_block);
+    timings.push(("blocking".to_string(), t.elapsed().as_secs_f64()));
+    for b in &blocking {
+        if b.blocks_skipped > 0 {
+            log(&format!(
+                "warning: blocking rule {:?} skipped {} blocks larger than {} identities ({} pairs); add a rule or raise --max-block",
+                b.rule, b.blocks_skipped, options.max_block, b.pairs_skipped
+            ));
+        }
+    }
+    log(&format!("{} candidate pairs", cands.len()));
+
+    // Patterns.
+    let t = Instant::now();
+    let patterns = predict::patterns(&records, &reps, &cands, options.thresholds);
+    let counts = predict::pattern_counts(&patterns);
+    timings.push(("compare".to_string(), t.elapsed().as_secs_f64()));
+
+    // Training.
+    let t = Instant::now();
+    let (model, trained, em, labelled) = match &options.model {
+        Some(m) => (m.clone(), false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0),
+        None => {
+            let mut model = Model::new(0.01, default_comparisons());
+            train::u::estimate_u(&mut model, &records, &reps, options.u_sample, options.seed, options.thresholds);
+            let labelled = train::labels::m_from_nhs_labels(&mut model, &counts);
+            let as_vec: Vec<(Vec<u8>, u64)> = counts.iter().map(|(p, c)| (p.to_vec(), *c)).collect();
+            let em = train::em::train(&mut model, &as_vec, &EmOptions { fix_u: true, ..Default::default() });
+            for (i, c) in em.changes.iter().enumerate() {
+                log(&format!("EM iteration {}: largest change in parameters was {c:.6}", i + 1));
+            }
+            (model, true, em, labelled)
+        }
+    };
+    timings.push(("training".to_string(), t.elapsed().as_secs_f64()));
+
+    // Prediction and clustering.
+    let t = Instant::now();
+    let scored: Vec<(u32, u32, Pattern, f64)> =
+        cands.iter().zip(&patterns).map(|(&(a, b), p)| (a, b, *p, model.weight(p))).collect();
+    let mut nhs_ids: HashMap<[u8; 16], u32> = HashMap::new();
+    let tokens: Vec<Option<u32>> = reps
+        .iter()
+        .map(|&r| {
+            records.nhs.get(r as usize).map(|t| {
+                let next = nhs_ids.len() as u32;
+                *nhs_ids.entry(*t).or_insert(next)
+            })
+        })
+        .collect();
+    let mut clusters = Clusters::new(tokens.clone());
+    let mut det_linked = vec![false; reps.len()];
+    let mut prob_linked = vec![false; reps.len()];
+    let mut best_id = vec![0.0f64; reps.len()];
+    let mut links_nhs = 0u64;
+    // Deterministic: identities sharing a token.
+    let mut first_with: HashMap<u32, u32> = HashMap::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if let Some(t) = t {
+            match first_with.get(t) {
+                Some(&j) => {
+                    clusters.union(j, i as u32);
+                    det_linked[i] = true;
+                    det_linked[j as usize] = true;
+                    links_nhs += 1;
+                }
+                None => {
+                    first_with.insert(*t, i as u32);
+                }
+            }
+        }
+    }
+    let threshold_weight = (options.threshold / (1.0 - options.threshold)).log2();
+    let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].3 >= threshold_weight).collect();
+    order.sort_by(|&x, &y| scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1))));
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
+    for &i in &order {
+        let (a, b, _, _) = scored[i];
+        match clusters.union(a, b) {
+            Union::Merged => {
+                accepted += 1;
+                prob_linked[a as usize] = true;
+                prob_linked[b as usize] = true;
+                let (sa, sb) = (records.source[reps[a as usize] as usize], records.source[reps[b as usize] as usize]);
+                let (x, y) = (&records.sources[sa.min(sb) as usize], &records.sources[sa.max(sb) as usize]);
+                *by_pair.entry(format!("{x}-{y}")).or_default() += 1;
+            }
+            Union::Conflict => refused += 1,
+            Union::Already => {}
+        }
+    }
+    for &(a, b, _, w) in &scored {
+        let p = Model::probability(w);
+        best_id[a as usize] = best_id[a as usize].max(p);
+        best_id[b as usize] = best_id[b as usize].max(p);
+    }
+    let id_labels = clusters.labels();
+    // Per record.
+    let mut members = vec![0u32; reps.len()];
+    for &id in &identity {
+        members[id as usize] += 1;
+    }
+    let mut cluster_size: HashMap<u32, u32> = HashMap::new();
+    for &id in &identity {
+        *cluster_size.entry(id_labels[id as usize]).or_default() += 1;
+    }
+    let mut person = vec![0u32; n];
+    let mut stage = vec![Stage::Unlinked; n];
+    let mut best = vec![0.0f64; n];
+    // Renumber persons by first record, so numbering is by input order.
+    let mut renumber: HashMap<u32, u32> = HashMap::new();
+    for i in 0..n {
+        let id = identity[i] as usize;
+        let c = id_labels[id];
+        let next = renumber.len() as u32;
+        person[i] = *renumber.entry(c).or_insert(next);
+        stage[i] = if det_linked[id] {
+            Stage::NhsNumber
+        } else if prob_linked[id] {
+            Stage::Probabilistic
+        } else if members[id] > 1 {
+            Stage::Identical
+        } else if cluster_size[&c] > 1 {
+            Stage::Probabilistic
+        } else {
+            Stage::Unlinked
+        };
+        best[i] = if members[id] > 1 { best_id[id].max(1.0) } else { best_id[id] };
+    }
+    timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
+    let summary = Summary {
+        records_in: records.sources.iter().cloned().zip(records.counts.iter().copied()).collect(),
+        records: n as u64,
+        identities: reps.len() as u64,
+        persons: renumber.len() as u64,
+        candidate_pairs: cands.len() as u64,
+        blocking,
+        links_nhs_number: links_nhs,
+        links_probabilistic: accepted,
+        links_refused_conflict: refused,
+        links_by_source_pair: by_pair,
+        threshold: options.threshold,
+        trained,
+        em_iterations: em.iterations,
+        em_converged: em.converged,
+        nhs_labelled_pairs: labelled,
+        timings,
+    };
+    Ok(Linkage { records, identity, reps, pairs: scored, model, person, stage, best, summary })
+}
+
+/// Groups records with identical identifying tokens. A record joins a group only when it holds an
+/// NHS number, or both a family name and a date of birth: sparser records stay on their own.
+fn identities(r: &Records) -> (Vec<u32>, Vec<u32>) {
+    let mut map: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut identity = Vec::with_capacity(r.len());
+    let mut reps = Vec::new();
+    let mut key = Vec::with_capacity(128);
+    for i in 0..r.len() {
+        let solid = r.nhs.valid[i] || (r.family.0.valid[i] && r.dob[0].valid[i]);
+        if !solid {
+            identity.push(reps.len() as u32);
+            reps.push(i as u32);
+            continue;
+        }
+        key.clear();
+        for c in [&r.nhs, &r.given.0, &r.family.0, &r.dob[0], &r.postcode[0]] {
+            match c.get(i) {
+                Some(t) => {
+                    key.push(1);
+                    key.extend_from_slice(t);
+                }
+                None => key.push(0),
+            }
+        }
+        key.push(r.sex[i]);
+        let next = reps.len() as u32;
+        let id = *map.entry(key.clone()).or_insert(next);
+        if id == next {
+            reps.push(i as u32);
+        }
+        identity.push(id);
+    }
+    (identity, reps)
+}
+
+/// Output file names in a linkage folder.
+pub fn output_paths(dir: &Path) -> [PathBuf; 4] {
+    ["clusters.parquet", "pairs.parquet", "model.json", "summary.json"].map(|f| dir.join(f))
+}

@@ -1,0 +1,160 @@
+//! A linkage folder: `clusters.parquet`, `pairs.parquet`, `model.json` and `summary.json`.
+//!
+//! Each file is written under a temporary name and renamed when complete; `summary.json` is
+//! written last, so a folder without it is not a finished linkage.
+//!
+//! - `clusters.parquet`: every input record, once — `source`, `record_id`, `row_number`,
+//!   `person_id`, `person_records`, `link_stage` (`nhs_number`, `probabilistic`, `identical`,
+//!   `unlinked`) and `best_match_probability`.
+//! - `pairs.parquet`: every candidate pair of identities, by a representative record on each
+//!   side, with each comparison's level and weight, the match weight and the probability.
+//! - `model.json`: the trained model (load it with `--model` to skip training).
+//! - `summary.json`: counts, blocking, links by stage and source pair, timings.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::io::atomic::{AtomicFile, write_atomic};
+use crate::io::parquet::writer_properties;
+use crate::link::{Linkage, output_paths};
+
+/// Writes the linkage folder.
+pub fn write(l: &Linkage, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+    let [clusters, pairs, model, summary] = output_paths(dir);
+    let _ = std::fs::remove_file(&summary);
+    write_batch(&clusters, clusters_batch(l))?;
+    write_batch(&pairs, pairs_batch(l))?;
+    write_atomic(&model, l.model.to_json().as_bytes())?;
+    let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
+    write_atomic(&summary, json.as_bytes())
+}
+
+fn write_batch(path: &Path, batch: RecordBatch) -> Result<()> {
+    let out = AtomicFile::create(path)?;
+    let mut w = ArrowWriter::try_new(out.try_clone_file()?, batch.schema(), Some(writer_properties()))
+        .map_err(|e| Error::output(path, e.to_string()))?;
+    w.write(&batch).map_err(|e| Error::output(path, e.to_string()))?;
+    w.close().map_err(|e| Error::output(path, e.to_string()))?;
+    out.commit()
+}
+
+/// Person pseudonyms: a hash of the key id and the person's first record, so stable for the
+/// project and different between projects (each has its own key).
+pub fn person_ids(l: &Linkage) -> Vec<String> {
+    let persons = l.summary.persons as usize;
+    let mut first = vec![usize::MAX; persons];
+    for (i, &p) in l.person.iter().enumerate() {
+        if first[p as usize] == usize::MAX {
+            first[p as usize] = i;
+        }
+    }
+    first
+        .iter()
+        .map(|&i| {
+            let r = &l.records;
+            let mut h = Sha256::new();
+            h.update(r.key_id.as_bytes());
+            h.update([0]);
+            h.update(r.sources[r.source[i] as usize].as_bytes());
+            h.update([0]);
+            h.update(r.record_id[i].as_bytes());
+            format!("P{}", &hex::encode(h.finalize())[..20])
+        })
+        .collect()
+}
+
+fn clusters_batch(l: &Linkage) -> RecordBatch {
+    let r = &l.records;
+    let n = r.len();
+    let ids = person_ids(l);
+    let mut size = vec![0u32; ids.len()];
+    for &p in &l.person {
+        size[p as usize] += 1;
+    }
+    let (mut source, mut rid, mut row, mut pid, mut psize, mut stage, mut best) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        UInt64Builder::with_capacity(n),
+        StringBuilder::new(),
+        UInt32Builder::with_capacity(n),
+        StringBuilder::new(),
+        Float64Builder::with_capacity(n),
+    );
+    for i in 0..n {
+        source.append_value(&r.sources[r.source[i] as usize]);
+        rid.append_value(&r.record_id[i]);
+        row.append_value(r.row_number[i]);
+        pid.append_value(&ids[l.person[i] as usize]);
+        psize.append_value(size[l.person[i] as usize]);
+        stage.append_value(l.stage[i].as_str());
+        best.append_value(l.best[i]);
+    }
+    let schema = Schema::new(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("record_id", DataType::Utf8, false),
+        Field::new("row_number", DataType::UInt64, false),
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("person_records", DataType::UInt32, false),
+        Field::new("link_stage", DataType::Utf8, false),
+        Field::new("best_match_probability", DataType::Float64, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(source.finish()),
+        Arc::new(rid.finish()),
+        Arc::new(row.finish()),
+        Arc::new(pid.finish()),
+        Arc::new(psize.finish()),
+        Arc::new(stage.finish()),
+        Arc::new(best.finish()),
+    ];
+    // Infallible: columns built to the schema, all of length n.
+    RecordBatch::try_new(Arc::new(schema), cols).expect("clusters batch matches its schema")
+}
+
+fn pairs_batch(l: &Linkage) -> RecordBatch {
+    let r = &l.records;
+    let m = &l.model;
+    let mut fields = vec![
+        Field::new("left_source", DataType::Utf8, false),
+        Field::new("left_record_id", DataType::Utf8, false),
+        Field::new("right_source", DataType::Utf8, false),
+        Field::new("right_record_id", DataType::Utf8, false),
+    ];
+    let mut text: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
+    let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
+    let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
+    let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
+    for &(a, b, p, w) in &l.pairs {
+        for (k, side) in [a, b].into_iter().enumerate() {
+            let rec = l.reps[side as usize] as usize;
+            text[2 * k].append_value(&r.sources[r.source[rec] as usize]);
+            text[2 * k + 1].append_value(&r.record_id[rec]);
+        }
+        for (k, c) in m.explain(&p).into_iter().enumerate() {
+            levels[k].append_value(&c.level);
+            weights[k].append_value(c.weight);
+        }
+        total.append_value(w);
+        prob.append_value(crate::link::model::Model::probability(w));
+    }
+    let mut cols: Vec<ArrayRef> = text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+    for (k, c) in m.comparisons.iter().enumerate() {
+        fields.push(Field::new(format!("{}_level", c.name), DataType::Utf8, false));
+        fields.push(Field::new(format!("{}_weight", c.name), DataType::Float64, false));
+        cols.push(Arc::new(levels[k].finish()));
+        cols.push(Arc::new(weights[k].finish()));
+    }
+    fields.push(Field::new("match_weight", DataType::Float64, false));
+    fields.push(Field::new("match_probability", DataType::Float64, false));
+    cols.push(Arc::new(total.finish()));
+    cols.push(Arc::new(prob.finish()));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("pairs batch matches its schema")
+}
