@@ -87,11 +87,15 @@ pub fn evaluate_labels<'a>(rows: impl Iterator<Item = (&'a str, &'a str)>) -> Ev
 /// `record_id` and `person_id` (as `pseudolink synth` writes). Every clustered record must be in
 /// the truth.
 pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
-    let mut rdr = csv::Reader::from_path(truth).map_err(|_| Error::input(Location::file(truth), "could not be opened as CSV"))?;
+    let mut rdr =
+        csv::Reader::from_path(truth).map_err(|_| Error::input(Location::file(truth), "could not be opened as CSV"))?;
     let header = rdr.headers().map_err(|_| Error::input(Location::file(truth), "has no readable header"))?.clone();
     let col = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
-            Error::input(Location::file(truth), format!("has no `{name}` column; it needs source, record_id and person_id"))
+            Error::input(
+                Location::file(truth),
+                format!("has no `{name}` column; it needs source, record_id and person_id"),
+            )
         })
     };
     let (cs, cr, cp) = (col("source")?, col("record_id")?, col("person_id")?);
@@ -120,7 +124,10 @@ pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
             let t = truth_of.get(&key).ok_or_else(|| {
                 Error::input(
                     Location::file(truth),
-                    format!("has no row for record `{}` of source `{}`; is it the truth of these extracts?", key.1, key.0),
+                    format!(
+                        "has no row for record `{}` of source `{}`; is it the truth of these extracts?",
+                        key.1, key.0
+                    ),
                 )
             })?;
             rows.push((p.value(i).to_string(), t.clone()));

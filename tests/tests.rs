@@ -6,6 +6,7 @@
 mod util;
 
 mod cli_keygen;
+mod cli_link;
 mod cli_synth;
 mod cli_tokenise;
 mod properties;

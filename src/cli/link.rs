@@ -54,7 +54,13 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             Some(Model::from_json(&text).map_err(|m| Error::usage(format!("{}: {m}", p.display())))?)
         }
     };
-    let options = LinkOptions { threshold: args.threshold, seed: args.seed, max_block: args.max_block, model, ..Default::default() };
+    let options = LinkOptions {
+        threshold: args.threshold,
+        seed: args.seed,
+        max_block: args.max_block,
+        model,
+        ..Default::default()
+    };
     let log = |s: &str| {
         if !quiet {
             eprintln!("pseudolink: {s}");

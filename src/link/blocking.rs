@@ -107,7 +107,12 @@ fn same(r: &Records, rule: &[Key], a: usize, b: usize) -> bool {
 
 /// Candidate pairs among `items` (record indices, one per identity; pairs are returned as
 /// positions in `items`, smaller first, sorted).
-pub fn candidate_pairs(r: &Records, items: &[u32], rules: &[Vec<Key>], max_block: usize) -> (Vec<(u32, u32)>, Vec<RuleReport>) {
+pub fn candidate_pairs(
+    r: &Records,
+    items: &[u32],
+    rules: &[Vec<Key>],
+    max_block: usize,
+) -> (Vec<(u32, u32)>, Vec<RuleReport>) {
     let mut all: Vec<(u32, u32)> = Vec::new();
     let mut reports = Vec::new();
     for (ri, rule) in rules.iter().enumerate() {
@@ -129,7 +134,8 @@ pub fn candidate_pairs(r: &Records, items: &[u32], rules: &[Vec<Key>], max_block
             }
             s = e;
         }
-        let mut report = RuleReport { rule: rule.clone(), pairs: 0, blocks_skipped: 0, pairs_skipped: 0, largest_block: 0 };
+        let mut report =
+            RuleReport { rule: rule.clone(), pairs: 0, blocks_skipped: 0, pairs_skipped: 0, largest_block: 0 };
         let (kept, skipped): (Vec<_>, Vec<_>) = blocks.into_iter().partition(|(s, e)| e - s <= max_block);
         for (s, e) in &skipped {
             let n = (e - s) as u64;

@@ -127,9 +127,11 @@ impl Records {
                 ));
             }
         }
-        let bloom_width = manifests.iter().flat_map(|m| m.fields.iter()).flat_map(|f| f.columns.iter()).find_map(|c| {
-            (c.encoding == crate::io::schema::Encoding::Bloom).then_some(c.bytes.unwrap_or(0))
-        });
+        let bloom_width = manifests
+            .iter()
+            .flat_map(|m| m.fields.iter())
+            .flat_map(|f| f.columns.iter())
+            .find_map(|c| (c.encoding == crate::io::schema::Encoding::Bloom).then_some(c.bytes.unwrap_or(0)));
         let mut r = Records { files: files.to_vec(), key_id, ..Default::default() };
         let width = bloom_width.unwrap_or(0);
         r.given.2.width = width;
@@ -181,14 +183,17 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
     let pc = ["full", "sector", "district", "area"].map(|p| wanted(Postcode, p));
     let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
     for batch in reader {
-        let batch = batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
+        let batch =
+            batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
         let n = batch.num_rows();
         let ids = batch
             .column_by_name(RECORD_ID)
             .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
             .ok_or_else(|| Error::manifest(path, "has no text `record_id` column"))?;
         r.record_id.extend((0..n).map(|i| ids.value(i).to_string()));
-        let rows = batch.column_by_name(ROW_NUMBER).and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned());
+        let rows = batch
+            .column_by_name(ROW_NUMBER)
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned());
         r.row_number.extend((0..n).map(|i| rows.as_ref().map_or(i as u64 + 1, |a| a.value(i))));
         r.source.extend(std::iter::repeat_n(source, n));
         let tok = |name: &Option<String>, col: &mut TokCol| -> Result<()> {
@@ -200,7 +205,9 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
                 .column_by_name(name)
                 .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>().cloned())
                 .filter(|a| a.value_length() == 16)
-                .ok_or_else(|| Error::manifest(path, format!("column `{name}` is not a 16-byte token column as its manifest says")))?;
+                .ok_or_else(|| {
+                    Error::manifest(path, format!("column `{name}` is not a 16-byte token column as its manifest says"))
+                })?;
             for i in 0..n {
                 if a.is_valid(i) {
                     let mut t = [0u8; 16];

@@ -190,7 +190,6 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     // Patterns.
     let t = Instant::now();
     let patterns = predict::patterns(&records, &reps, &cands, options.thresholds);
-    let counts = predict::pattern_counts(&patterns);
     timings.push(("compare".to_string(), t.elapsed().as_secs_f64()));
 
     // Training.
@@ -198,14 +197,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let (model, trained, em, labelled) = match &options.model {
         Some(m) => (m.clone(), false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0),
         None => {
-            let mut model = Model::new(0.01, default_comparisons());
-            train::u::estimate_u(&mut model, &records, &reps, options.u_sample, options.seed, options.thresholds);
-            let labelled = train::labels::m_from_nhs_labels(&mut model, &counts);
-            let as_vec: Vec<(Vec<u8>, u64)> = counts.iter().map(|(p, c)| (p.to_vec(), *c)).collect();
-            let em = train::em::train(&mut model, &as_vec, &EmOptions { fix_u: true, ..Default::default() });
-            for (i, c) in em.changes.iter().enumerate() {
-                log(&format!("EM iteration {}: largest change in parameters was {c:.6}", i + 1));
-            }
+            let (model, em, labelled) = train_model(&records, &reps, &cands, &patterns, options, log);
             (model, true, em, labelled)
         }
     };
@@ -249,7 +241,9 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     }
     let threshold_weight = (options.threshold / (1.0 - options.threshold)).log2();
     let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].3 >= threshold_weight).collect();
-    order.sort_by(|&x, &y| scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1))));
+    order.sort_by(|&x, &y| {
+        scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1)))
+    });
     let (mut accepted, mut refused) = (0u64, 0u64);
     let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
     for &i in &order {
@@ -325,6 +319,109 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         timings,
     };
     Ok(Linkage { records, identity, reps, pairs: scored, model, person, stage, best, summary })
+}
+
+/// Trains the model: u from random pairs; m from NHS-number labels; then EM in two sessions,
+/// each fixing the comparisons its pairs were blocked on (Splink's way of keeping blocking from
+/// masquerading as evidence), averaging the m each session trained; and the prior — the
+/// probability that two random records match — from the NHS-number links, corrected for the
+/// matches NHS numbers miss.
+fn train_model(
+    r: &Records,
+    reps: &[u32],
+    cands: &[(u32, u32)],
+    patterns: &[Pattern],
+    options: &LinkOptions,
+    log: &dyn Fn(&str),
+) -> (Model, EmReport, u64) {
+    let mut model = Model::new(0.01, default_comparisons());
+    let sampled = train::u::estimate_u(&mut model, r, reps, options.u_sample, options.seed, options.thresholds);
+    log(&format!("u estimated from {sampled} random pairs"));
+    let counts = predict::pattern_counts(patterns);
+    let labelled = train::labels::m_from_nhs_labels(&mut model, &counts);
+    log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
+
+    // Session 1: pairs agreeing on date of birth and family name (phonetic or better), NHS
+    // number trained. Session 2: pairs sharing an NHS number, the rest trained.
+    let k = model.comparisons.len();
+    fn dob_and_family(p: &Pattern) -> bool {
+        p[3] == 1 && (1..=3).contains(&p[2])
+    }
+    fn nhs(p: &Pattern) -> bool {
+        p[0] == 1
+    }
+    type Session = (&'static str, fn(&Pattern) -> bool, Vec<usize>);
+    let sessions: [Session; 2] =
+        [("date of birth + family name", dob_and_family, vec![2, 3]), ("NHS number", nhs, vec![0])];
+    let mut sums = vec![vec![0.0f64; 8]; k];
+    let mut trained = vec![0u32; k];
+    let mut last = EmReport { iterations: 0, converged: true, changes: vec![] };
+    for (name, select, fixed_idx) in &sessions {
+        let selected: Vec<(Vec<u8>, u64)> =
+            counts.iter().filter(|(p, _)| select(p)).map(|(p, c)| (p.to_vec(), *c)).collect();
+        let n: u64 = selected.iter().map(|(_, c)| c).sum();
+        if n < 50 {
+            log(&format!("EM session `{name}`: only {n} pairs; skipped"));
+            continue;
+        }
+        let mut session = model.clone();
+        session.prior = 0.5;
+        let mut fixed = vec![false; k];
+        for &i in fixed_idx {
+            fixed[i] = true;
+        }
+        let report = train::em::train(
+            &mut session,
+            &selected,
+            &EmOptions { fix_u: true, fixed: fixed.clone(), ..Default::default() },
+        );
+        log(&format!(
+            "EM session `{name}` on {n} pairs: {} iterations, converged {}, final largest change {:.2e}",
+            report.iterations,
+            report.converged,
+            report.changes.last().copied().unwrap_or(0.0)
+        ));
+        for (c, comp) in session.comparisons.iter().enumerate() {
+            if !fixed[c] {
+                trained[c] += 1;
+                for (l, level) in comp.levels.iter().enumerate() {
+                    sums[c][l] += level.m;
+                }
+            }
+        }
+        last = report;
+    }
+    for (c, comp) in model.comparisons.iter_mut().enumerate() {
+        if trained[c] > 0 {
+            for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
+                level.m = sums[c][l] / f64::from(trained[c]);
+            }
+        }
+    }
+    model.prior = random_match_probability(r, reps, &model);
+    let _ = cands;
+    log(&format!("probability that two random records match: {:.3e}", model.prior));
+    (model, last, labelled)
+}
+
+/// λ, the probability that two random identities match: identity pairs sharing an NHS number,
+/// divided by the share of true matches whose NHS numbers would show it (both present, and
+/// agreeing with probability m), over all identity pairs.
+fn random_match_probability(r: &Records, reps: &[u32], model: &Model) -> f64 {
+    let mut groups: HashMap<&[u8; 16], u64> = HashMap::new();
+    let mut with = 0u64;
+    for &i in reps {
+        if let Some(t) = r.nhs.get(i as usize) {
+            *groups.entry(t).or_default() += 1;
+            with += 1;
+        }
+    }
+    let nhs_pairs: u64 = groups.values().map(|&g| g * (g - 1) / 2).sum();
+    let n = reps.len() as f64;
+    let total = n * (n - 1.0) / 2.0;
+    let share = with as f64 / n.max(1.0);
+    let recall = (share * share * model.comparisons[0].levels[1].m).max(1e-3);
+    ((nhs_pairs as f64 / recall) / total.max(1.0)).clamp(1e-12, 0.5)
 }
 
 /// Groups records with identical identifying tokens. A record joins a group only when it holds an

@@ -20,7 +20,7 @@ pub const DEFAULT_MAX_ITERATIONS: usize = 100;
 pub const DEFAULT_TOLERANCE: f64 = 1e-5;
 
 /// EM settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EmOptions {
     /// Stop after this many iterations.
     pub max_iterations: usize,
@@ -30,6 +30,9 @@ pub struct EmOptions {
     pub fix_u: bool,
     /// Keep λ fixed.
     pub fix_prior: bool,
+    /// Comparisons whose m and u stay fixed (`fixed[k]`): those a training session's pairs were
+    /// blocked on, whose agreement is forced by the blocking rather than evidence of a match.
+    pub fixed: Vec<bool>,
 }
 
 impl Default for EmOptions {
@@ -39,6 +42,7 @@ impl Default for EmOptions {
             tolerance: DEFAULT_TOLERANCE,
             fix_u: false,
             fix_prior: false,
+            fixed: Vec::new(),
         }
     }
 }
@@ -88,6 +92,9 @@ pub fn train(model: &mut Model, patterns: &[(Vec<u8>, u64)], options: &EmOptions
         }
         let mut change = 0.0f64;
         for (k, comp) in model.comparisons.iter_mut().enumerate() {
+            if options.fixed.get(k).copied().unwrap_or(false) {
+                continue;
+            }
             let sm: f64 = em[k][1..].iter().sum();
             let su: f64 = eu[k][1..].iter().sum();
             for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
@@ -188,6 +195,21 @@ mod tests {
         shuffled.reverse();
         train(&mut again, &shuffled, &EmOptions { max_iterations: 500, tolerance: 1e-7, ..Default::default() });
         assert_eq!(again, model);
+    }
+
+    #[test]
+    fn fixed_comparisons_stay_fixed() {
+        let mut model = Model::new(
+            0.1,
+            vec![
+                Comparison::new("a", vec![Level::new("eq", 0.5, 0.01), Level::new("ne", 0.5, 0.99)]),
+                Comparison::new("b", vec![Level::new("eq", 0.5, 0.01), Level::new("ne", 0.5, 0.99)]),
+            ],
+        );
+        let patterns = vec![(vec![1u8, 1], 100u64), (vec![1, 2], 900u64), (vec![2, 2], 50u64)];
+        train(&mut model, &patterns, &EmOptions { fixed: vec![true, false], ..Default::default() });
+        assert_eq!(model.comparisons[0].levels[1].m, 0.5);
+        assert_ne!(model.comparisons[1].levels[1].m, 0.5);
     }
 
     #[test]

@@ -1,0 +1,117 @@
+//! `pseudolink link`, `evaluate` and `demo` end to end on a synthetic population.
+
+use std::collections::HashSet;
+
+use crate::util::{Dir, column_values, text};
+
+const PROVIDERS: [&str; 5] = ["acute", "ae", "gp", "community_mh", "social_care"];
+
+/// Synthesises `persons` and tokenises every provider under the fixed test key.
+fn population(d: &Dir, persons: &str, seed: &str) -> Vec<String> {
+    d.ok(&["synth", "--persons", persons, "--seed", seed, "--out", "s", "-q"]);
+    let key = d.test_key("k.key");
+    PROVIDERS
+        .iter()
+        .map(|p| {
+            let out = format!("{p}.parquet");
+            d.ok(&[
+                "tokenise",
+                "--config",
+                &format!("s/{p}.toml"),
+                "--key-file",
+                key.to_str().unwrap(),
+                "--input",
+                &format!("s/{p}.csv"),
+                "--output",
+                &out,
+                "-q",
+            ]);
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn every_record_once_accuracy_floors_and_determinism() {
+    let d = Dir::new();
+    let extracts = population(&d, "3000", "21");
+    let run = |out: &str, threads: &str| {
+        let mut args = vec!["link"];
+        args.extend(extracts.iter().map(String::as_str));
+        args.extend(["--out", out, "-q"]);
+        let o = d.cmd(&args).env("RAYON_NUM_THREADS", threads).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    run("l1", "1");
+    run("l2", "2");
+    // Every input record exactly once.
+    let truth = std::fs::read_to_string(d.path("s/truth.csv")).unwrap();
+    let records = truth.lines().count() - 1;
+    let sources = column_values(&d.path("l1/clusters.parquet"), "source");
+    let ids = column_values(&d.path("l1/clusters.parquet"), "record_id");
+    assert_eq!(ids.len(), records);
+    let keys: HashSet<(String, String)> = sources.into_iter().zip(ids).map(|(s, r)| (s.unwrap(), r.unwrap())).collect();
+    assert_eq!(keys.len(), records, "a record appears twice");
+    // Same results whatever the thread count.
+    for f in ["clusters.parquet", "pairs.parquet", "model.json"] {
+        assert_eq!(
+            std::fs::read(d.path(&format!("l1/{f}"))).unwrap(),
+            std::fs::read(d.path(&format!("l2/{f}"))).unwrap(),
+            "{f}"
+        );
+    }
+    // Accuracy floors on this fixed seed.
+    let e: serde_json::Value =
+        serde_json::from_slice(&d.ok(&["evaluate", "--truth", "s/truth.csv", "--clusters", "l1", "--json"]).stdout)
+            .unwrap();
+    let (p, r) = (e["precision"].as_f64().unwrap(), e["recall"].as_f64().unwrap());
+    assert!(p >= 0.99 && r >= 0.97, "precision {p}, recall {r}");
+    // A saved model can be reused.
+    let mut args = vec!["link"];
+    args.extend(extracts.iter().map(String::as_str));
+    args.extend(["--out", "l3", "--model", "l1/model.json", "-q"]);
+    d.ok(&args);
+    assert_eq!(
+        std::fs::read(d.path("l1/clusters.parquet")).unwrap(),
+        std::fs::read(d.path("l3/clusters.parquet")).unwrap()
+    );
+}
+
+#[test]
+fn extracts_under_different_keys_or_not_extracts_are_refused() {
+    let d = Dir::new();
+    let extracts = population(&d, "200", "5");
+    d.ok(&["keygen", "--out", "other.key", "-q"]);
+    d.ok(&[
+        "tokenise",
+        "--config",
+        "s/gp.toml",
+        "--key-file",
+        "other.key",
+        "--input",
+        "s/gp.csv",
+        "--output",
+        "gp_other.parquet",
+        "-q",
+    ]);
+    let err = d.fails(&["link", &extracts[0], "gp_other.parquet", "--out", "l"], 1);
+    assert!(
+        err.contains("gp_other.parquet: was tokenised with key id")
+            && err.contains("tokenise again with the project's key"),
+        "{err}"
+    );
+    assert!(!d.path("l/summary.json").exists());
+    let err = d.fails(&["link", &extracts[0], "s/gp.csv", "--out", "l"], 1);
+    assert!(err.contains("s/gp.csv: is not a readable Parquet file"), "{err}");
+}
+
+#[test]
+fn demo_runs_every_stage() {
+    let d = Dir::new();
+    let out = d.ok(&["demo", "--persons", "1500", "--out", "demo"]);
+    let err = text(&out.stderr);
+    for stage in ["1. synth", "2. keygen", "3. tokenise", "4. link", "5. evaluate", "pairwise precision"] {
+        assert!(err.contains(stage), "missing {stage:?} in\n{err}");
+    }
+    assert!(d.path("demo/linked/summary.json").exists());
+}
