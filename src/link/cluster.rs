@@ -5,15 +5,18 @@
 //! result never depends on input order or thread count). A probabilistic link is **refused** if
 //! it would put two different valid NHS-number tokens into one person: two valid, different NHS
 //! numbers are strong evidence of two people, and a chain of fuzzy links must not override it.
-//! Refused links are counted and reported.
+//! The one exception is a link whose own evidence is overwhelming (the caller's override
+//! threshold; by default a match probability of 0.999999), as when a person was registered twice
+//! and given a temporary number: then the person holds both numbers. Refused and overridden links
+//! are counted and reported.
 
-/// Union-find over record indices, tracking each set's NHS-number token (if any) for the
-/// conflict rule. A set holds at most one distinct token, by construction.
+/// Union-find over record indices, tracking each set's NHS-number tokens for the conflict rule.
 #[derive(Debug, Clone)]
 pub struct Clusters {
     parent: Vec<u32>,
     size: Vec<u32>,
-    token: Vec<Option<u32>>,
+    /// Each root's tokens, sorted (usually none or one).
+    tokens: Vec<Vec<u32>>,
 }
 
 /// The result of offering one link.
@@ -25,6 +28,8 @@ pub enum Union {
     Already,
     /// Refused: the sets hold different NHS-number tokens.
     Conflict,
+    /// Merged although the sets hold different NHS-number tokens, as the caller allowed.
+    Overridden,
 }
 
 impl Clusters {
@@ -32,7 +37,11 @@ impl Clusters {
     /// (any integer id per distinct token).
     pub fn new(token: Vec<Option<u32>>) -> Clusters {
         let n = token.len();
-        Clusters { parent: (0..n as u32).collect(), size: vec![1; n], token }
+        Clusters {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+            tokens: token.into_iter().map(|t| t.into_iter().collect()).collect(),
+        }
     }
 
     /// Records.
@@ -55,23 +64,31 @@ impl Clusters {
         i
     }
 
-    /// Offers a link between records `a` and `b`.
+    /// Offers a link between records `a` and `b`, refusing it on conflicting tokens.
     pub fn union(&mut self, a: u32, b: u32) -> Union {
+        self.union_allowing_conflict(a, b, false)
+    }
+
+    /// Offers a link; a conflict is merged anyway when `allow_conflict` is set.
+    pub fn union_allowing_conflict(&mut self, a: u32, b: u32, allow_conflict: bool) -> Union {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return Union::Already;
         }
-        let (ta, tb) = (self.token[ra as usize], self.token[rb as usize]);
-        if let (Some(x), Some(y)) = (ta, tb) {
-            if x != y {
-                return Union::Conflict;
-            }
+        let (ta, tb) = (&self.tokens[ra as usize], &self.tokens[rb as usize]);
+        let conflict = !ta.is_empty() && !tb.is_empty() && ta != tb;
+        if conflict && !allow_conflict {
+            return Union::Conflict;
         }
         let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] { (ra, rb) } else { (rb, ra) };
         self.parent[small as usize] = big;
         self.size[big as usize] += self.size[small as usize];
-        self.token[big as usize] = ta.or(tb);
-        Union::Merged
+        let moved = std::mem::take(&mut self.tokens[small as usize]);
+        let merged = &mut self.tokens[big as usize];
+        merged.extend(moved);
+        merged.sort_unstable();
+        merged.dedup();
+        if conflict { Union::Overridden } else { Union::Merged }
     }
 
     /// A cluster number per record: clusters numbered 0, 1, … in order of their first record.
@@ -147,5 +164,7 @@ mod tests {
         assert_eq!(c.union(3, 2), Union::Conflict, "a chain through a token-less record is refused too");
         assert_eq!(c.union(0, 3), Union::Already);
         assert_eq!(c.labels(), vec![0, 0, 1, 0]);
+        assert_eq!(c.union_allowing_conflict(3, 2, true), Union::Overridden);
+        assert_eq!(c.labels(), vec![0, 0, 0, 0]);
     }
 }

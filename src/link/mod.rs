@@ -58,6 +58,9 @@ pub struct LinkOptions {
     pub model: Option<Model>,
     /// Name-similarity thresholds.
     pub thresholds: Thresholds,
+    /// A probabilistic link that would join different valid NHS numbers is refused unless its
+    /// match probability is at least this (see [`cluster`]).
+    pub conflict_override: f64,
 }
 
 impl Default for LinkOptions {
@@ -69,9 +72,15 @@ impl Default for LinkOptions {
             u_sample: train::u::DEFAULT_U_SAMPLE,
             model: None,
             thresholds: Thresholds::default(),
+            conflict_override: DEFAULT_CONFLICT_OVERRIDE,
         }
     }
 }
+
+/// Default match probability above which a link may join different valid NHS numbers: about
+/// 20 bits of evidence, which takes exact agreement on names, date of birth and postcode — a
+/// duplicate registration given a temporary number — and is out of reach of twins.
+pub const DEFAULT_CONFLICT_OVERRIDE: f64 = 0.999_999;
 
 /// How a record was linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,6 +152,10 @@ pub struct Summary {
     pub links_probabilistic: u64,
     /// Probabilistic links refused because they joined different NHS numbers.
     pub links_refused_conflict: u64,
+    /// Links accepted despite joining different NHS numbers (above the override probability).
+    pub links_conflict_overridden: u64,
+    /// NHS-number links not made because given name and date of birth both disagreed.
+    pub links_nhs_contradicted: u64,
     /// Accepted links by source pair ("acute–gp").
     pub links_by_source_pair: std::collections::BTreeMap<String, u64>,
     /// Match threshold.
@@ -222,20 +235,39 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let mut prob_linked = vec![false; reps.len()];
     let mut best_id = vec![0.0f64; reps.len()];
     let mut links_nhs = 0u64;
-    // Deterministic: identities sharing a token.
-    let mut first_with: HashMap<u32, u32> = HashMap::new();
+    // Deterministic: identities sharing a token are linked, unless both their given names and
+    // their dates of birth disagree outright — the signature of a number recorded on the wrong
+    // person's record (a relative's). Such a record is left to the probabilistic stage.
+    let mut groups: HashMap<u32, Vec<u32>> = HashMap::new();
     for (i, t) in tokens.iter().enumerate() {
         if let Some(t) = t {
-            match first_with.get(t) {
-                Some(&j) => {
-                    clusters.union(j, i as u32);
-                    det_linked[i] = true;
+            groups.entry(*t).or_default().push(i as u32);
+        }
+    }
+    let mut group_list: Vec<Vec<u32>> = groups.into_values().collect();
+    group_list.sort_unstable();
+    let mut contradicted = 0u64;
+    for g in &group_list {
+        for (x, &i) in g.iter().enumerate().skip(1) {
+            let partner = g[..x].iter().copied().find(|&j| {
+                g.len() > 50 || {
+                    let p = compare::pattern(
+                        &records,
+                        reps[i as usize] as usize,
+                        reps[j as usize] as usize,
+                        options.thresholds,
+                    );
+                    !(p[1] == 6 && p[3] == 5)
+                }
+            });
+            match partner {
+                Some(j) => {
+                    clusters.union(j, i);
+                    det_linked[i as usize] = true;
                     det_linked[j as usize] = true;
                     links_nhs += 1;
                 }
-                None => {
-                    first_with.insert(*t, i as u32);
-                }
+                None => contradicted += 1,
             }
         }
     }
@@ -244,11 +276,13 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     order.sort_by(|&x, &y| {
         scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1)))
     });
-    let (mut accepted, mut refused) = (0u64, 0u64);
+    let override_weight = (options.conflict_override / (1.0 - options.conflict_override)).log2();
+    let (mut accepted, mut refused, mut overridden) = (0u64, 0u64, 0u64);
     let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
     for &i in &order {
         let (a, b, _, _) = scored[i];
-        match clusters.union(a, b) {
+        let w = scored[i].3;
+        match clusters.union_allowing_conflict(a, b, w >= override_weight) {
             Union::Merged => {
                 accepted += 1;
                 prob_linked[a as usize] = true;
@@ -258,6 +292,12 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
                 *by_pair.entry(format!("{x}-{y}")).or_default() += 1;
             }
             Union::Conflict => refused += 1,
+            Union::Overridden => {
+                overridden += 1;
+                accepted += 1;
+                prob_linked[a as usize] = true;
+                prob_linked[b as usize] = true;
+            }
             Union::Already => {}
         }
     }
@@ -310,6 +350,8 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         links_nhs_number: links_nhs,
         links_probabilistic: accepted,
         links_refused_conflict: refused,
+        links_conflict_overridden: overridden,
+        links_nhs_contradicted: contradicted,
         links_by_source_pair: by_pair,
         threshold: options.threshold,
         trained,
