@@ -66,6 +66,24 @@ fn every_record_once_accuracy_floors_and_determinism() {
             .unwrap();
     let (p, r) = (e["precision"].as_f64().unwrap(), e["recall"].as_f64().unwrap());
     assert!(p >= 0.99 && r >= 0.97, "precision {p}, recall {r}");
+    // Explain a linked duplicate pair and an unrelated pair.
+    let truth_rows: Vec<Vec<&str>> = truth.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let (a, b) = {
+        let first = &truth_rows[0];
+        let same = truth_rows.iter().skip(1).find(|r| r[2] == first[2]).expect("a person with two records");
+        (format!("{}:{}", first[0], first[1]), format!("{}:{}", same[0], same[1]))
+    };
+    let other = truth_rows.iter().find(|r| r[2] != truth_rows[0][2]).unwrap();
+    let other = format!("{}:{}", other[0], other[1]);
+    let shown = text(&d.ok(&["explain", "--links", "l1", &a, &b]).stdout);
+    assert!(
+        shown.contains("prior") && shown.contains("date_of_birth") && shown.contains("match probability"),
+        "{shown}"
+    );
+    let unrelated = text(&d.ok(&["explain", "--links", "l1", &a, &other]).stdout);
+    assert!(unrelated.contains("not a link"), "{unrelated}");
+    let err = d.fails(&["explain", "--links", "l1", &a, "gp:nope"], 2);
+    assert!(err.contains("source `gp` has no record `nope`"), "{err}");
     // A saved model can be reused.
     let mut args = vec!["link"];
     args.extend(extracts.iter().map(String::as_str));

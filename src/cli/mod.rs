@@ -2,6 +2,7 @@
 
 mod demo;
 mod evaluate;
+mod explain;
 mod inspect;
 mod keygen;
 mod link;
@@ -46,6 +47,8 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Link pseudonymised extracts into persons.
     Link(link::Args),
+    /// Show the evidence for one pair of records.
+    Explain(explain::Args),
     /// Measure a linkage's accuracy against a ground truth.
     Evaluate(evaluate::Args),
     /// Generate a synthetic multi-provider population with known truth.
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Inspect(a) => inspect::run(a),
         Command::Link(a) => link::run(a, quiet),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Explain(a) => explain::run(a),
         Command::Synth(a) => synth::run(a, quiet),
         Command::Demo(a) => demo::run(a, quiet),
     }

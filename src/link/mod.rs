@@ -19,6 +19,7 @@ pub mod blocking;
 pub mod cluster;
 pub mod compare;
 pub mod data;
+pub mod explain;
 pub mod model;
 pub mod output;
 pub mod predict;
@@ -134,6 +135,8 @@ pub struct Linkage {
 /// The run's summary, written as `summary.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// The extracts linked, as given.
+    pub extracts: Vec<String>,
     /// Records per source.
     pub records_in: Vec<(String, u64)>,
     /// Total records.
@@ -341,6 +344,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     }
     timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
     let summary = Summary {
+        extracts: files.iter().map(|f| f.display().to_string()).collect(),
         records_in: records.sources.iter().cloned().zip(records.counts.iter().copied()).collect(),
         records: n as u64,
         identities: reps.len() as u64,

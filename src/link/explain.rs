@@ -1,0 +1,65 @@
+//! `explain`: the evidence behind one pair's match weight, as a waterfall.
+//!
+//! Starts from the prior (the log-odds that two random records match), adds each comparison's
+//! weight for the pair's level, and ends at the total and its probability: the same arithmetic as
+//! prediction, written out so that an analyst can see why two records were or were not linked.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::link::compare::{Thresholds, pattern};
+use crate::link::data::Records;
+use crate::link::model::Model;
+
+/// Explains the pair `left` and `right` (each `SOURCE:RECORD_ID`) of a linkage folder. The
+/// extracts are those recorded in its `summary.json` unless `extracts` is given.
+pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathBuf>>) -> Result<String> {
+    let read = |name: &str| {
+        let p = links.join(name);
+        std::fs::read_to_string(&p).map_err(|e| Error::io("reading", &p, e))
+    };
+    let model = Model::from_json(&read("model.json")?).map_err(|m| Error::manifest(&links.join("model.json"), m))?;
+    let summary: serde_json::Value = serde_json::from_str(&read("summary.json")?)
+        .map_err(|_| Error::manifest(&links.join("summary.json"), "is not a linkage summary"))?;
+    let files = match extracts {
+        Some(f) => f,
+        None => summary["extracts"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(PathBuf::from)).collect())
+            .unwrap_or_default(),
+    };
+    let records = Records::load(&files)?;
+    let find = |spec: &str| -> Result<usize> {
+        let (source, id) = spec.split_once(':').ok_or_else(|| {
+            Error::usage(format!("`{spec}`: give a record as SOURCE:RECORD_ID, for example gp:G0000000001"))
+        })?;
+        let s = records.sources.iter().position(|x| x == source).ok_or_else(|| {
+            Error::usage(format!("no extract has source `{source}`; the sources are {}", records.sources.join(", ")))
+        })?;
+        (0..records.len())
+            .find(|&i| records.source[i] as usize == s && records.record_id[i] == id)
+            .ok_or_else(|| Error::usage(format!("source `{source}` has no record `{id}`")))
+    };
+    let (a, b) = (find(left)?, find(right)?);
+    let p = pattern(&records, a, b, Thresholds::default());
+    let threshold = summary["threshold"].as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
+    let mut t = String::new();
+    let _ = writeln!(t, "pair: {left}  ↔  {right}");
+    let _ = writeln!(t, "{:<16} {:<28} {:>10}", "comparison", "level", "weight");
+    let prior = model.prior_weight();
+    let _ = writeln!(t, "{:<16} {:<28} {:>+10.2}   (λ = {:.3e})", "prior", "", prior, model.prior);
+    let mut total = prior;
+    for c in model.explain(&p) {
+        total += c.weight;
+        let _ = writeln!(t, "{:<16} {:<28} {:>+10.2}   running total {:>+8.2}", c.comparison, c.level, c.weight, total);
+    }
+    let prob = Model::probability(total);
+    let _ = writeln!(t, "{:<16} {:<28} {:>+10.2} bits", "match weight", "", total);
+    let _ = writeln!(
+        t,
+        "match probability {prob:.6}: {} at threshold {threshold}",
+        if prob >= threshold { "a link" } else { "not a link" }
+    );
+    Ok(t)
+}
