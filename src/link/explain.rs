@@ -61,5 +61,42 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
         "match probability {prob:.6}: {} at threshold {threshold}",
         if prob >= threshold { "a link" } else { "not a link" }
     );
+    let persons = person_of(&links.join("clusters.parquet"), [left, right])?;
+    let same = persons[0].is_some() && persons[0] == persons[1];
+    let verdict = if same {
+        "the same person"
+    } else if prob >= threshold {
+        "different persons (the link was refused: it would join different NHS numbers)"
+    } else {
+        "different persons"
+    };
+    let _ = writeln!(t, "in clusters.parquet: {verdict}");
     Ok(t)
+}
+
+/// The person ids of two records in a clusters file.
+fn person_of(path: &Path, specs: [&str; 2]) -> Result<[Option<String>; 2]> {
+    use arrow_array::{Array, StringArray};
+    let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|_| Error::manifest(path, "is not a readable clusters file"))?;
+    let mut out = [None, None];
+    for batch in reader {
+        let batch = batch.map_err(|_| Error::manifest(path, "could not be decoded"))?;
+        let col = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+        let (Some(s), Some(r), Some(p)) = (col("source"), col("record_id"), col("person_id")) else {
+            return Err(Error::manifest(path, "lacks source, record_id or person_id"));
+        };
+        for i in 0..batch.num_rows() {
+            for (k, spec) in specs.iter().enumerate() {
+                if let Some((src, id)) = spec.split_once(':') {
+                    if s.value(i) == src && r.value(i) == id {
+                        out[k] = Some(p.value(i).to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
