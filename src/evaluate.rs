@@ -112,9 +112,11 @@ pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
     let mut rows: Vec<(String, String)> = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|_| Error::manifest(&path, "could not be decoded"))?;
+        // Any text or integer column will do (other tools write large strings or numbers).
         let get = |n: &str| {
             batch
                 .column_by_name(n)
+                .and_then(|c| arrow_cast::cast(c, &arrow_schema::DataType::Utf8).ok())
                 .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
                 .ok_or_else(|| Error::manifest(&path, format!("has no `{n}` column")))
         };

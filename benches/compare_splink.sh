@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Side-by-side: pseudolink (tokenised) and Splink 5 with DuckDB (plaintext) on the same synthetic
+# records. Usage: benches/compare_splink.sh PERSONS [SEED] [ERROR_SCALE]
+# Installs Splink into benches/.venv on first use. Prints wall time, peak memory and accuracy.
+set -euo pipefail
+persons=${1:-20000}; seed=${2:-1}; scale=${3:-1}
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/benches/.venv"
+work=$(mktemp -d "${TMPDIR:-/tmp}/pseudolink-vs-splink.XXXXXX")
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "splink>=5,<6" pandas pyarrow
+fi
+cargo build --release --manifest-path "$root/Cargo.toml" -q
+P="$root/target/release/pseudolink"
+timed() { /usr/bin/time -o "$work/time.txt" -f "%e s wall, %M KB peak" "$@"; cat "$work/time.txt"; }
+
+echo "== synth: $persons persons, seed $seed, error scale $scale → $work"
+"$P" synth --persons "$persons" --seed "$seed" --error-scale "$scale" --out "$work/plain" -q
+"$P" keygen --out "$work/k.key" -q > /dev/null
+echo "== pseudolink: tokenise (provider side)"
+timed bash -c "for p in acute ae gp community_mh social_care; do
+  '$P' tokenise --config '$work/plain/'\$p.toml --key-file '$work/k.key' --input '$work/plain/'\$p.csv --output '$work/'\$p.parquet -q; done"
+echo "== pseudolink: link (TRE side)"
+timed "$P" link "$work"/acute.parquet "$work"/ae.parquet "$work"/gp.parquet "$work"/community_mh.parquet "$work"/social_care.parquet --out "$work/linked" -q
+"$P" evaluate --truth "$work/plain/truth.csv" --clusters "$work/linked"
+echo "== splink 5 (duckdb) on the plaintext"
+timed "$venv/bin/python" "$root/benches/splink_compare.py" "$work/plain" "$work/splink" 2>/dev/null | tail -1
+"$P" evaluate --truth "$work/plain/truth.csv" --clusters "$work/splink/clusters.parquet"
+echo "== outputs in $work"

@@ -1,0 +1,114 @@
+"""Splink 5 (DuckDB backend) on the plaintext records of a synthetic population, for comparison
+with `pseudolink link` on the same records tokenised.
+
+Usage: python splink_compare.py SYNTH_DIR OUT_DIR
+
+Reads the five plaintext extracts and their tokenise configs that `pseudolink synth` wrote, cleans
+them the way a Splink user would (digits-only NHS numbers, lower-case names, ISO dates of birth,
+upper-case postcodes with one space), and runs Splink's standard approach: comparisons
+NHS number exact, NameComparison (Jaro-Winkler) on given and family names, DateOfBirthComparison,
+PostcodeComparison, sex exact; the probability two random records match from the NHS-number
+rule; u by random sampling (1,000,000 pairs, seeded); m by EM in two sessions (blocked on date of
+birth + surname and on NHS number); predict and cluster at 0.9. Writes OUT_DIR/clusters.parquet
+(source, record_id, person_id) for `pseudolink evaluate`, and prints timings as JSON.
+"""
+
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+from splink.backends.duckdb import DuckDBAPI
+
+PROVIDERS = ["acute", "ae", "gp", "community_mh", "social_care"]
+
+
+def load(synth: Path) -> pd.DataFrame:
+    frames = []
+    for p in PROVIDERS:
+        cfg = tomllib.loads((synth / f"{p}.toml").read_text())
+        cols = {f["type"]: f["column"] for f in cfg["field"]}
+        dob_fmt = next(f for f in cfg["field"] if f["type"] == "date_of_birth")["formats"][0]
+        inp = cfg.get("input", {})
+        df = pd.read_csv(
+            synth / f"{p}.csv",
+            sep=inp.get("delimiter", ","),
+            dtype=str,
+            keep_default_na=False,
+            encoding="cp1252" if inp.get("encoding") == "windows-1252" else "utf-8-sig",
+        )
+        out = pd.DataFrame()
+        out["unique_id"] = p + ":" + df[cfg["record_id"]["column"]]
+        out["source_dataset"] = p
+        nhs = df[cols["nhs_number"]].str.replace(r"\D", "", regex=True)
+        out["nhs_number"] = nhs.where(nhs.str.len() == 10)
+        out["first_name"] = df[cols["given_name"]].str.strip().str.lower().replace("", None)
+        out["surname"] = df[cols["family_name"]].str.strip().str.lower().replace("", None)
+        dob = pd.to_datetime(df[cols["date_of_birth"]], format=dob_fmt, errors="coerce")
+        out["dob"] = dob.dt.strftime("%Y-%m-%d").where(dob.notna())
+        pc = df[cols["postcode"]].str.upper().str.replace(r"\s+", "", regex=True)
+        out["postcode"] = (pc.str[:-3] + " " + pc.str[-3:]).where(pc.str.len() >= 5)
+        sex = df[cols["sex"]].str.strip().str.upper().str[:1]
+        out["sex"] = sex.map({"M": "M", "F": "F", "1": "M", "2": "F"})
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True)
+
+
+def main() -> None:
+    synth, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    t = time.time()
+    df = load(synth)
+    timings["load_and_clean"] = time.time() - t
+
+    t0 = time.time()
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.ExactMatch("nhs_number"),
+            cl.NameComparison("first_name"),
+            cl.NameComparison("surname"),
+            cl.DateOfBirthComparison("dob", input_is_string=True),
+            cl.PostcodeComparison("postcode"),
+            cl.ExactMatch("sex"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("nhs_number"),
+            block_on("dob", "substr(surname, 1, 2)"),
+            block_on("dob", "substr(first_name, 1, 2)"),
+            block_on("postcode", "substr(first_name, 1, 2)"),
+            block_on("first_name", "surname", "substr(dob, 1, 4)"),
+            block_on("dob", "split_part(postcode, ' ', 1)"),
+        ],
+        retain_intermediate_calculation_columns=False,
+    )
+    db_api = DuckDBAPI()
+    sdf = db_api.register(df)
+    linker = Linker(sdf, settings)
+    linker.training.estimate_probability_two_random_records_match([block_on("nhs_number")], recall=0.9)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=42)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob", "surname"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("nhs_number"))
+    timings["train"] = time.time() - t0
+    t = time.time()
+    pred = linker.inference.predict(threshold_match_probability=0.9)
+    timings["predict"] = time.time() - t
+    t = time.time()
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, threshold_match_probability=0.9)
+    c = clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]]
+    timings["cluster"] = time.time() - t
+    timings["splink_total"] = time.time() - t0
+    c["source"] = c["unique_id"].str.split(":", n=1).str[0]
+    c["record_id"] = c["unique_id"].str.split(":", n=1).str[1]
+    c["person_id"] = c["cluster_id"].astype(str)
+    c[["source", "record_id", "person_id"]].to_parquet(out_dir / "clusters.parquet", index=False)
+    print(json.dumps({"records": len(df), "timings": timings}))
+
+
+if __name__ == "__main__":
+    main()
