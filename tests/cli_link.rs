@@ -125,6 +125,51 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
 }
 
 #[test]
+fn persons_do_not_depend_on_the_order_of_extracts_and_empty_extracts_are_refused() {
+    let d = Dir::new();
+    let extracts = population(&d, "800", "9");
+    let mut args = vec!["link"];
+    args.extend(extracts.iter().map(String::as_str));
+    args.extend(["--out", "fwd", "-q"]);
+    d.ok(&args);
+    let mut args = vec!["link"];
+    args.extend(extracts.iter().rev().map(String::as_str));
+    args.extend(["--out", "rev", "-q"]);
+    d.ok(&args);
+    // The reversed run's persons, as a "truth" for the forward run: a perfect score means the
+    // same partition of records into persons.
+    let col = |dir: &str, c: &str| column_values(&d.path(&format!("{dir}/clusters.parquet")), c);
+    let mut truth = String::from("source,record_id,person_id\n");
+    for ((s, r), p) in col("rev", "source").into_iter().zip(col("rev", "record_id")).zip(col("rev", "person_id")) {
+        truth.push_str(&format!("{},{},{}\n", s.unwrap(), r.unwrap(), p.unwrap()));
+    }
+    d.write("rev_truth.csv", truth);
+    let e: serde_json::Value =
+        serde_json::from_slice(&d.ok(&["evaluate", "--truth", "rev_truth.csv", "--clusters", "fwd", "--json"]).stdout)
+            .unwrap();
+    assert_eq!((e["precision"].as_f64(), e["recall"].as_f64()), (Some(1.0), Some(1.0)), "{e}");
+
+    // An extract with a header and no rows.
+    let header = std::fs::read_to_string(d.path("s/acute.csv")).unwrap().lines().next().unwrap().to_string();
+    d.write("empty.csv", format!("{header}\n"));
+    let key = d.path("k.key");
+    d.ok(&[
+        "tokenise",
+        "--config",
+        "s/acute.toml",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--input",
+        "empty.csv",
+        "--output",
+        "empty.parquet",
+        "-q",
+    ]);
+    let err = d.fails(&["link", &extracts[0], "empty.parquet", "--out", "e"], 1);
+    assert!(err.contains("empty.parquet: holds no records"), "{err}");
+}
+
+#[test]
 fn demo_runs_every_stage() {
     let d = Dir::new();
     let out = d.ok(&["demo", "--persons", "1500", "--out", "demo"]);

@@ -113,6 +113,15 @@ impl Records {
             let (m, _) = Manifest::read(f)?;
             manifests.push(m);
         }
+        for (f, m) in files.iter().zip(&manifests) {
+            if m.rows.written == 0 {
+                return Err(Error::manifest(
+                    f,
+                    "holds no records; an empty extract usually means a failed export. Ask the provider to export and \
+                     tokenise again, or leave the file out",
+                ));
+            }
+        }
         let key_id = manifests[0].key_id.clone();
         for (f, m) in files.iter().zip(&manifests).skip(1) {
             if m.key_id != key_id {
