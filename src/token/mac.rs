@@ -32,9 +32,8 @@ impl fmt::Debug for Token {
 /// cloning a keyed `Hmac` state and finalising it costs as much again in copies and padding
 /// bookkeeping; the profile of `tokenise` showed it. Here the states after absorbing
 /// `key ⊕ ipad` and `key ⊕ opad` are kept (RFC 2104's precomputation), and a short message is
-/// padded into a stack block. RFC 4231's vectors and a property test against the `hmac` crate
-/// check it. Secret: `Debug` is redacted and the states are zeroised on drop.
-#[derive(Clone)]
+/// padded into a stack block. RFC 4231's vectors and a test against the `hmac` crate at every
+/// check it. Secret: neither `Clone` nor a revealing `Debug`, and the states are zeroised on drop.
 pub struct TokenMac {
     inner: [u32; 8],
     outer: [u32; 8],
