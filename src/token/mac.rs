@@ -33,7 +33,7 @@ impl fmt::Debug for Token {
 /// bookkeeping; the profile of `tokenise` showed it. Here the states after absorbing
 /// `key ⊕ ipad` and `key ⊕ opad` are kept (RFC 2104's precomputation), and a short message is
 /// padded into a stack block. RFC 4231's vectors and a test against the `hmac` crate at every
-/// check it. Secret: neither `Clone` nor a revealing `Debug`, and the states are zeroised on drop.
+/// padding boundary check it. Secret: not `Clone`, `Debug` redacted, states zeroised on drop.
 pub struct TokenMac {
     inner: [u32; 8],
     outer: [u32; 8],
