@@ -167,6 +167,27 @@ fn persons_do_not_depend_on_the_order_of_extracts_and_empty_extracts_are_refused
     ]);
     let err = d.fails(&["link", &extracts[0], "empty.parquet", "--out", "e"], 1);
     assert!(err.contains("empty.parquet: holds no records"), "{err}");
+
+    // Record ids repeated within an extract.
+    let acute = std::fs::read_to_string(d.path("s/acute.csv")).unwrap();
+    let mut lines: Vec<&str> = acute.lines().take(3).collect();
+    let again = lines[1].to_string();
+    lines.push(&again);
+    d.write("dup.csv", lines.join("\n") + "\n");
+    d.ok(&[
+        "tokenise",
+        "--config",
+        "s/acute.toml",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--input",
+        "dup.csv",
+        "--output",
+        "dup.parquet",
+        "-q",
+    ]);
+    let err = d.fails(&["link", "dup.parquet", "--out", "e"], 1);
+    assert!(err.contains("dup.parquet: holds record id") && err.contains("more than once"), "{err}");
 }
 
 #[test]

@@ -163,6 +163,16 @@ impl Records {
             let before = r.len();
             load_one(f, m, fi as u16, &mut r, &mut sex_codes)?;
             r.counts.push((r.len() - before) as u64);
+            let mut seen = std::collections::HashSet::with_capacity(r.len() - before);
+            if let Some(dup) = r.record_id[before..].iter().find(|id| !seen.insert(id.as_str())) {
+                return Err(Error::manifest(
+                    f,
+                    format!(
+                        "holds record id `{dup}` more than once; record ids must be unique within an extract so that every \
+                         record can be accounted for. Ask the provider to check the record id column"
+                    ),
+                ));
+            }
         }
         Ok(r)
     }
