@@ -122,6 +122,37 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
     assert!(!d.path("l/summary.json").exists());
     let err = d.fails(&["link", &extracts[0], "s/gp.csv", "--out", "l"], 1);
     assert!(err.contains("s/gp.csv: is not a readable Parquet file"), "{err}");
+
+    // A link config: its blocking rules are used, and a rule on a field no extract holds is refused.
+    d.write("link.toml", "threshold = 0.95\n[[blocking]]\nrule = [\"dob\", \"family_phonetic\"]\n");
+    d.ok(&["link", &extracts[0], &extracts[2], "--out", "lc", "--config", "link.toml", "-q"]);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path("lc/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["threshold"], 0.95);
+    assert_eq!(summary["blocking"].as_array().unwrap().len(), 1);
+    // The acute extract tokenised without its postcode column.
+    let cfg =
+        std::fs::read_to_string(d.path("s/acute.toml")).unwrap().replace("type = \"postcode\"", "type = \"string\"");
+    d.write("nopc.toml", cfg);
+    let key = d.path("k.key");
+    d.ok(&[
+        "tokenise",
+        "--config",
+        "nopc.toml",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--input",
+        "s/acute.csv",
+        "--output",
+        "nopc.parquet",
+        "-q",
+    ]);
+    d.write("pc.toml", "[[blocking]]\nrule = [\"postcode\"]\n");
+    let err = d.fails(&["link", "nopc.parquet", "--out", "lp", "--config", "pc.toml"], 2);
+    assert!(err.contains("uses Postcode, which no extract holds"), "{err}");
+    d.write("bad.toml", "threshold = 3\ncolour = 1\n");
+    let err = d.fails(&["link", "nopc.parquet", "--out", "lp", "--config", "bad.toml"], 2);
+    assert!(err.contains("bad.toml") && err.contains("colour"), "{err}");
 }
 
 #[test]

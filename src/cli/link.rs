@@ -21,7 +21,8 @@ last: a folder without it is not a finished linkage).
 
 EXAMPLE:
   pseudolink link acute.parquet ae.parquet gp.parquet --out linked/
-  pseudolink link *.parquet --out linked2/ --model linked/model.json")]
+  pseudolink link *.parquet --out linked2/ --model linked/model.json
+  pseudolink link *.parquet --out linked3/ --config link.toml     (see docs/linkage.md)")]
 pub struct Args {
     /// Pseudonymised extracts.
     #[arg(required = true)]
@@ -29,23 +30,39 @@ pub struct Args {
     /// Output folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Link pairs at or above this match probability.
-    #[arg(long, default_value_t = crate::link::DEFAULT_THRESHOLD)]
-    pub threshold: f64,
+    /// Link pairs at or above this match probability (default 0.9).
+    #[arg(long)]
+    pub threshold: Option<f64>,
     /// Use this trained model (model.json of an earlier run) instead of training.
     #[arg(long, value_name = "MODEL.json")]
     pub model: Option<PathBuf>,
-    /// Seed of random-pair sampling for u.
-    #[arg(long, default_value_t = crate::link::DEFAULT_SEED)]
-    pub seed: u64,
+    /// Seed of random-pair sampling for u (default 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Largest block compared; larger blocks are skipped and reported.
-    #[arg(long, default_value_t = crate::link::blocking::DEFAULT_MAX_BLOCK)]
-    pub max_block: usize,
+    #[arg(long)]
+    pub max_block: Option<usize>,
+    /// A link config (TOML): thresholds, blocking rules and training settings.
+    #[arg(long, value_name = "LINK.toml")]
+    pub config: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
-    if !(args.threshold > 0.0 && args.threshold < 1.0) {
-        return Err(Error::usage("--threshold must be between 0 and 1"));
+    let mut options = LinkOptions::default();
+    if let Some(p) = &args.config {
+        crate::link::config::LinkConfig::read(p)?.apply(&mut options);
+    }
+    if let Some(t) = args.threshold {
+        if !(t > 0.0 && t < 1.0) {
+            return Err(Error::usage("--threshold must be between 0 and 1"));
+        }
+        options.threshold = t;
+    }
+    if let Some(s) = args.seed {
+        options.seed = s;
+    }
+    if let Some(m) = args.max_block {
+        options.max_block = m.max(2);
     }
     let model = match &args.model {
         None => None,
@@ -54,13 +71,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             Some(Model::from_json(&text).map_err(|m| Error::usage(format!("{}: {m}", p.display())))?)
         }
     };
-    let options = LinkOptions {
-        threshold: args.threshold,
-        seed: args.seed,
-        max_block: args.max_block,
-        model,
-        ..Default::default()
-    };
+    options.model = model;
     let log = |s: &str| {
         if !quiet {
             eprintln!("pseudolink: {s}");

@@ -19,8 +19,8 @@ use std::hash::Hasher;
 
 use crate::link::data::{Records, TokCol};
 
-/// A column a blocking rule may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A column a blocking rule may use (named in configs as below, in snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Key {
     /// NHS-number token.
@@ -44,6 +44,11 @@ pub enum Key {
 }
 
 impl Key {
+    /// Whether any record has this column.
+    pub fn present(self, r: &Records) -> bool {
+        self.column(r).valid.iter().any(|&v| v)
+    }
+
     fn column(self, r: &Records) -> &TokCol {
         match self {
             Key::NhsNumber => &r.nhs,

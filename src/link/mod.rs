@@ -18,6 +18,7 @@
 pub mod blocking;
 pub mod cluster;
 pub mod compare;
+pub mod config;
 pub mod data;
 pub mod explain;
 pub mod model;
@@ -62,6 +63,8 @@ pub struct LinkOptions {
     /// A probabilistic link that would join different valid NHS numbers is refused unless its
     /// match probability is at least this (see [`cluster`]).
     pub conflict_override: f64,
+    /// Blocking rules.
+    pub rules: Vec<Vec<blocking::Key>>,
 }
 
 impl Default for LinkOptions {
@@ -74,6 +77,7 @@ impl Default for LinkOptions {
             model: None,
             thresholds: Thresholds::default(),
             conflict_override: DEFAULT_CONFLICT_OVERRIDE,
+            rules: default_rules(),
         }
     }
 }
@@ -191,7 +195,14 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 
     // Blocking.
     let t = Instant::now();
-    let (cands, blocking) = candidate_pairs(&records, &reps, &default_rules(), options.max_block);
+    for rule in &options.rules {
+        if let Some(k) = rule.iter().find(|k| !k.present(&records)) {
+            return Err(crate::error::Error::usage(format!(
+                "blocking rule {rule:?} uses {k:?}, which no extract holds; remove the rule or tokenise that field"
+            )));
+        }
+    }
+    let (cands, blocking) = candidate_pairs(&records, &reps, &options.rules, options.max_block);
     timings.push(("blocking".to_string(), t.elapsed().as_secs_f64()));
     for b in &blocking {
         if b.blocks_skipped > 0 {

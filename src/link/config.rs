@@ -1,0 +1,149 @@
+//! The link config (`--config LINK.toml`): every setting optional, defaulted from the documented
+//! constants, unknown settings refused, every problem reported at once.
+//!
+//! ```toml
+//! threshold = 0.9              # link pairs at or above this match probability
+//! seed = 42                    # seed of the random-pair sample for u
+//! u_sample = 1000000           # random pairs for u
+//! max_block = 1000             # larger blocks are skipped and reported
+//! conflict_override = 0.999999 # probability at which a link may join different NHS numbers
+//! dice_high = 0.8              # name Bloom Dice levels
+//! dice_low = 0.6
+//!
+//! [[blocking]]                 # replaces the default rules when present
+//! rule = ["nhs_number"]
+//! [[blocking]]
+//! rule = ["dob", "family_phonetic"]
+//! ```
+//!
+//! Blocking keys: `nhs_number`, `given_exact`, `given_phonetic`, `family_exact`,
+//! `family_phonetic`, `dob`, `dob_year`, `postcode`, `postcode_district`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::link::LinkOptions;
+use crate::link::blocking::Key;
+
+/// A link config as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    /// Match threshold.
+    pub threshold: Option<f64>,
+    /// Seed for u sampling.
+    pub seed: Option<u64>,
+    /// Random pairs for u.
+    pub u_sample: Option<usize>,
+    /// Largest block.
+    pub max_block: Option<usize>,
+    /// Conflict override probability.
+    pub conflict_override: Option<f64>,
+    /// Upper name Dice level.
+    pub dice_high: Option<f64>,
+    /// Lower name Dice level.
+    pub dice_low: Option<f64>,
+    /// Blocking rules, replacing the defaults.
+    #[serde(default)]
+    pub blocking: Vec<BlockingRule>,
+}
+
+/// One blocking rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockingRule {
+    /// The keys that must all agree.
+    pub rule: Vec<Key>,
+}
+
+impl LinkConfig {
+    /// Reads and checks a link config.
+    pub fn read(path: &Path) -> Result<LinkConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading config", path, e))?;
+        let cfg: LinkConfig = toml::from_str(&text).map_err(|e| Error::config(path, vec![e.message().to_string()]))?;
+        let p = cfg.problems();
+        if p.is_empty() { Ok(cfg) } else { Err(Error::config(path, p)) }
+    }
+
+    /// Every problem with the settings.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let prob = |name: &str, v: Option<f64>, p: &mut Vec<String>| {
+            if let Some(x) = v {
+                if !(x > 0.0 && x < 1.0) {
+                    p.push(format!("`{name}` must be between 0 and 1"));
+                }
+            }
+        };
+        prob("threshold", self.threshold, &mut p);
+        prob("conflict_override", self.conflict_override, &mut p);
+        prob("dice_high", self.dice_high, &mut p);
+        prob("dice_low", self.dice_low, &mut p);
+        if let (Some(h), Some(l)) = (self.dice_high, self.dice_low) {
+            if l > h {
+                p.push("`dice_low` must not exceed `dice_high`".into());
+            }
+        }
+        if self.max_block == Some(0) || self.max_block.is_some_and(|m| m > 100_000) {
+            p.push("`max_block` must be between 1 and 100000".into());
+        }
+        if self.u_sample == Some(0) {
+            p.push("`u_sample` must be at least 1".into());
+        }
+        for (i, b) in self.blocking.iter().enumerate() {
+            if b.rule.is_empty() {
+                p.push(format!("blocking rule {} is empty", i + 1));
+            }
+        }
+        p
+    }
+
+    /// Applies these settings over `options`.
+    pub fn apply(&self, options: &mut LinkOptions) {
+        if let Some(x) = self.threshold {
+            options.threshold = x;
+        }
+        if let Some(x) = self.seed {
+            options.seed = x;
+        }
+        if let Some(x) = self.u_sample {
+            options.u_sample = x;
+        }
+        if let Some(x) = self.max_block {
+            options.max_block = x;
+        }
+        if let Some(x) = self.conflict_override {
+            options.conflict_override = x;
+        }
+        if let Some(x) = self.dice_high {
+            options.thresholds.high = x;
+        }
+        if let Some(x) = self.dice_low {
+            options.thresholds.low = x;
+        }
+        if !self.blocking.is_empty() {
+            options.rules = self.blocking.iter().map(|b| b.rule.clone()).collect();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_applies_and_reports_every_problem() {
+        let cfg: LinkConfig =
+            toml::from_str("threshold = 0.95\n[[blocking]]\nrule = [\"dob\", \"family_phonetic\"]\n").unwrap();
+        let mut o = LinkOptions::default();
+        cfg.apply(&mut o);
+        assert_eq!(o.threshold, 0.95);
+        assert_eq!(o.rules, vec![vec![Key::Dob, Key::FamilyPhonetic]]);
+        let bad: LinkConfig =
+            toml::from_str("threshold = 2.0\ndice_high = 0.5\ndice_low = 0.7\nmax_block = 0\n").unwrap();
+        assert_eq!(bad.problems().len(), 3);
+        assert!(toml::from_str::<LinkConfig>("[[blocking]]\nrule = [\"shoe_size\"]\n").is_err());
+    }
+}
