@@ -188,11 +188,6 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|_| Error::manifest(path, "is not a readable Parquet file (it may be truncated or damaged)"))?;
     let schema = builder.schema().clone();
-    let reader = builder
-        .with_projection(ProjectionMask::all())
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|_| Error::manifest(path, "could not be read"))?;
     use FieldType::{DateOfBirth, FamilyName, GivenName, NhsNumber, Postcode, Sex};
     let wanted = |kind, p: &str| part(m, kind, p).filter(|c| schema.column_with_name(c).is_some());
     let nhs = wanted(NhsNumber, "token");
@@ -201,6 +196,23 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
     let dob = ["full", "swapped", "year_month", "year"].map(|p| wanted(DateOfBirth, p));
     let pc = ["full", "sector", "district", "area"].map(|p| wanted(Postcode, p));
     let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
+    // Read only the columns linkage uses: pass-through activity columns stay on disk.
+    let mut names: Vec<&str> = vec![RECORD_ID, ROW_NUMBER];
+    let all = std::iter::once(&nhs).chain(&given).chain(&family).chain(&dob).chain(&pc).chain(std::iter::once(&sex));
+    names.extend(all.flatten().map(String::as_str));
+    let roots: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| names.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|_| Error::manifest(path, "could not be read"))?;
     for batch in reader {
         let batch =
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
