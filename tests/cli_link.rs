@@ -2,39 +2,12 @@
 
 use std::collections::HashSet;
 
-use crate::util::{Dir, column_values, text};
-
-const PROVIDERS: [&str; 5] = ["acute", "ae", "gp", "community_mh", "social_care"];
-
-/// Synthesises `persons` and tokenises every provider under the fixed test key.
-fn population(d: &Dir, persons: &str, seed: &str) -> Vec<String> {
-    d.ok(&["synth", "--persons", persons, "--seed", seed, "--out", "s", "-q"]);
-    let key = d.test_key("k.key");
-    PROVIDERS
-        .iter()
-        .map(|p| {
-            let out = format!("{p}.parquet");
-            d.ok(&[
-                "tokenise",
-                "--config",
-                &format!("s/{p}.toml"),
-                "--key-file",
-                key.to_str().unwrap(),
-                "--input",
-                &format!("s/{p}.csv"),
-                "--output",
-                &out,
-                "-q",
-            ]);
-            out
-        })
-        .collect()
-}
+use crate::util::{Dir, column_values, text, tokenised_population};
 
 #[test]
 fn every_record_once_accuracy_floors_and_determinism() {
     let d = Dir::new();
-    let extracts = population(&d, "3000", "21");
+    let extracts = tokenised_population(&d, "3000", "21");
     let run = |out: &str, threads: &str| {
         let mut args = vec!["link"];
         args.extend(extracts.iter().map(String::as_str));
@@ -99,7 +72,7 @@ fn every_record_once_accuracy_floors_and_determinism() {
 #[test]
 fn extracts_under_different_keys_or_not_extracts_are_refused() {
     let d = Dir::new();
-    let extracts = population(&d, "200", "5");
+    let extracts = tokenised_population(&d, "200", "5");
     d.ok(&["keygen", "--out", "other.key", "-q"]);
     d.ok(&[
         "tokenise",
@@ -158,7 +131,7 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
 #[test]
 fn persons_do_not_depend_on_the_order_of_extracts_and_empty_extracts_are_refused() {
     let d = Dir::new();
-    let extracts = population(&d, "800", "9");
+    let extracts = tokenised_population(&d, "800", "9");
     let mut args = vec!["link"];
     args.extend(extracts.iter().map(String::as_str));
     args.extend(["--out", "fwd", "-q"]);

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::util::{Dir, text};
+use crate::util::{Dir, PROVIDERS, text, tokenised_population};
 
 fn read_csv(path: &std::path::Path, delimiter: u8, latin1: bool) -> (Vec<String>, Vec<Vec<String>>) {
     let bytes = std::fs::read(path).unwrap();
@@ -202,21 +202,8 @@ fn error_rates_match_the_configured_rates() {
 #[test]
 fn synthetic_extracts_tokenise_with_their_own_configs() {
     let d = Dir::new();
-    d.ok(&["synth", "--persons", "500", "--out", "s", "-q"]);
-    let key = d.test_key("k.key");
-    for p in ["acute", "ae", "gp", "community_mh", "social_care"] {
-        d.ok(&[
-            "tokenise",
-            "--config",
-            &format!("s/{p}.toml"),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--input",
-            &format!("s/{p}.csv"),
-            "--output",
-            &format!("{p}.parquet"),
-            "-q",
-        ]);
+    tokenised_population(&d, "500", "1");
+    for p in PROVIDERS {
         let q: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.path(&format!("{p}.quality.json"))).unwrap()).unwrap();
         assert_eq!(q["rows_read"], q["rows_written"]);

@@ -131,3 +131,33 @@ pub fn assert_no_canary(what: &str, haystack: &[u8], needles: &[&str]) {
         assert!(!haystack.windows(n.len()).any(|w| w == n.as_bytes()), "canary {n:?} found (bytes) in {what}");
     }
 }
+
+/// The synthetic providers, in `synth`'s order.
+pub const PROVIDERS: [&str; 5] = ["acute", "ae", "gp", "community_mh", "social_care"];
+
+/// Synthesises `persons` into `s/` and tokenises every provider's extract under the fixed test
+/// key into `<provider>.parquet`; returns those file names.
+pub fn tokenised_population(d: &Dir, persons: &str, seed: &str) -> Vec<String> {
+    d.ok(&["synth", "--persons", persons, "--seed", seed, "--out", "s", "-q"]);
+    let key = d.test_key("k.key");
+    PROVIDERS
+        .iter()
+        .map(|p| {
+            let out = format!("{p}.parquet");
+            let (config, input) = (format!("s/{p}.toml"), format!("s/{p}.csv"));
+            d.ok(&[
+                "tokenise",
+                "--config",
+                &config,
+                "--key-file",
+                key.to_str().unwrap(),
+                "--input",
+                &input,
+                "--output",
+                &out,
+                "-q",
+            ]);
+            out
+        })
+        .collect()
+}
