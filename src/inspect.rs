@@ -53,12 +53,19 @@ impl Inspection {
         let _ = writeln!(t, "source:                {}", m.source);
         let _ = writeln!(t, "key id:                {}", m.key_id);
         let _ = writeln!(t, "config sha256:         {}", m.config_sha256);
-        let _ = writeln!(t, "record ids:            {:?}", m.record_id_mode);
+        let mode = match m.record_id_mode {
+            crate::config::RecordIdMode::Keep => "kept as exported",
+            crate::config::RecordIdMode::Pseudonymise => "pseudonymised",
+        };
+        let _ = writeln!(t, "record ids:            {mode}");
         let _ = writeln!(t, "rows:                  {} in {} row group(s)", group_digits(self.rows), self.row_groups);
         let _ = writeln!(
             t,
-            "bloom filters:         {} bits, {} hashes, {}-grams, hardening {:?}",
-            m.bloom.bits, m.bloom.hashes, m.bloom.ngram, m.bloom.hardening
+            "bloom filters:         {} bits, {} hashes, {}-grams, hardening {}",
+            m.bloom.bits,
+            m.bloom.hashes,
+            m.bloom.ngram,
+            serde_json::to_value(m.bloom.hardening).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
         );
         let _ = writeln!(t, "\nfields:");
         for f in &m.fields {
