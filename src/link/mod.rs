@@ -398,18 +398,19 @@ fn train_model(
     let labelled = train::labels::m_from_nhs_labels(&mut model, &counts);
     log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
 
-    // Session 1: pairs agreeing on date of birth and family name (phonetic or better), NHS
-    // number trained. Session 2: pairs sharing an NHS number, the rest trained.
+    // Session 1: pairs agreeing on date of birth and on both names (phonetic or better; the
+    // given name keeps twins out), NHS number, postcode and sex trained. Session 2: pairs
+    // sharing an NHS number, everything else trained.
     let k = model.comparisons.len();
     fn dob_and_family(p: &Pattern) -> bool {
-        p[3] == 1 && (1..=3).contains(&p[2])
+        p[3] == 1 && (1..=3).contains(&p[2]) && (1..=3).contains(&p[1])
     }
     fn nhs(p: &Pattern) -> bool {
         p[0] == 1
     }
     type Session = (&'static str, fn(&Pattern) -> bool, Vec<usize>);
     let sessions: [Session; 2] =
-        [("date of birth + family name", dob_and_family, vec![2, 3]), ("NHS number", nhs, vec![0])];
+        [("date of birth + names", dob_and_family, vec![1, 2, 3]), ("NHS number", nhs, vec![0])];
     let mut sums = vec![vec![0.0f64; 8]; k];
     let mut trained = vec![0u32; k];
     let mut last = EmReport { iterations: 0, converged: true, changes: vec![] };
