@@ -241,7 +241,7 @@ impl FieldConfig {
 
     /// Date formats, defaulted.
     pub fn date_formats(&self) -> Vec<String> {
-        self.formats.clone().unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect())
+        formats_or_default(&self.formats)
     }
 
     /// Plausible year range, defaulted.
@@ -302,6 +302,15 @@ impl PassthroughConfig {
     pub fn output_name(&self) -> String {
         self.rename.clone().unwrap_or_else(|| sanitise(&self.column))
     }
+
+    /// Date formats, defaulted (used when the type is `date`).
+    pub fn date_formats(&self) -> Vec<String> {
+        formats_or_default(&self.formats)
+    }
+}
+
+fn formats_or_default(formats: &Option<Vec<String>>) -> Vec<String> {
+    formats.clone().unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect())
 }
 
 /// Lower-cases a column name into `[a-z0-9_]`.

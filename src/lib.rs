@@ -15,7 +15,11 @@
 //!    ([`encode`]) and replaced by keyed HMAC-SHA256 tokens and Bloom-filter encodings under
 //!    per-purpose subkeys ([`token::subkey`]). Only allow-listed activity columns pass through.
 //!    A manifest ([`io::manifest`]) and a data-quality report ([`report::quality`]) go with it.
-//! 3. [`synth`] makes a synthetic multi-provider population with known truth, for tests,
+//! 3. In the trusted research environment, [`link::link`] links the extracts into persons from
+//!    tokens alone — NHS-number links, then a Fellegi–Sunter model trained on the data, then
+//!    clustering that never joins two different valid NHS numbers on weak evidence — and
+//!    [`evaluate`] measures the result against a truth where one exists.
+//! 4. [`synth`] makes a synthetic multi-provider population with known truth, for tests,
 //!    demos and benchmarks.
 //!
 //! The whole provider side on a small synthetic extract:

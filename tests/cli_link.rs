@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::util::{Dir, column_values, text, tokenised_population};
+use crate::util::{Dir, column_values, text, tokenise_with_key, tokenised_population};
 
 #[test]
 fn every_record_once_accuracy_floors_and_determinism() {
@@ -74,18 +74,7 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
     let d = Dir::new();
     let extracts = tokenised_population(&d, "200", "5");
     d.ok(&["keygen", "--out", "other.key", "-q"]);
-    d.ok(&[
-        "tokenise",
-        "--config",
-        "s/gp.toml",
-        "--key-file",
-        "other.key",
-        "--input",
-        "s/gp.csv",
-        "--output",
-        "gp_other.parquet",
-        "-q",
-    ]);
+    tokenise_with_key(&d, &d.path("other.key"), "s/gp.toml", "s/gp.csv", "gp_other.parquet");
     let err = d.fails(&["link", &extracts[0], "gp_other.parquet", "--out", "l"], 1);
     assert!(
         err.contains("gp_other.parquet: was tokenised with key id")
@@ -108,18 +97,7 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
         std::fs::read_to_string(d.path("s/acute.toml")).unwrap().replace("type = \"postcode\"", "type = \"string\"");
     d.write("nopc.toml", cfg);
     let key = d.path("k.key");
-    d.ok(&[
-        "tokenise",
-        "--config",
-        "nopc.toml",
-        "--key-file",
-        key.to_str().unwrap(),
-        "--input",
-        "s/acute.csv",
-        "--output",
-        "nopc.parquet",
-        "-q",
-    ]);
+    tokenise_with_key(&d, &key, "nopc.toml", "s/acute.csv", "nopc.parquet");
     d.write("pc.toml", "[[blocking]]\nrule = [\"postcode\"]\n");
     let err = d.fails(&["link", "nopc.parquet", "--out", "lp", "--config", "pc.toml"], 2);
     assert!(err.contains("uses Postcode, which no extract holds"), "{err}");
@@ -157,18 +135,7 @@ fn persons_do_not_depend_on_the_order_of_extracts_and_empty_extracts_are_refused
     let header = std::fs::read_to_string(d.path("s/acute.csv")).unwrap().lines().next().unwrap().to_string();
     d.write("empty.csv", format!("{header}\n"));
     let key = d.path("k.key");
-    d.ok(&[
-        "tokenise",
-        "--config",
-        "s/acute.toml",
-        "--key-file",
-        key.to_str().unwrap(),
-        "--input",
-        "empty.csv",
-        "--output",
-        "empty.parquet",
-        "-q",
-    ]);
+    tokenise_with_key(&d, &key, "s/acute.toml", "empty.csv", "empty.parquet");
     let err = d.fails(&["link", &extracts[0], "empty.parquet", "--out", "e"], 1);
     assert!(err.contains("empty.parquet: holds no records"), "{err}");
 
@@ -178,18 +145,7 @@ fn persons_do_not_depend_on_the_order_of_extracts_and_empty_extracts_are_refused
     let again = lines[1].to_string();
     lines.push(&again);
     d.write("dup.csv", lines.join("\n") + "\n");
-    d.ok(&[
-        "tokenise",
-        "--config",
-        "s/acute.toml",
-        "--key-file",
-        key.to_str().unwrap(),
-        "--input",
-        "dup.csv",
-        "--output",
-        "dup.parquet",
-        "-q",
-    ]);
+    tokenise_with_key(&d, &key, "s/acute.toml", "dup.csv", "dup.parquet");
     let err = d.fails(&["link", "dup.parquet", "--out", "e"], 1);
     assert!(err.contains("dup.parquet: holds record id") && err.contains("more than once"), "{err}");
 }

@@ -116,9 +116,8 @@ fn truth_covers_every_record_and_nhs_numbers_are_valid_unique_test_numbers() {
             if nhs.is_empty() {
                 continue;
             }
-            if let Ok(n) = pseudolink::token::NhsNumber::parse(&nhs) {
+            if pseudolink::token::NhsNumber::parse(&nhs).is_ok() {
                 assert!(nhs.starts_with("999"), "{source}: a valid NHS number outside the test range");
-                let _ = n;
             } else {
                 assert!(errors.contains("nhs_typo"), "{source} {}: an invalid number without a typo error", row[0]);
             }
@@ -160,10 +159,8 @@ fn error_rates_match_the_configured_rates() {
     // Distinct registrations per provider, with their error lists.
     let mut regs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut nhs_blank: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
-    for ((source, record), (_, reg, errors)) in &pop.truth {
+    for ((source, _), (_, reg, errors)) in &pop.truth {
         regs.entry(source.clone()).or_default().insert(reg.clone(), errors.clone());
-        let (header, rows) = &pop.extracts[source];
-        let _ = (header, rows, record);
     }
     for (source, (header, rows)) in &pop.extracts {
         let nhs_col = header.iter().position(|h| h.to_lowercase().replace(' ', "_").starts_with("nhs")).unwrap();

@@ -333,7 +333,8 @@ fn parquet_input_gives_the_same_tokens_as_csv() {
 fn pseudonymised_record_ids_are_keyed_tokens_per_source() {
     let d = Dir::new();
     let key = setup(&d, 3);
-    d.write("p.toml", CONFIG.replace("column = \"episode_id\"", "column = \"episode_id\"\nmode = \"pseudonymise\""));
+    let pseudonymised = CONFIG.replace("column = \"episode_id\"", "column = \"episode_id\"\nmode = \"pseudonymise\"");
+    d.write("p.toml", &pseudonymised);
     d.ok(&["tokenise", "--config", "p.toml", "--key-file", &key, "--input", "in.csv", "--output", "p.parquet", "-q"]);
     let ids = column_values(&d.path("p.parquet"), "record_id");
     assert_eq!(ids.len(), 4);
@@ -343,12 +344,7 @@ fn pseudonymised_record_ids_are_keyed_tokens_per_source() {
         assert!(!id.starts_with('E') && !id.starts_with('R'));
     }
     // The same row ids in another source get other tokens.
-    d.write(
-        "q.toml",
-        CONFIG
-            .replace("column = \"episode_id\"", "column = \"episode_id\"\nmode = \"pseudonymise\"")
-            .replace("source = \"acute\"", "source = \"ae\""),
-    );
+    d.write("q.toml", pseudonymised.replace("source = \"acute\"", "source = \"ae\""));
     d.ok(&["tokenise", "--config", "q.toml", "--key-file", &key, "--input", "in.csv", "--output", "q.parquet", "-q"]);
     let other = column_values(&d.path("q.parquet"), "record_id");
     assert!(ids.iter().zip(&other).all(|(a, b)| a != b));

@@ -144,20 +144,14 @@ pub fn tokenised_population(d: &Dir, persons: &str, seed: &str) -> Vec<String> {
         .iter()
         .map(|p| {
             let out = format!("{p}.parquet");
-            let (config, input) = (format!("s/{p}.toml"), format!("s/{p}.csv"));
-            d.ok(&[
-                "tokenise",
-                "--config",
-                &config,
-                "--key-file",
-                key.to_str().unwrap(),
-                "--input",
-                &input,
-                "--output",
-                &out,
-                "-q",
-            ]);
+            tokenise_with_key(d, &key, &format!("s/{p}.toml"), &format!("s/{p}.csv"), &out);
             out
         })
         .collect()
+}
+
+/// Runs `tokenise` quietly with `key`, expecting success.
+pub fn tokenise_with_key(d: &Dir, key: &Path, config: &str, input: &str, output: &str) {
+    let key = key.to_str().unwrap();
+    d.ok(&["tokenise", "--config", config, "--key-file", key, "--input", input, "--output", output, "-q"]);
 }

@@ -3,7 +3,7 @@
 //! destination. An uncommitted file is removed when dropped (including during a panic unwind).
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -82,11 +82,6 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = AtomicFile::create(dest)?;
     f.file().write_all(bytes).map_err(|e| Error::io("writing", dest, e))?;
     f.commit()
-}
-
-/// Maps a write error onto the destination's name (the temporary name means nothing to users).
-pub fn write_error(dest: &Path, e: io::Error) -> Error {
-    Error::io("writing", dest, e)
 }
 
 #[cfg(test)]

@@ -96,7 +96,6 @@ fn cross(x: &TokCol, a: usize, y: &TokCol, b: usize) -> bool {
 
 #[inline]
 fn name_level(
-    r: &Records,
     own: &(TokCol, TokCol, BloomCol),
     other: &(TokCol, TokCol, BloomCol),
     a: usize,
@@ -104,7 +103,6 @@ fn name_level(
     t: Thresholds,
 ) -> u8 {
     let Some(exact) = eq(&own.0, a, b) else { return 0 };
-    let _ = r;
     if exact {
         return 1;
     }
@@ -133,8 +131,8 @@ pub fn pattern(r: &Records, a: usize, b: usize, t: Thresholds) -> Pattern {
         Some(true) => 1,
         Some(false) => 2,
     };
-    let given = name_level(r, &r.given, &r.family, a, b, t);
-    let family = name_level(r, &r.family, &r.given, a, b, t);
+    let given = name_level(&r.given, &r.family, a, b, t);
+    let family = name_level(&r.family, &r.given, a, b, t);
     let dob = match eq(&r.dob[0], a, b) {
         None => 0,
         Some(true) => 1,

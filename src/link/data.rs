@@ -224,8 +224,9 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
         r.record_id.extend((0..n).map(|i| ids.value(i).to_string()));
         let rows = batch
             .column_by_name(ROW_NUMBER)
-            .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned());
-        r.row_number.extend((0..n).map(|i| rows.as_ref().map_or(i as u64 + 1, |a| a.value(i))));
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned())
+            .ok_or_else(|| Error::manifest(path, "has no `row_number` column"))?;
+        r.row_number.extend(rows.values().iter().copied());
         r.source.extend(std::iter::repeat_n(source, n));
         let tok = |name: &Option<String>, col: &mut TokCol| -> Result<()> {
             let Some(name) = name else {

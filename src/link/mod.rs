@@ -224,7 +224,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let (model, trained, em, labelled) = match &options.model {
         Some(m) => (m.clone(), false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0),
         None => {
-            let (model, em, labelled) = train_model(&records, &reps, &cands, &patterns, options, log);
+            let (model, em, labelled) = train_model(&records, &reps, &patterns, options, log);
             (model, true, em, labelled)
         }
     };
@@ -326,10 +326,6 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     for &id in &identity {
         members[id as usize] += 1;
     }
-    let mut cluster_size: HashMap<u32, u32> = HashMap::new();
-    for &id in &identity {
-        *cluster_size.entry(id_labels[id as usize]).or_default() += 1;
-    }
     let mut person = vec![0u32; n];
     let mut stage = vec![Stage::Unlinked; n];
     let mut best = vec![0.0f64; n];
@@ -346,12 +342,13 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
             Stage::Probabilistic
         } else if members[id] > 1 {
             Stage::Identical
-        } else if cluster_size[&c] > 1 {
-            Stage::Probabilistic
         } else {
+            // Every merge flags both of its identities, so an unflagged identity of one record
+            // is a person of one record.
             Stage::Unlinked
         };
-        best[i] = if members[id] > 1 { best_id[id].max(1.0) } else { best_id[id] };
+        // Records of one identity share every identifying token: certainty.
+        best[i] = if members[id] > 1 { 1.0 } else { best_id[id] };
     }
     timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
     let summary = Summary {
@@ -386,7 +383,6 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 fn train_model(
     r: &Records,
     reps: &[u32],
-    cands: &[(u32, u32)],
     patterns: &[Pattern],
     options: &LinkOptions,
     log: &dyn Fn(&str),
@@ -457,7 +453,6 @@ fn train_model(
         }
     }
     model.prior = random_match_probability(r, reps, &model);
-    let _ = cands;
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
 }

@@ -38,7 +38,7 @@ use serde::Serialize;
 use crate::error::{Error, Result, group_digits};
 use crate::io::atomic::AtomicFile;
 use crate::io::parquet::writer_properties;
-use config::{PROVIDERS, SynthConfig};
+use config::SynthConfig;
 use nhs::{NhsNumbers, TEST_RANGE_CAPACITY};
 use person::{CONDITIONS, Person, Sex, Tables, conditions, unit_in};
 use provider::{Role, Spec, TextKind, events, format_cost, register, specs};
@@ -132,11 +132,12 @@ pub fn generate(
                 SynthFormat::Csv => "csv",
                 SynthFormat::Parquet => "parquet",
             };
-            ExtractWriter::create(&out_dir.join(format!("{}.{ext}", s.name)), s, format)
+            let names: Vec<&str> = s.columns.iter().map(|(n, _)| *n).collect();
+            ExtractWriter::create(&out_dir.join(format!("{}.{ext}", s.name)), &names, s.delimiter, s.text, format)
         })
         .collect::<Result<_>>()?;
     let truth_path = out_dir.join("truth.csv");
-    let mut truth = ExtractWriter::create(&truth_path, &truth_spec(), SynthFormat::Csv)?;
+    let mut truth = ExtractWriter::create(&truth_path, &TRUTH_COLUMNS, b',', TextKind::Utf8, SynthFormat::Csv)?;
     let mut counts = vec![(0u64, 0u64, 0u64); specs.len()];
 
     let blocks = cfg.persons.div_ceil(BLOCK_PERSONS);
@@ -281,7 +282,6 @@ fn make_block(
                 postcode: postcode.clone(),
                 old_postcode,
                 conditions: 0,
-                twin: false,
             };
             p.conditions = conditions(&mut rng, p.age());
             persons.push(p);
@@ -294,7 +294,6 @@ fn make_block(
             let twin = &mut persons[b];
             twin.dob = dob;
             twin.family = family;
-            twin.twin = true;
             while twin.given == first_given {
                 twin.given = tables.given(&mut rng, twin.sex);
             }
@@ -365,7 +364,10 @@ fn provider_block(
             let local = format!("{}{local:010}", spec.prefix);
             let errors = reg.errors.join(";");
             for ev in evs {
-                let id = format!("{}{:010}", spec.prefix, block * 1_000_000 + records % 1_000_000 + 1);
+                // A block of 1,000 persons holds a few tens of thousands of records at most, so
+                // ids of different blocks never meet.
+                debug_assert!(records < 1_000_000);
+                let id = format!("{}{:010}", spec.prefix, block * 1_000_000 + records + 1);
                 records += 1;
                 for (c, (_, role)) in cols.iter_mut().zip(&spec.columns) {
                     match role {
@@ -400,45 +402,23 @@ fn provider_block(
             }
         }
     }
-    let schema = Arc::new(Schema::new(
-        spec.columns.iter().map(|(n, _)| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>(),
-    ));
+    let names: Vec<&str> = spec.columns.iter().map(|(n, _)| *n).collect();
+    let schema = text_schema(&names);
     let arrays: Vec<ArrayRef> = cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     // Infallible: one Utf8 array per schema column, all of the same length.
     let batch = RecordBatch::try_new(schema, arrays).expect("columns match the provider's schema");
     let truth_arrays: Vec<ArrayRef> = truth.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-    let truth = RecordBatch::try_new(truth_schema(), truth_arrays).expect("columns match the truth schema");
+    let truth =
+        RecordBatch::try_new(text_schema(&TRUTH_COLUMNS), truth_arrays).expect("columns match the truth schema");
     ProviderOut { batch, truth, records, registrations, persons: seen }
 }
 
-fn truth_schema() -> SchemaRef {
-    Arc::new(Schema::new(
-        ["source", "record_id", "person_id", "registration_id", "errors"]
-            .iter()
-            .map(|n| Field::new(*n, DataType::Utf8, false))
-            .collect::<Vec<_>>(),
-    ))
-}
+/// Columns of `truth.csv`.
+const TRUTH_COLUMNS: [&str; 5] = ["source", "record_id", "person_id", "registration_id", "errors"];
 
-fn truth_spec() -> Spec {
-    Spec {
-        name: "truth",
-        prefix: "T",
-        delimiter: b',',
-        text: TextKind::Utf8,
-        columns: vec![
-            ("source", Role::Setting),
-            ("record_id", Role::RecordId),
-            ("person_id", Role::LocalId),
-            ("registration_id", Role::LocalId),
-            ("errors", Role::Activity),
-        ],
-        dob_format: "",
-        event_format: "",
-        nhs_spaced: false,
-        sex_codes: ("", "", ""),
-        cost_pounds: false,
-    }
+/// An all-text schema with these column names.
+fn text_schema(names: &[&str]) -> SchemaRef {
+    Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>()))
 }
 
 /// Writes one extract as it goes, atomically.
@@ -448,24 +428,27 @@ enum ExtractWriter {
 }
 
 impl ExtractWriter {
-    fn create(path: &Path, spec: &Spec, format: SynthFormat) -> Result<ExtractWriter> {
+    fn create(
+        path: &Path,
+        names: &[&str],
+        delimiter: u8,
+        text: TextKind,
+        format: SynthFormat,
+    ) -> Result<ExtractWriter> {
         let file = AtomicFile::create(path)?;
         let handle = file.try_clone_file()?;
         match format {
             SynthFormat::Csv => {
                 let mut w = BufWriter::with_capacity(1 << 20, handle);
-                if spec.text == TextKind::Utf8Bom {
+                if text == TextKind::Utf8Bom {
                     w.write_all("\u{feff}".as_bytes()).map_err(|e| Error::io("writing", path, e))?;
                 }
-                let mut csv = csv::WriterBuilder::new().delimiter(spec.delimiter).from_writer(w);
-                csv.write_record(spec.columns.iter().map(|(n, _)| *n)).map_err(|e| csv_error(path, e))?;
-                Ok(ExtractWriter::Csv { file, csv: Box::new(csv), text: spec.text })
+                let mut csv = csv::WriterBuilder::new().delimiter(delimiter).from_writer(w);
+                csv.write_record(names).map_err(|e| csv_error(path, e))?;
+                Ok(ExtractWriter::Csv { file, csv: Box::new(csv), text })
             }
             SynthFormat::Parquet => {
-                let schema = Arc::new(Schema::new(
-                    spec.columns.iter().map(|(n, _)| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>(),
-                ));
-                let writer = ArrowWriter::try_new(handle, schema, Some(writer_properties()))
+                let writer = ArrowWriter::try_new(handle, text_schema(names), Some(writer_properties()))
                     .map_err(|e| Error::output(path, e.to_string()))?;
                 Ok(ExtractWriter::Parquet { file, writer: Box::new(writer) })
             }
@@ -568,9 +551,4 @@ pub fn tokenise_config(spec: &Spec, format: SynthFormat) -> String {
         }
     }
     t
-}
-
-/// The provider names, in output order.
-pub fn providers() -> [&'static str; 5] {
-    PROVIDERS
 }

@@ -67,8 +67,6 @@ pub struct Person {
     pub old_postcode: String,
     /// Conditions, as a bit per entry of [`CONDITIONS`].
     pub conditions: u16,
-    /// Whether this person is the second of a pair of twins.
-    pub twin: bool,
 }
 
 impl Person {

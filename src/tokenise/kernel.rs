@@ -171,7 +171,6 @@ struct Scratch {
     parts: Vec<(usize, usize)>,
     bloom: Vec<u8>,
     seed: Vec<u8>,
-    hex: String,
     /// Phonetic codes of the names seen in this chunk. Names repeat heavily (a few are very
     /// common) and Double Metaphone was a visible cost in the profile; the cache lives for one
     /// chunk and its plaintext keys are wiped with it.
@@ -183,7 +182,6 @@ impl Drop for Scratch {
         self.text.zeroize();
         self.bloom.zeroize();
         self.seed.zeroize();
-        self.hex.zeroize();
         for (mut k, mut v) in self.codes.drain() {
             k.zeroize();
             v.zeroize();
@@ -220,10 +218,11 @@ pub(crate) fn tokenise_chunk(
         match &plan.record_mac {
             None => id_out.append_value(v),
             Some(mac) => {
-                let t = mac.token(v.as_bytes());
-                s.hex.clear();
-                s.hex.push_str(&hex::encode(t.0));
-                id_out.append_value(&s.hex);
+                // A token is public; hex it on the stack rather than allocate per row.
+                let mut hex = [0u8; 2 * TOKEN_BYTES];
+                // Infallible: the buffer is twice the token's length.
+                hex::encode_to_slice(mac.token(v.as_bytes()).0, &mut hex).expect("hex buffer fits a token");
+                id_out.append_value(std::str::from_utf8(&hex).expect("hex is ASCII"));
             }
         }
     }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use arrow_schema::{Field, Schema, SchemaRef};
 
-use crate::config::{FieldType, PassType, PassthroughConfig, RecordIdMode, TokeniseConfig};
+use crate::config::{FieldType, PassType, RecordIdMode, TokeniseConfig};
 use crate::encode::bloom::{BloomParams, Hardening};
-use crate::encode::date::{DEFAULT_DATE_FORMATS, DateFormats};
+use crate::encode::date::DateFormats;
 use crate::error::{Error, Result};
 use crate::io::manifest::{ManifestColumn, ManifestField, ManifestPassthrough};
 use crate::io::schema::{self, Encoding};
@@ -240,7 +240,7 @@ impl Plan {
                 name,
                 column: t.column.clone(),
                 kind: t.kind,
-                formats: compile(&pass_formats(t), &mut problems),
+                formats: compile(&t.date_formats(), &mut problems),
             });
         }
         if !problems.is_empty() {
@@ -278,10 +278,6 @@ fn compile(formats: &[String], problems: &mut Vec<String>) -> DateFormats {
         problems.push(format!("date format `{bad}` is not valid chrono syntax"));
         DateFormats::defaults()
     })
-}
-
-fn pass_formats(t: &PassthroughConfig) -> Vec<String> {
-    t.formats.clone().unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect())
 }
 
 /// Year range for pass-through dates.
