@@ -56,6 +56,15 @@ fn every_record_once_accuracy_floors_and_determinism() {
     );
     let unrelated = text(&d.ok(&["explain", "--links", "l1", &a, &other]).stdout);
     assert!(unrelated.contains("not a link"), "{unrelated}");
+    // A pair agreeing exactly on given name shows the name-frequency part of its weight.
+    let pairs = d.path("l1/pairs.parquet");
+    let col = |name: &str| column_values(&pairs, name);
+    let level = col("given_name_level");
+    let k = level.iter().position(|l| l.as_deref() == Some("exact")).expect("a pair with equal given names");
+    let side = |s: &str, r: &str| format!("{}:{}", col(s)[k].clone().unwrap(), col(r)[k].clone().unwrap());
+    let (x, y) = (side("left_source", "left_record_id"), side("right_source", "right_record_id"));
+    let shown = text(&d.ok(&["explain", "--links", "l1", &x, &y]).stdout);
+    assert!(shown.contains("than average"), "{shown}");
     let err = d.fails(&["explain", "--links", "l1", &a, "gp:nope"], 2);
     assert!(err.contains("source `gp` has no record `nope`"), "{err}");
     // A saved model can be reused.

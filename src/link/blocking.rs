@@ -46,7 +46,7 @@ pub enum Key {
 impl Key {
     /// Whether any record has this column.
     pub fn present(self, r: &Records) -> bool {
-        self.column(r).valid.iter().any(|&v| v)
+        self.column(r).codes.iter().any(|&c| c != 0)
     }
 
     fn column(self, r: &Records) -> &TokCol {
@@ -98,7 +98,7 @@ pub struct RuleReport {
 fn key_of(r: &Records, rule: &[Key], i: usize) -> Option<u64> {
     let mut h = FxHasher::default();
     for k in rule {
-        h.write(k.column(r).get(i)?);
+        h.write_u32(k.column(r).get(i)?);
     }
     Some(h.finish())
 }

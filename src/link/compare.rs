@@ -45,7 +45,7 @@ pub fn default_comparisons() -> Vec<Comparison> {
         Comparison::new(
             n,
             vec![
-                Level::new("exact", 0.85, 0.002),
+                Level::new("exact", 0.85, 0.002).with_term_frequency(),
                 Level::new("swapped with family/given", 0.01, 0.0005),
                 Level::new("phonetic", 0.05, 0.005),
                 Level::new("Dice >= 0.8", 0.04, 0.005),

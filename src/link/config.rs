@@ -9,6 +9,7 @@
 //! conflict_override = 0.999999 # probability at which a link may join different NHS numbers
 //! dice_high = 0.8              # name Bloom Dice levels
 //! dice_low = 0.6
+//! term_frequency = true        # weigh exact name agreement by how common the name is
 //!
 //! [[blocking]]                 # replaces the default rules when present
 //! rule = ["nhs_number"]
@@ -45,6 +46,8 @@ pub struct LinkConfig {
     pub dice_high: Option<f64>,
     /// Lower name Dice level.
     pub dice_low: Option<f64>,
+    /// Term-frequency adjustment of exact name agreement.
+    pub term_frequency: Option<bool>,
     /// Blocking rules, replacing the defaults.
     #[serde(default)]
     pub blocking: Vec<BlockingRule>,
@@ -122,6 +125,9 @@ impl LinkConfig {
         }
         if let Some(x) = self.dice_low {
             options.thresholds.low = x;
+        }
+        if let Some(x) = self.term_frequency {
+            options.term_frequency = x;
         }
         if !self.blocking.is_empty() {
             options.rules = self.blocking.iter().map(|b| b.rule.clone()).collect();

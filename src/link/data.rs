@@ -8,56 +8,100 @@
 
 use std::path::{Path, PathBuf};
 
+use std::hash::Hasher;
+
 use arrow_array::{Array, FixedSizeBinaryArray, StringArray};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::config::FieldType;
 use crate::error::{Error, Result};
 use crate::io::manifest::Manifest;
 use crate::io::schema::{RECORD_ID, ROW_NUMBER};
 
-/// A 128-bit token.
+/// A 128-bit token as read from an extract.
 pub type Tok = [u8; 16];
 
-/// A nullable token column.
+/// A nullable token column, dictionary-coded: the linker only ever asks whether two tokens are
+/// equal, so each distinct token is replaced on loading by a 32-bit code (1, 2, …; 0 where the
+/// value is missing). Four bytes instead of seventeen per value is what lets tens of millions of
+/// records fit in memory, and comparing codes is cheaper than comparing tokens.
 #[derive(Debug, Clone, Default)]
 pub struct TokCol {
-    /// Values; all zero where null.
-    pub values: Vec<Tok>,
-    /// Validity.
-    pub valid: Vec<bool>,
+    /// Code per record; 0 where missing.
+    pub codes: Vec<u32>,
 }
 
 impl TokCol {
-    /// The token of record `i`, if present.
+    /// The code of record `i`'s token, if present.
     #[inline]
-    pub fn get(&self, i: usize) -> Option<&Tok> {
-        if self.valid[i] { Some(&self.values[i]) } else { None }
+    pub fn get(&self, i: usize) -> Option<u32> {
+        let c = self.codes[i];
+        (c != 0).then_some(c)
     }
 
-    fn push_nulls(&mut self, n: usize) {
-        self.values.extend(std::iter::repeat_n([0u8; 16], n));
-        self.valid.extend(std::iter::repeat_n(false, n));
+    /// Whether record `i` has a value.
+    #[inline]
+    pub fn has(&self, i: usize) -> bool {
+        self.codes[i] != 0
     }
 }
 
-/// A nullable Bloom-filter column of fixed width.
+/// A nullable Bloom-filter column of fixed width. Records holding the same filter (everyone
+/// called SMITH, unless the hardening adds per-record noise) share one stored copy.
 #[derive(Debug, Clone, Default)]
 pub struct BloomCol {
     /// Bytes per filter.
     pub width: usize,
-    /// Filters, back to back; zero where null.
+    /// Distinct filters, back to back; filter `c` (a code, from 1) at `(c - 1) * width`.
     pub data: Vec<u8>,
-    /// Validity.
-    pub valid: Vec<bool>,
+    /// Code per record; 0 where missing.
+    pub codes: Vec<u32>,
 }
 
 impl BloomCol {
     /// The filter of record `i`, if present.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        if self.valid[i] { Some(&self.data[i * self.width..(i + 1) * self.width]) } else { None }
+        match self.codes[i] {
+            0 => None,
+            c => {
+                let at = (c as usize - 1) * self.width;
+                Some(&self.data[at..at + self.width])
+            }
+        }
+    }
+}
+
+/// Record ids, stored back to back as one string with end offsets: no allocation per record.
+#[derive(Debug, Clone, Default)]
+pub struct Ids {
+    text: String,
+    ends: Vec<u64>,
+}
+
+impl Ids {
+    /// Record `i`'s id.
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// Ids held.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len() as u64);
     }
 }
 
@@ -73,7 +117,7 @@ pub struct Records {
     /// Extract index per record.
     pub source: Vec<u16>,
     /// Record id per record.
-    pub record_id: Vec<String>,
+    pub record_id: Ids,
     /// Input row number per record.
     pub row_number: Vec<u64>,
     /// NHS-number token (valid numbers only).
@@ -157,14 +201,17 @@ impl Records {
                 ));
             }
         }
-        let mut sex_codes: Vec<String> = Vec::new();
+        let total: u64 = manifests.iter().map(|m| m.rows.written).sum();
+        r.reserve(total as usize);
+        let mut dicts = Dicts::default();
         for (fi, (f, m)) in files.iter().zip(&manifests).enumerate() {
             r.sources.push(m.source.clone());
             let before = r.len();
-            load_one(f, m, fi as u16, &mut r, &mut sex_codes)?;
+            load_one(f, m, fi as u16, &mut r, &mut dicts)?;
             r.counts.push((r.len() - before) as u64);
-            let mut seen = std::collections::HashSet::with_capacity(r.len() - before);
-            if let Some(dup) = r.record_id[before..].iter().find(|id| !seen.insert(id.as_str())) {
+            let mut seen = rustc_hash::FxHashSet::default();
+            seen.reserve(r.len() - before);
+            if let Some(dup) = (before..r.len()).map(|i| r.record_id.get(i)).find(|id| !seen.insert(*id)) {
                 return Err(Error::manifest(
                     f,
                     format!(
@@ -176,6 +223,102 @@ impl Records {
         }
         Ok(r)
     }
+
+    fn reserve(&mut self, n: usize) {
+        self.source.reserve_exact(n);
+        self.record_id.ends.reserve_exact(n);
+        self.row_number.reserve_exact(n);
+        self.sex.reserve_exact(n);
+        for c in self.token_columns_mut() {
+            c.codes.reserve_exact(n);
+        }
+        self.given.2.codes.reserve_exact(n);
+        self.family.2.codes.reserve_exact(n);
+    }
+
+    /// The thirteen token columns, in a fixed order (NHS, given exact and phonetic, family exact
+    /// and phonetic, the four date-of-birth parts, the four postcode parts).
+    fn token_columns_mut(&mut self) -> [&mut TokCol; 13] {
+        let [d0, d1, d2, d3] = &mut self.dob;
+        let [p0, p1, p2, p3] = &mut self.postcode;
+        [
+            &mut self.nhs,
+            &mut self.given.0,
+            &mut self.given.1,
+            &mut self.family.0,
+            &mut self.family.1,
+            d0,
+            d1,
+            d2,
+            d3,
+            p0,
+            p1,
+            p2,
+            p3,
+        ]
+    }
+}
+
+/// Which dictionary each token column codes through. Columns compared across each other share
+/// one, so that equal tokens get equal codes: given and family name exact tokens (names entered
+/// the wrong way round), and full and swapped dates of birth (day and month transposed), are
+/// tokenised under one subkey each for exactly that comparison.
+const SHARED_DICTIONARY: [usize; 13] = [0, 1, 2, 1, 4, 5, 5, 7, 8, 9, 10, 11, 12];
+
+/// The dictionaries that turn tokens and filters into codes while loading, shared by all
+/// extracts so that equal tokens in different extracts get equal codes; dropped once loading ends.
+#[derive(Default)]
+struct Dicts {
+    tokens: [FxHashMap<Tok, u32>; 13],
+    /// Hash of a filter's bytes → its code, for the given-name and family-name filters.
+    blooms: [FxHashMap<u64, u32>; 2],
+    sex: Vec<String>,
+}
+
+impl Dicts {
+    fn token(&mut self, column: usize, t: &[u8]) -> u32 {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(t);
+        let d = &mut self.tokens[SHARED_DICTIONARY[column]];
+        let next = d.len() as u32 + 1;
+        *d.entry(key).or_insert(next)
+    }
+
+    /// The code of filter `f` in `col`, storing it if new. Filters are found by a 64-bit hash
+    /// and confirmed byte for byte; on the (vanishingly rare) collision with a different filter the
+    /// new one is stored again under a code of its own, so no filter is ever confused with another.
+    fn bloom(&mut self, which: usize, col: &mut BloomCol, f: &[u8]) -> u32 {
+        let h = {
+            let mut h = FxHasher::default();
+            h.write(f);
+            h.finish()
+        };
+        let stored = col.data.len() / col.width.max(1);
+        let at = |c: u32| (c as usize - 1) * col.width;
+        match self.blooms[which].get(&h) {
+            Some(&c) if col.data[at(c)..at(c) + col.width] == *f => c,
+            Some(_) => {
+                col.data.extend_from_slice(f);
+                stored as u32 + 1
+            }
+            None => {
+                col.data.extend_from_slice(f);
+                self.blooms[which].insert(h, stored as u32 + 1);
+                stored as u32 + 1
+            }
+        }
+    }
+
+    fn sex(&mut self, v: &str) -> u8 {
+        match self.sex.iter().position(|s| s == v) {
+            Some(p) => p as u8 + 1,
+            None if self.sex.len() < 250 => {
+                self.sex.push(v.to_string());
+                self.sex.len() as u8
+            }
+            None => 0,
+        }
+    }
 }
 
 /// Column names of a field's parts, from the manifest.
@@ -183,22 +326,36 @@ fn part(m: &Manifest, kind: FieldType, part: &str) -> Option<String> {
     m.fields.iter().find(|f| f.kind == kind)?.columns.iter().find(|c| c.part == part).map(|c| c.name.clone())
 }
 
-fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: &mut Vec<String>) -> Result<()> {
+fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut Dicts) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|_| Error::manifest(path, "is not a readable Parquet file (it may be truncated or damaged)"))?;
     let schema = builder.schema().clone();
     use FieldType::{DateOfBirth, FamilyName, GivenName, NhsNumber, Postcode, Sex};
     let wanted = |kind, p: &str| part(m, kind, p).filter(|c| schema.column_with_name(c).is_some());
-    let nhs = wanted(NhsNumber, "token");
-    let given = [wanted(GivenName, "exact"), wanted(GivenName, "phonetic"), wanted(GivenName, "bloom")];
-    let family = [wanted(FamilyName, "exact"), wanted(FamilyName, "phonetic"), wanted(FamilyName, "bloom")];
     let dob = ["full", "swapped", "year_month", "year"].map(|p| wanted(DateOfBirth, p));
     let pc = ["full", "sector", "district", "area"].map(|p| wanted(Postcode, p));
+    // In the order of `Records::token_columns_mut`.
+    let tokens: [Option<String>; 13] = [
+        wanted(NhsNumber, "token"),
+        wanted(GivenName, "exact"),
+        wanted(GivenName, "phonetic"),
+        wanted(FamilyName, "exact"),
+        wanted(FamilyName, "phonetic"),
+        dob[0].clone(),
+        dob[1].clone(),
+        dob[2].clone(),
+        dob[3].clone(),
+        pc[0].clone(),
+        pc[1].clone(),
+        pc[2].clone(),
+        pc[3].clone(),
+    ];
+    let blooms = [wanted(GivenName, "bloom"), wanted(FamilyName, "bloom")];
     let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
     // Read only the columns linkage uses: pass-through activity columns stay on disk.
     let mut names: Vec<&str> = vec![RECORD_ID, ROW_NUMBER];
-    let all = std::iter::once(&nhs).chain(&given).chain(&family).chain(&dob).chain(&pc).chain(std::iter::once(&sex));
+    let all = tokens.iter().chain(&blooms).chain(std::iter::once(&sex));
     names.extend(all.flatten().map(String::as_str));
     let roots: Vec<usize> = schema
         .fields()
@@ -221,17 +378,19 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
             .column_by_name(RECORD_ID)
             .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
             .ok_or_else(|| Error::manifest(path, "has no text `record_id` column"))?;
-        r.record_id.extend((0..n).map(|i| ids.value(i).to_string()));
+        for i in 0..n {
+            r.record_id.push(ids.value(i));
+        }
         let rows = batch
             .column_by_name(ROW_NUMBER)
             .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned())
             .ok_or_else(|| Error::manifest(path, "has no `row_number` column"))?;
         r.row_number.extend(rows.values().iter().copied());
         r.source.extend(std::iter::repeat_n(source, n));
-        let tok = |name: &Option<String>, col: &mut TokCol| -> Result<()> {
+        for (k, (name, col)) in tokens.iter().zip(r.token_columns_mut()).enumerate() {
             let Some(name) = name else {
-                col.push_nulls(n);
-                return Ok(());
+                col.codes.extend(std::iter::repeat_n(0, n));
+                continue;
             };
             let a = batch
                 .column_by_name(name)
@@ -240,25 +399,12 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
                 .ok_or_else(|| {
                     Error::manifest(path, format!("column `{name}` is not a 16-byte token column as its manifest says"))
                 })?;
-            for i in 0..n {
-                if a.is_valid(i) {
-                    let mut t = [0u8; 16];
-                    t.copy_from_slice(a.value(i));
-                    col.values.push(t);
-                    col.valid.push(true);
-                } else {
-                    col.values.push([0u8; 16]);
-                    col.valid.push(false);
-                }
-            }
-            Ok(())
-        };
-        let bloom = |name: &Option<String>, col: &mut BloomCol| -> Result<()> {
+            col.codes.extend((0..n).map(|i| if a.is_valid(i) { dicts.token(k, a.value(i)) } else { 0 }));
+        }
+        for (which, name) in blooms.iter().enumerate() {
+            let col = if which == 0 { &mut r.given.2 } else { &mut r.family.2 };
             match name.as_ref().and_then(|nm| batch.column_by_name(nm)) {
-                None => {
-                    col.data.extend(std::iter::repeat_n(0u8, n * col.width));
-                    col.valid.extend(std::iter::repeat_n(false, n));
-                }
+                None => col.codes.extend(std::iter::repeat_n(0, n)),
                 Some(c) => {
                     let a = c
                         .as_any()
@@ -266,52 +412,21 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, sex_codes: 
                         .filter(|a| a.value_length() as usize == col.width)
                         .ok_or_else(|| Error::manifest(path, "a Bloom-filter column does not match its manifest"))?;
                     for i in 0..n {
-                        if a.is_valid(i) {
-                            col.data.extend_from_slice(a.value(i));
-                            col.valid.push(true);
-                        } else {
-                            col.data.extend(std::iter::repeat_n(0u8, col.width));
-                            col.valid.push(false);
-                        }
+                        let code = if a.is_valid(i) { dicts.bloom(which, col, a.value(i)) } else { 0 };
+                        col.codes.push(code);
                     }
                 }
             }
-            Ok(())
-        };
-        tok(&nhs, &mut r.nhs)?;
-        tok(&given[0], &mut r.given.0)?;
-        tok(&given[1], &mut r.given.1)?;
-        bloom(&given[2], &mut r.given.2)?;
-        tok(&family[0], &mut r.family.0)?;
-        tok(&family[1], &mut r.family.1)?;
-        bloom(&family[2], &mut r.family.2)?;
-        for k in 0..4 {
-            tok(&dob[k], &mut r.dob[k])?;
-            tok(&pc[k], &mut r.postcode[k])?;
         }
         match sex.as_ref().and_then(|s| batch.column_by_name(s)) {
             None => r.sex.extend(std::iter::repeat_n(0u8, n)),
             Some(c) => {
-                let text: Vec<Option<String>> = if let Some(a) = c.as_any().downcast_ref::<StringArray>() {
-                    (0..n).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+                if let Some(a) = c.as_any().downcast_ref::<StringArray>() {
+                    r.sex.extend((0..n).map(|i| if a.is_valid(i) { dicts.sex(a.value(i)) } else { 0 }));
                 } else if let Some(a) = c.as_any().downcast_ref::<FixedSizeBinaryArray>() {
-                    (0..n).map(|i| a.is_valid(i).then(|| hex::encode(a.value(i)))).collect()
+                    r.sex.extend((0..n).map(|i| if a.is_valid(i) { dicts.sex(&hex::encode(a.value(i))) } else { 0 }));
                 } else {
-                    vec![None; n]
-                };
-                for t in text {
-                    let code = match t {
-                        None => 0,
-                        Some(v) => match sex_codes.iter().position(|s| *s == v) {
-                            Some(p) => p as u8 + 1,
-                            None if sex_codes.len() < 250 => {
-                                sex_codes.push(v);
-                                sex_codes.len() as u8
-                            }
-                            None => 0,
-                        },
-                    };
-                    r.sex.push(code);
+                    r.sex.extend(std::iter::repeat_n(0u8, n));
                 }
             }
         }

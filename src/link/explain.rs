@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::link::compare::{Thresholds, pattern};
 use crate::link::data::Records;
 use crate::link::model::Model;
+use crate::link::term_frequency::TermFrequencies;
 
 /// Explains the pair `left` and `right` (each `SOURCE:RECORD_ID`) of a linkage folder. The
 /// extracts are those recorded in its `summary.json` unless `extracts` is given.
@@ -38,11 +39,23 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
             Error::usage(format!("no extract has source `{source}`; the sources are {}", records.sources.join(", ")))
         })?;
         (0..records.len())
-            .find(|&i| records.source[i] as usize == s && records.record_id[i] == id)
+            .find(|&i| records.source[i] as usize == s && records.record_id.get(i) == id)
             .ok_or_else(|| Error::usage(format!("source `{source}` has no record `{id}`")))
     };
     let (a, b) = (find(left)?, find(right)?);
-    let p = pattern(&records, a, b, Thresholds::default());
+    let defaults = Thresholds::default();
+    let thresholds = Thresholds {
+        high: summary["dice_high"].as_f64().unwrap_or(defaults.high),
+        low: summary["dice_low"].as_f64().unwrap_or(defaults.low),
+    };
+    let p = pattern(&records, a, b, thresholds);
+    let tf = if model.uses_term_frequencies() {
+        let (_, reps) = crate::link::identities(&records);
+        TermFrequencies::count(&records, &reps, &model)
+    } else {
+        TermFrequencies::none()
+    };
+    let adjust = tf.adjustments(&model, &records, a, b, &p);
     let threshold = summary["threshold"].as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
     let mut t = String::new();
     let _ = writeln!(t, "pair: {left}  ↔  {right}");
@@ -50,9 +63,14 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
     let prior = model.prior_weight();
     let _ = writeln!(t, "{:<16} {:<28} {:>+10.2}   (λ = {:.3e})", "prior", "", prior, model.prior);
     let mut total = prior;
-    for c in model.explain(&p) {
+    for c in model.explain(&p, &adjust) {
         total += c.weight;
-        let _ = writeln!(t, "{:<16} {:<28} {:>+10.2}   running total {:>+8.2}", c.comparison, c.level, c.weight, total);
+        let _ = write!(t, "{:<16} {:<28} {:>+10.2}   running total {:>+8.2}", c.comparison, c.level, c.weight, total);
+        if c.term_frequency != 0.0 {
+            let how = if c.term_frequency > 0.0 { "rarer" } else { "more common" };
+            let _ = write!(t, "   (of which {:+.2}: the name is {how} than average)", c.term_frequency);
+        }
+        let _ = writeln!(t);
     }
     let prob = Model::probability(total);
     let _ = writeln!(t, "{:<16} {:<28} {:>+10.2} bits", "match weight", "", total);

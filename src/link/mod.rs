@@ -24,9 +24,10 @@ pub mod explain;
 pub mod model;
 pub mod output;
 pub mod predict;
+pub mod term_frequency;
 pub mod train;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -36,8 +37,10 @@ use crate::error::Result;
 use blocking::{DEFAULT_MAX_BLOCK, RuleReport, candidate_pairs, default_rules};
 use cluster::{Clusters, Union};
 use compare::{Pattern, Thresholds, default_comparisons};
-use data::Records;
+use data::{Records, TokCol};
 use model::Model;
+use rayon::prelude::*;
+use term_frequency::TermFrequencies;
 use train::em::{EmOptions, EmReport};
 
 /// Default match probability at and above which a pair is linked.
@@ -65,6 +68,8 @@ pub struct LinkOptions {
     pub conflict_override: f64,
     /// Blocking rules.
     pub rules: Vec<Vec<blocking::Key>>,
+    /// Adjust exact name agreement by how common the name is ([`term_frequency`]).
+    pub term_frequency: bool,
 }
 
 impl Default for LinkOptions {
@@ -78,6 +83,7 @@ impl Default for LinkOptions {
             thresholds: Thresholds::default(),
             conflict_override: DEFAULT_CONFLICT_OVERRIDE,
             rules: default_rules(),
+            term_frequency: true,
         }
     }
 }
@@ -126,6 +132,8 @@ pub struct Linkage {
     pub pairs: Vec<(u32, u32, Pattern, f64)>,
     /// The model used.
     pub model: Model,
+    /// Name frequencies for the model's term-frequency adjusted levels.
+    pub term_frequencies: TermFrequencies,
     /// Person number per record (0-based, in order of first record).
     pub person: Vec<u32>,
     /// Link stage per record.
@@ -167,6 +175,12 @@ pub struct Summary {
     pub links_by_source_pair: std::collections::BTreeMap<String, u64>,
     /// Match threshold.
     pub threshold: f64,
+    /// Name Dice thresholds used by the comparisons (upper level).
+    pub dice_high: f64,
+    /// Name Dice thresholds used by the comparisons (lower level).
+    pub dice_low: f64,
+    /// Whether exact name agreement was weighed by name frequency.
+    pub term_frequency: bool,
     /// Whether the model was trained in this run.
     pub trained: bool,
     /// EM iterations and whether it converged.
@@ -228,22 +242,26 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
             (model, true, em, labelled)
         }
     };
+    let model = if options.term_frequency { model } else { model.without_term_frequencies() };
     timings.push(("training".to_string(), t.elapsed().as_secs_f64()));
 
     // Prediction and clustering.
     let t = Instant::now();
-    let scored: Vec<(u32, u32, Pattern, f64)> =
-        cands.iter().zip(&patterns).map(|(&(a, b), p)| (a, b, *p, model.weight(p))).collect();
-    let mut nhs_ids: HashMap<[u8; 16], u32> = HashMap::new();
-    let tokens: Vec<Option<u32>> = reps
-        .iter()
-        .map(|&r| {
-            records.nhs.get(r as usize).map(|t| {
-                let next = nhs_ids.len() as u32;
-                *nhs_ids.entry(*t).or_insert(next)
-            })
+    let tf = if model.uses_term_frequencies() {
+        TermFrequencies::count(&records, &reps, &model)
+    } else {
+        TermFrequencies::none()
+    };
+    let scored: Vec<(u32, u32, Pattern, f64)> = cands
+        .par_iter()
+        .zip(&patterns)
+        .map(|(&(a, b), p)| {
+            let (x, y) = (reps[a as usize] as usize, reps[b as usize] as usize);
+            let w = model.weight(p) + tf.adjustments(&model, &records, x, y, p).iter().sum::<f64>();
+            (a, b, *p, w)
         })
         .collect();
+    let tokens: Vec<Option<u32>> = reps.iter().map(|&r| records.nhs.get(r as usize)).collect();
     let mut clusters = Clusters::new(tokens.clone());
     let mut det_linked = vec![false; reps.len()];
     let mut prob_linked = vec![false; reps.len()];
@@ -252,7 +270,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     // Deterministic: identities sharing a token are linked, unless both their given names and
     // their dates of birth disagree outright — the signature of a number recorded on the wrong
     // person's record (a relative's). Such a record is left to the probabilistic stage.
-    let mut groups: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut groups: HashMap<u32, Vec<u32>> = HashMap::default();
     for (i, t) in tokens.iter().enumerate() {
         if let Some(t) = t {
             groups.entry(*t).or_default().push(i as u32);
@@ -330,7 +348,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let mut stage = vec![Stage::Unlinked; n];
     let mut best = vec![0.0f64; n];
     // Renumber persons by first record, so numbering is by input order.
-    let mut renumber: HashMap<u32, u32> = HashMap::new();
+    let mut renumber: HashMap<u32, u32> = HashMap::default();
     for i in 0..n {
         let id = identity[i] as usize;
         let c = id_labels[id];
@@ -366,13 +384,16 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         links_nhs_contradicted: contradicted,
         links_by_source_pair: by_pair,
         threshold: options.threshold,
+        dice_high: options.thresholds.high,
+        dice_low: options.thresholds.low,
+        term_frequency: model.uses_term_frequencies(),
         trained,
         em_iterations: em.iterations,
         em_converged: em.converged,
         nhs_labelled_pairs: labelled,
         timings,
     };
-    Ok(Linkage { records, identity, reps, pairs: scored, model, person, stage, best, summary })
+    Ok(Linkage { records, identity, reps, pairs: scored, model, term_frequencies: tf, person, stage, best, summary })
 }
 
 /// Trains the model: u from random pairs; m from NHS-number labels; then EM in two sessions,
@@ -461,7 +482,7 @@ fn train_model(
 /// divided by the share of true matches whose NHS numbers would show it (both present, and
 /// agreeing with probability m), over all identity pairs.
 fn random_match_probability(r: &Records, reps: &[u32], model: &Model) -> f64 {
-    let mut groups: HashMap<&[u8; 16], u64> = HashMap::new();
+    let mut groups: HashMap<u32, u64> = HashMap::default();
     let mut with = 0u64;
     for &i in reps {
         if let Some(t) = r.nhs.get(i as usize) {
@@ -479,31 +500,21 @@ fn random_match_probability(r: &Records, reps: &[u32], model: &Model) -> f64 {
 
 /// Groups records with identical identifying tokens. A record joins a group only when it holds an
 /// NHS number, or both a family name and a date of birth: sparser records stay on their own.
-fn identities(r: &Records) -> (Vec<u32>, Vec<u32>) {
-    let mut map: HashMap<Vec<u8>, u32> = HashMap::new();
+pub(crate) fn identities(r: &Records) -> (Vec<u32>, Vec<u32>) {
+    let mut map: HashMap<[u32; 6], u32> = HashMap::default();
     let mut identity = Vec::with_capacity(r.len());
     let mut reps = Vec::new();
-    let mut key = Vec::with_capacity(128);
     for i in 0..r.len() {
-        let solid = r.nhs.valid[i] || (r.family.0.valid[i] && r.dob[0].valid[i]);
+        let solid = r.nhs.has(i) || (r.family.0.has(i) && r.dob[0].has(i));
         if !solid {
             identity.push(reps.len() as u32);
             reps.push(i as u32);
             continue;
         }
-        key.clear();
-        for c in [&r.nhs, &r.given.0, &r.family.0, &r.dob[0], &r.postcode[0]] {
-            match c.get(i) {
-                Some(t) => {
-                    key.push(1);
-                    key.extend_from_slice(t);
-                }
-                None => key.push(0),
-            }
-        }
-        key.push(r.sex[i]);
+        let c = |col: &TokCol| col.codes[i];
+        let key = [c(&r.nhs), c(&r.given.0), c(&r.family.0), c(&r.dob[0]), c(&r.postcode[0]), r.sex[i] as u32];
         let next = reps.len() as u32;
-        let id = *map.entry(key.clone()).or_insert(next);
+        let id = *map.entry(key).or_insert(next);
         if id == next {
             reps.push(i as u32);
         }

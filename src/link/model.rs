@@ -28,12 +28,26 @@ pub struct Level {
     pub m: f64,
     /// P(level | non-match). Unused for the null level.
     pub u: f64,
+    /// Whether this level's u is replaced, pair by pair, by how common the agreeing value is
+    /// (term-frequency adjustment, see [`crate::link::term_frequency`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub term_frequency: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Level {
     /// A level with starting values of m and u.
     pub fn new(label: &str, m: f64, u: f64) -> Level {
-        Level { label: label.to_string(), m, u }
+        Level { label: label.to_string(), m, u, term_frequency: false }
+    }
+
+    /// The same level with term-frequency adjustment.
+    pub fn with_term_frequency(mut self) -> Level {
+        self.term_frequency = true;
+        self
     }
 
     /// `log2(m / u)`.
@@ -86,8 +100,10 @@ pub struct Contribution {
     pub comparison: String,
     /// Level label.
     pub level: String,
-    /// Its match weight (0 for the null level).
+    /// Its match weight (0 for the null level), term-frequency adjustment included.
     pub weight: f64,
+    /// The part of `weight` that is the term-frequency adjustment (0 where none applies).
+    pub term_frequency: f64,
 }
 
 impl Model {
@@ -113,21 +129,40 @@ impl Model {
         w
     }
 
+    /// Whether any level is term-frequency adjusted.
+    pub fn uses_term_frequencies(&self) -> bool {
+        self.comparisons.iter().any(|c| c.levels.iter().any(|l| l.term_frequency))
+    }
+
+    /// Turns term-frequency adjustment off on every level.
+    pub fn without_term_frequencies(mut self) -> Model {
+        for l in self.comparisons.iter_mut().flat_map(|c| c.levels.iter_mut()) {
+            l.term_frequency = false;
+        }
+        self
+    }
+
     /// Match probability of a weight.
     pub fn probability(weight: f64) -> f64 {
         let x = weight.exp2();
         if x.is_infinite() { 1.0 } else { x / (1.0 + x) }
     }
 
-    /// Each comparison's contribution to a pattern's weight.
-    pub fn explain(&self, pattern: &[u8]) -> Vec<Contribution> {
+    /// Each comparison's contribution to a pattern's weight; `adjust[k]` is comparison k's
+    /// term-frequency adjustment in bits (empty for none).
+    pub fn explain(&self, pattern: &[u8], adjust: &[f64]) -> Vec<Contribution> {
         self.comparisons
             .iter()
             .zip(pattern)
-            .map(|(c, &l)| Contribution {
-                comparison: c.name.clone(),
-                level: c.levels[l as usize].label.clone(),
-                weight: if l == 0 { 0.0 } else { c.levels[l as usize].weight() },
+            .enumerate()
+            .map(|(k, (c, &l))| {
+                let tf = adjust.get(k).copied().unwrap_or(0.0);
+                Contribution {
+                    comparison: c.name.clone(),
+                    level: c.levels[l as usize].label.clone(),
+                    weight: if l == 0 { 0.0 } else { c.levels[l as usize].weight() + tf },
+                    term_frequency: tf,
+                }
             })
             .collect()
     }
@@ -183,7 +218,8 @@ mod tests {
         assert!((w - (prior + (0.95f64 / 0.0001).log2() + (0.9f64 / 0.01).log2())).abs() < 1e-9);
         assert!(Model::probability(w) > 0.999);
         assert!(Model::probability(m.weight(&[2, 2])) < 1e-3);
-        assert_eq!(m.explain(&[0, 1])[0].weight, 0.0);
+        assert_eq!(m.explain(&[0, 1], &[])[0].weight, 0.0);
+        assert_eq!(m.explain(&[1, 1], &[0.5, 0.0])[0].term_frequency, 0.5);
     }
 
     #[test]

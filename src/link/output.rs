@@ -30,18 +30,38 @@ pub fn write(l: &Linkage, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
     let [clusters, pairs, model, summary] = output_paths(dir);
     let _ = std::fs::remove_file(&summary);
-    write_batch(&clusters, clusters_batch(l))?;
-    write_batch(&pairs, pairs_batch(l))?;
+    let ids = person_ids(l);
+    let mut size = vec![0u32; ids.len()];
+    for &p in &l.person {
+        size[p as usize] += 1;
+    }
+    let n = l.records.len();
+    write_batches(&clusters, chunks(n).map(|c| clusters_batch(l, &ids, &size, c)))?;
+    write_batches(&pairs, chunks(l.pairs.len()).map(|c| pairs_batch(l, c)))?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
     let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
     write_atomic(&summary, json.as_bytes())
 }
 
-fn write_batch(path: &Path, batch: RecordBatch) -> Result<()> {
+/// Rows per output batch: outputs are built and written a slice at a time, so a linkage of tens
+/// of millions of records never holds its whole output as Arrow arrays.
+const CHUNK_ROWS: usize = 1 << 20;
+
+/// Row ranges of `n` rows in chunks; one empty range when `n` is 0, so that every output file
+/// has a schema.
+fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..n.div_ceil(CHUNK_ROWS).max(1)).map(move |k| k * CHUNK_ROWS..((k + 1) * CHUNK_ROWS).min(n))
+}
+
+fn write_batches(path: &Path, mut batches: impl Iterator<Item = RecordBatch>) -> Result<()> {
     let out = AtomicFile::create(path)?;
-    let mut w = ArrowWriter::try_new(out.try_clone_file()?, batch.schema(), Some(writer_properties()))
+    // Infallible: `chunks` yields at least one range.
+    let first = batches.next().expect("at least one batch");
+    let mut w = ArrowWriter::try_new(out.try_clone_file()?, first.schema(), Some(writer_properties()))
         .map_err(|e| Error::output(path, e.to_string()))?;
-    w.write(&batch).map_err(|e| Error::output(path, e.to_string()))?;
+    for batch in std::iter::once(first).chain(batches) {
+        w.write(&batch).map_err(|e| Error::output(path, e.to_string()))?;
+    }
     w.close().map_err(|e| Error::output(path, e.to_string()))?;
     out.commit()
 }
@@ -65,20 +85,15 @@ pub fn person_ids(l: &Linkage) -> Vec<String> {
             h.update([0]);
             h.update(r.sources[r.source[i] as usize].as_bytes());
             h.update([0]);
-            h.update(r.record_id[i].as_bytes());
+            h.update(r.record_id.get(i).as_bytes());
             format!("P{}", &hex::encode(h.finalize())[..20])
         })
         .collect()
 }
 
-fn clusters_batch(l: &Linkage) -> RecordBatch {
+fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Range<usize>) -> RecordBatch {
     let r = &l.records;
-    let n = r.len();
-    let ids = person_ids(l);
-    let mut size = vec![0u32; ids.len()];
-    for &p in &l.person {
-        size[p as usize] += 1;
-    }
+    let n = rows.len();
     let (mut source, mut rid, mut row, mut pid, mut psize, mut stage, mut best) = (
         StringBuilder::new(),
         StringBuilder::new(),
@@ -88,9 +103,9 @@ fn clusters_batch(l: &Linkage) -> RecordBatch {
         StringBuilder::new(),
         Float64Builder::with_capacity(n),
     );
-    for i in 0..n {
+    for i in rows {
         source.append_value(&r.sources[r.source[i] as usize]);
-        rid.append_value(&r.record_id[i]);
+        rid.append_value(r.record_id.get(i));
         row.append_value(r.row_number[i]);
         pid.append_value(&ids[l.person[i] as usize]);
         psize.append_value(size[l.person[i] as usize]);
@@ -119,7 +134,7 @@ fn clusters_batch(l: &Linkage) -> RecordBatch {
     RecordBatch::try_new(Arc::new(schema), cols).expect("clusters batch matches its schema")
 }
 
-fn pairs_batch(l: &Linkage) -> RecordBatch {
+fn pairs_batch(l: &Linkage, rows: std::ops::Range<usize>) -> RecordBatch {
     let r = &l.records;
     let m = &l.model;
     let mut fields = vec![
@@ -132,13 +147,15 @@ fn pairs_batch(l: &Linkage) -> RecordBatch {
     let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
     let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
     let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
-    for &(a, b, p, w) in &l.pairs {
+    for &(a, b, p, w) in &l.pairs[rows] {
         for (k, side) in [a, b].into_iter().enumerate() {
             let rec = l.reps[side as usize] as usize;
             text[2 * k].append_value(&r.sources[r.source[rec] as usize]);
-            text[2 * k + 1].append_value(&r.record_id[rec]);
+            text[2 * k + 1].append_value(r.record_id.get(rec));
         }
-        for (k, c) in m.explain(&p).into_iter().enumerate() {
+        let (x, y) = (l.reps[a as usize] as usize, l.reps[b as usize] as usize);
+        let adjust = l.term_frequencies.adjustments(m, r, x, y, &p);
+        for (k, c) in m.explain(&p, &adjust).into_iter().enumerate() {
             levels[k].append_value(&c.level);
             weights[k].append_value(c.weight);
         }
