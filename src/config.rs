@@ -225,6 +225,9 @@ pub struct FieldConfig {
     pub plain: Option<bool>,
     /// Identifiers and strings: also write a Bloom-filter encoding.
     pub bloom: Option<bool>,
+    /// Date of birth: also write the year of birth in plain (`<name>_year_of_birth`), so that
+    /// the TRE can group persons by age. Off unless asked for; see docs/fields.md.
+    pub release_year: Option<bool>,
 }
 
 impl FieldConfig {
@@ -423,6 +426,9 @@ impl TokeniseConfig {
             }
             if f.plain.is_some() && f.kind != FieldType::Sex {
                 p.push(format!("{what}: `plain` applies only to sex; remove it"));
+            }
+            if f.release_year.is_some() && f.kind != FieldType::DateOfBirth {
+                p.push(format!("{what}: `release_year` applies only to date_of_birth; remove it"));
             }
             if f.bloom.is_some() && !matches!(f.kind, FieldType::Identifier | FieldType::String) {
                 p.push(format!(

@@ -8,6 +8,7 @@ mod keygen;
 mod link;
 mod progress;
 mod synth;
+mod timeline;
 mod tokenise;
 
 use std::io::Write;
@@ -51,6 +52,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Measure a linkage's accuracy against a ground truth.
     Evaluate(evaluate::Args),
+    /// Join linked activity into cross-sector timelines and population views.
+    Timeline(timeline::Args),
     /// Generate a synthetic multi-provider population with known truth.
     Synth(synth::Args),
     /// Run the pipeline on a synthetic population and narrate each stage.
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Link(a) => link::run(a, quiet),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Timeline(a) => timeline::run(a, quiet),
         Command::Synth(a) => synth::run(a, quiet),
         Command::Demo(a) => demo::run(a, quiet),
     }

@@ -37,6 +37,9 @@ pub enum Encoding {
     Bloom,
     /// A plain low-risk category (text).
     Plain,
+    /// A plain year (Int32): the year of birth, released for age-based analysis when the
+    /// config asks for it.
+    Year,
 }
 
 /// The Arrow field of an encoded column.
@@ -45,6 +48,7 @@ pub fn encoded_field(name: &str, encoding: Encoding, bytes: usize) -> FieldRef {
         Encoding::Status | Encoding::Plain => DataType::Utf8,
         Encoding::Token => DataType::FixedSizeBinary(TOKEN_BYTES as i32),
         Encoding::Bloom => DataType::FixedSizeBinary(bytes as i32),
+        Encoding::Year => DataType::Int32,
     };
     let nullable = encoding != Encoding::Status;
     Arc::new(Field::new(name, dt, nullable))

@@ -526,7 +526,7 @@ pub fn tokenise_config(spec: &Spec, format: SynthFormat) -> String {
         (Role::Nhs, "nhs_number", String::new()),
         (Role::Given, "given_name", String::new()),
         (Role::Family, "family_name", String::new()),
-        (Role::Dob, "date_of_birth", format!("formats = [\"{}\"]\n", spec.dob_format)),
+        (Role::Dob, "date_of_birth", format!("formats = [\"{}\"]\nrelease_year = true\n", spec.dob_format)),
         (Role::Postcode, "postcode", String::new()),
         (Role::Sex, "sex", "plain = true\n".to_string()),
     ] {

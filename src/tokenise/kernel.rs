@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray, UInt64Array};
 use arrow_buffer::{Buffer, NullBuffer};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use zeroize::Zeroize;
 
 use crate::config::PassType;
@@ -138,6 +138,7 @@ impl FixedCol {
 enum OutCol {
     Fixed(FixedCol),
     Code(Vec<Option<&'static str>>),
+    Year(Vec<Option<i32>>),
 }
 
 impl OutCol {
@@ -145,14 +146,21 @@ impl OutCol {
         match self {
             OutCol::Fixed(f) => f,
             // The plan builds columns in the order the kernel fills them.
-            OutCol::Code(_) => unreachable!("plan and kernel agree on column kinds"),
+            _ => unreachable!("plan and kernel agree on column kinds"),
+        }
+    }
+
+    fn year(&mut self) -> &mut Vec<Option<i32>> {
+        match self {
+            OutCol::Year(y) => y,
+            _ => unreachable!("plan and kernel agree on column kinds"),
         }
     }
 
     fn code(&mut self) -> &mut Vec<Option<&'static str>> {
         match self {
             OutCol::Code(c) => c,
-            OutCol::Fixed(_) => unreachable!("plan and kernel agree on column kinds"),
+            _ => unreachable!("plan and kernel agree on column kinds"),
         }
     }
 
@@ -160,6 +168,7 @@ impl OutCol {
         match self {
             OutCol::Fixed(f) => f.finish(),
             OutCol::Code(c) => Arc::new(StringArray::from(c)),
+            OutCol::Year(y) => Arc::new(arrow_array::Int32Array::from(y)),
         }
     }
 }
@@ -236,7 +245,14 @@ pub(crate) fn tokenise_chunk(
         let mut cols: Vec<OutCol> = match &field.encoder {
             Encoder::Nhs { .. } => vec![OutCol::Code(Vec::with_capacity(rows)), fixed(rows)],
             Encoder::Name { .. } => vec![fixed(rows), fixed(rows), OutCol::Fixed(FixedCol::new(bloom_bytes, rows))],
-            Encoder::Date { .. } | Encoder::Postcode { .. } => vec![fixed(rows), fixed(rows), fixed(rows), fixed(rows)],
+            Encoder::Date { release_year, .. } => {
+                let mut v = vec![fixed(rows), fixed(rows), fixed(rows), fixed(rows)];
+                if *release_year {
+                    v.push(OutCol::Year(Vec::with_capacity(rows)));
+                }
+                v
+            }
+            Encoder::Postcode { .. } => vec![fixed(rows), fixed(rows), fixed(rows), fixed(rows)],
             Encoder::Sex { token: None } => vec![OutCol::Code(Vec::with_capacity(rows))],
             Encoder::Sex { token: Some(_) } => vec![fixed(rows)],
             Encoder::Generic { bloom, .. } => {
@@ -286,7 +302,7 @@ pub(crate) fn tokenise_chunk(
                         nulls(&mut cols);
                     }
                 }
-                Encoder::Date { full, year_month, year, formats, min_year, max_year } => {
+                Encoder::Date { full, year_month, year, formats, min_year, max_year, release_year } => {
                     let (o, d) = parse_date(raw, formats, *min_year, *max_year);
                     fc.count(o);
                     match d {
@@ -303,6 +319,9 @@ pub(crate) fn tokenise_chunk(
                             year_month.token_into(&p.year_month, cols[2].fixed().push());
                             year.token_into(&p.year, cols[3].fixed().push());
                             fc.macs += 3;
+                            if *release_year {
+                                cols[4].year().push(Some(d.year()));
+                            }
                         }
                         None => nulls(&mut cols),
                     }
@@ -437,6 +456,7 @@ fn nulls(cols: &mut [OutCol]) {
         match c {
             OutCol::Fixed(f) => f.null(),
             OutCol::Code(v) => v.push(None),
+            OutCol::Year(v) => v.push(None),
         }
     }
 }

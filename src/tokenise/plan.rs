@@ -62,12 +62,37 @@ pub(crate) struct PassPlan {
 /// How a field is encoded, with its keyed MACs.
 #[derive(Debug)]
 pub(crate) enum Encoder {
-    Nhs { token: TokenMac },
-    Name { exact: TokenMac, phonetic: TokenMac, bloom: TokenMac },
-    Date { full: TokenMac, year_month: TokenMac, year: TokenMac, formats: DateFormats, min_year: i32, max_year: i32 },
-    Postcode { full: TokenMac, sector: TokenMac, district: TokenMac, area: TokenMac },
-    Sex { token: Option<TokenMac> },
-    Generic { identifier: bool, token: TokenMac, bloom: Option<TokenMac> },
+    Nhs {
+        token: TokenMac,
+    },
+    Name {
+        exact: TokenMac,
+        phonetic: TokenMac,
+        bloom: TokenMac,
+    },
+    Date {
+        full: TokenMac,
+        year_month: TokenMac,
+        year: TokenMac,
+        formats: DateFormats,
+        min_year: i32,
+        max_year: i32,
+        release_year: bool,
+    },
+    Postcode {
+        full: TokenMac,
+        sector: TokenMac,
+        district: TokenMac,
+        area: TokenMac,
+    },
+    Sex {
+        token: Option<TokenMac>,
+    },
+    Generic {
+        identifier: bool,
+        token: TokenMac,
+        bloom: Option<TokenMac>,
+    },
 }
 
 struct Col {
@@ -153,6 +178,16 @@ impl Plan {
                         (Purpose::DateFull, Purpose::DateYearMonth, Purpose::DateYear)
                     };
                     let (min_year, max_year) = f.year_range();
+                    let release_year = dob && f.release_year.unwrap_or(false);
+                    let mut cols = vec![
+                        col("full", Encoding::Token, Some(pf.clone())),
+                        col("swapped", Encoding::Token, Some(pf.clone())),
+                        col("year_month", Encoding::Token, Some(pym.clone())),
+                        col("year", Encoding::Token, Some(py.clone())),
+                    ];
+                    if release_year {
+                        cols.push(col("year_of_birth", Encoding::Year, None));
+                    }
                     (
                         Encoder::Date {
                             full: sub(&pf),
@@ -161,13 +196,9 @@ impl Plan {
                             formats: compile(&f.date_formats(), &mut problems),
                             min_year,
                             max_year,
+                            release_year,
                         },
-                        vec![
-                            col("full", Encoding::Token, Some(pf.clone())),
-                            col("swapped", Encoding::Token, Some(pf)),
-                            col("year_month", Encoding::Token, Some(pym)),
-                            col("year", Encoding::Token, Some(py)),
-                        ],
+                        cols,
                     )
                 }
                 FieldType::Postcode => (

@@ -1,0 +1,480 @@
+//! The timeline folder: the second pass (sort each spill file, write events, summarise persons)
+//! and the population tables.
+//!
+//! - `timeline.parquet`: every event, sorted by person, date (missing dates last), source and
+//!   input row.
+//! - `persons.parquet` and `persons.csv`: one row per person (see [`population`]).
+//! - `person_years.parquet`: activity and spend per person, financial year and setting group.
+//! - `segments.parquet` and `segments.csv`: the segmentation table, exact — for use inside the
+//!   TRE only.
+//! - `segments_published.parquet` and `segments_published.csv`: the same table with disclosure
+//!   control applied ([`disclosure`]) — the version that may leave the TRE.
+//! - `timeline_summary.json`, last.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int32Builder, StringBuilder, UInt64Builder};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{Error, Result};
+use crate::io::atomic::AtomicFile;
+use crate::io::parquet::writer_properties;
+use crate::timeline::disclosure::DisclosureRule;
+use crate::timeline::events::{self, SETTING_GROUPS, date_of, financial_year, setting_group};
+use crate::timeline::population::{AGE_GROUPS, COMPLEXITY, PersonRow, Segmentation, age_group, complexity};
+
+/// A Parquet file being written under a temporary name.
+struct Out {
+    file: AtomicFile,
+    writer: ArrowWriter<File>,
+    path: PathBuf,
+}
+
+impl Out {
+    fn create(path: PathBuf, schema: SchemaRef) -> Result<Out> {
+        let file = AtomicFile::create(&path)?;
+        let writer = ArrowWriter::try_new(file.try_clone_file()?, schema, Some(writer_properties()))
+            .map_err(|e| Error::output(&path, e.to_string()))?;
+        Ok(Out { file, writer, path })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(|e| Error::output(&self.path, e.to_string()))
+    }
+
+    fn commit(self) -> Result<()> {
+        self.writer.close().map_err(|e| Error::output(&self.path, e.to_string()))?;
+        self.file.commit()
+    }
+}
+
+fn persons_schema(conditions: &[String]) -> SchemaRef {
+    let mut f = vec![
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("year_of_birth", DataType::Int32, true),
+        Field::new("age", DataType::Int32, true),
+        Field::new("age_group", DataType::Utf8, false),
+        Field::new("sex", DataType::Utf8, true),
+        Field::new("sources", DataType::Utf8, false),
+        Field::new("events", DataType::UInt64, false),
+        Field::new("conditions", DataType::UInt64, false),
+        Field::new("complexity", DataType::Utf8, false),
+    ];
+    f.extend(conditions.iter().map(|c| Field::new(format!("ltc_{c}"), DataType::Boolean, false)));
+    f.push(Field::new("spend_per_year", DataType::Float64, false));
+    f.extend(
+        SETTING_GROUPS.iter().map(|(g, _, _)| Field::new(format!("spend_per_year_{g}"), DataType::Float64, false)),
+    );
+    f.push(Field::new("activity_per_year", DataType::Float64, false));
+    f.extend(
+        SETTING_GROUPS.iter().map(|(g, _, _)| Field::new(format!("activity_per_year_{g}"), DataType::Float64, false)),
+    );
+    Arc::new(Schema::new(f))
+}
+
+fn person_years_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("financial_year", DataType::Utf8, false),
+        Field::new("setting_group", DataType::Utf8, false),
+        Field::new("activities", DataType::UInt64, false),
+        Field::new("spend", DataType::Float64, false),
+    ]))
+}
+
+/// Writes every output but the summary.
+pub(crate) fn write(
+    ids: &[String],
+    spills: &[PathBuf],
+    conditions: &[String],
+    years: &[i32],
+    rule: DisclosureRule,
+    out: &Path,
+    log: &dyn Fn(&str),
+) -> Result<()> {
+    let ev_schema = events::schema(conditions);
+    let mut timeline = Out::create(out.join("timeline.parquet"), ev_schema.clone())?;
+    let p_schema = persons_schema(conditions);
+    let mut persons = Out::create(out.join("persons.parquet"), p_schema.clone())?;
+    let mut persons_csv = AtomicFile::create(&out.join("persons.csv"))?;
+    write_csv_header(&mut persons_csv, &p_schema)?;
+    let mut person_years = Out::create(out.join("person_years.parquet"), person_years_schema())?;
+    let mut seg = Segmentation::new(conditions.to_vec());
+    let n_years = years.len().max(1) as f64;
+    let latest = years.last().copied();
+    for (k, path) in spills.iter().enumerate() {
+        if !path.exists() {
+            continue;
+        }
+        log(&format!("sorting events, part {} of {}", k + 1, spills.len()));
+        let batch = read_sorted(path)?;
+        let ev = events_batch(&batch, ids, &ev_schema).map_err(|e| Error::output(path, e))?;
+        for start in (0..ev.num_rows()).step_by(1 << 20) {
+            timeline.write(&ev.slice(start, (1 << 20).min(ev.num_rows() - start)))?;
+        }
+        let (pb, yb) = summarise(&batch, ids, conditions, years, n_years, latest, &p_schema, &mut seg)
+            .map_err(|e| Error::output(path, e))?;
+        persons.write(&pb)?;
+        write_csv_rows(&mut persons_csv, &pb)?;
+        person_years.write(&yb)?;
+    }
+    timeline.commit()?;
+    persons.commit()?;
+    persons_csv.commit()?;
+    person_years.commit()?;
+    seg.finish();
+    write_segments(&seg, None, out, "segments")?;
+    write_segments(&seg, Some(rule), out, "segments_published")
+}
+
+/// Reads one spill file and sorts it by person, date (missing last), source and row.
+fn read_sorted(path: &Path) -> Result<RecordBatch> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(65_536).build())
+        .map_err(|e| Error::output(path, e.to_string()))?;
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
+    let batches: Vec<RecordBatch> =
+        reader.collect::<std::result::Result<_, _>>().map_err(|e| Error::output(path, e.to_string()))?;
+    let all =
+        arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| Error::output(path, e.to_string()))?;
+    drop(batches);
+    let col = |i: usize| all.column(i).clone();
+    let rank = col(0);
+    let rank = rank.as_any().downcast_ref::<UInt32Array>().expect("spill schema");
+    let source = col(1);
+    let source = source.as_any().downcast_ref::<StringArray>().expect("spill schema");
+    let row = col(3);
+    let row = row.as_any().downcast_ref::<UInt64Array>().expect("spill schema");
+    let date = col(5);
+    let date = date.as_any().downcast_ref::<Date32Array>().expect("spill schema");
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    let date_key = |i: usize| if date.is_valid(i) { date.value(i) } else { i32::MAX };
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        (rank.value(a), date_key(a), source.value(a), row.value(a)).cmp(&(
+            rank.value(b),
+            date_key(b),
+            source.value(b),
+            row.value(b),
+        ))
+    });
+    arrow_select::take::take_record_batch(&all, &UInt32Array::from(order))
+        .map_err(|e| Error::output(path, e.to_string()))
+}
+
+/// The event columns of a sorted spill batch.
+fn events_batch(b: &RecordBatch, ids: &[String], schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
+    let rank = b.column(0).as_any().downcast_ref::<UInt32Array>().ok_or("spill schema")?;
+    let person: StringArray = rank.iter().map(|r| r.map(|r| ids[r as usize].as_str())).collect();
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(person)];
+    // source, record_id, setting, event_date, date_status, activity_type, cost, conditions…
+    for name in schema.fields().iter().skip(1).map(|f| f.name()) {
+        cols.push(b.column_by_name(name).ok_or("spill schema")?.clone());
+    }
+    RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())
+}
+
+fn most_common<T: Ord + Copy>(values: &mut [T]) -> Option<T> {
+    values.sort_unstable();
+    let mut best: Option<(usize, T)> = None;
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i;
+        while j < values.len() && values[j] == values[i] {
+            j += 1;
+        }
+        if best.is_none_or(|(n, _)| j - i > n) {
+            best = Some((j - i, values[i]));
+        }
+        i = j;
+    }
+    best.map(|(_, v)| v)
+}
+
+/// Summarises the persons of one sorted spill batch.
+#[allow(clippy::too_many_arguments)]
+fn summarise(
+    b: &RecordBatch,
+    ids: &[String],
+    conditions: &[String],
+    years: &[i32],
+    n_years: f64,
+    latest: Option<i32>,
+    schema: &SchemaRef,
+    seg: &mut Segmentation,
+) -> std::result::Result<(RecordBatch, RecordBatch), String> {
+    let get = |name: &str| b.column_by_name(name).ok_or_else(|| format!("spill lacks {name}"));
+    let rank = get("rank")?;
+    let rank = rank.as_any().downcast_ref::<UInt32Array>().ok_or("rank")?;
+    let source = get("source")?;
+    let source = source.as_any().downcast_ref::<StringArray>().ok_or("source")?;
+    let setting = get("setting")?;
+    let setting = setting.as_any().downcast_ref::<StringArray>().ok_or("setting")?;
+    let date = get("event_date")?;
+    let date = date.as_any().downcast_ref::<Date32Array>().ok_or("date")?;
+    let status = get("date_status")?;
+    let status = status.as_any().downcast_ref::<StringArray>().ok_or("status")?;
+    let cost = get("cost")?;
+    let cost = cost.as_any().downcast_ref::<Float64Array>().ok_or("cost")?;
+    let yob = get("year_of_birth")?;
+    let yob = yob.as_any().downcast_ref::<Int32Array>().ok_or("yob")?;
+    let sex = get("sex")?;
+    let sex = sex.as_any().downcast_ref::<StringArray>().ok_or("sex")?;
+    let flags: Vec<BooleanArray> = conditions
+        .iter()
+        .map(|c| {
+            get(&format!("ltc_{c}"))
+                .and_then(|a| a.as_any().downcast_ref::<BooleanArray>().cloned().ok_or_else(|| c.clone()))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let g = SETTING_GROUPS.len();
+    let mut pid = StringBuilder::new();
+    let (mut year_b, mut age_b) = (Int32Builder::new(), Int32Builder::new());
+    let (mut ageg, mut sex_b, mut src_b, mut cx) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut events_b, mut cond_b) = (UInt64Builder::new(), UInt64Builder::new());
+    let mut ltc_b: Vec<BooleanBuilder> = conditions.iter().map(|_| BooleanBuilder::new()).collect();
+    let mut spend_b: Vec<Float64Builder> = (0..=g).map(|_| Float64Builder::new()).collect();
+    let mut act_b: Vec<Float64Builder> = (0..=g).map(|_| Float64Builder::new()).collect();
+    let (mut y_pid, mut y_fy, mut y_sg, mut y_n, mut y_sp) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), UInt64Builder::new(), Float64Builder::new());
+    let n = b.num_rows();
+    let mut s = 0;
+    while s < n {
+        let r = rank.value(s);
+        let mut e = s;
+        while e < n && rank.value(e) == r {
+            e += 1;
+        }
+        let mut years_of_birth: Vec<i32> = (s..e).filter(|&i| yob.is_valid(i)).map(|i| yob.value(i)).collect();
+        let year_of_birth = most_common(&mut years_of_birth);
+        let mut sexes: Vec<&str> = (s..e).filter(|&i| sex.is_valid(i)).map(|i| sex.value(i)).collect();
+        let sex_mode = most_common(&mut sexes);
+        let mut sources: Vec<&str> = (s..e).map(|i| source.value(i)).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let has: Vec<bool> = flags.iter().map(|f| (s..e).any(|i| f.is_valid(i) && f.value(i))).collect();
+        let mut by_year = vec![[(0u64, 0.0f64); SETTING_GROUPS.len()]; years.len()];
+        for i in s..e {
+            if status.value(i) != "ok" {
+                continue;
+            }
+            let Some(d) = date_of(date.value(i)) else { continue };
+            let Some(y) = years.iter().position(|&y| y == financial_year(d)) else { continue };
+            let grp = if setting.is_valid(i) { setting_group(setting.value(i)) } else { g - 1 };
+            let c = if cost.is_valid(i) { cost.value(i) } else { 0.0 };
+            by_year[y][grp].0 += 1;
+            by_year[y][grp].1 += c;
+        }
+        let mut row = PersonRow {
+            age: year_of_birth.zip(latest).map(|(b, l)| l - b),
+            conditions: has.clone(),
+            spend: [0.0; SETTING_GROUPS.len()],
+            activity: [0.0; SETTING_GROUPS.len()],
+        };
+        let id = ids[r as usize].as_str();
+        for (y, groups) in by_year.iter().enumerate() {
+            for (k, &(count, spend)) in groups.iter().enumerate() {
+                row.activity[k] += count as f64 / n_years;
+                row.spend[k] += spend / n_years;
+                if count > 0 {
+                    y_pid.append_value(id);
+                    y_fy.append_value(events::financial_year_label(years[y]));
+                    y_sg.append_value(SETTING_GROUPS[k].0);
+                    y_n.append_value(count);
+                    y_sp.append_value((spend * 100.0).round() / 100.0);
+                }
+            }
+        }
+        seg.add(&row);
+        pid.append_value(id);
+        year_b.append_option(year_of_birth);
+        age_b.append_option(row.age);
+        ageg.append_value(AGE_GROUPS[age_group(row.age)]);
+        sex_b.append_option(sex_mode);
+        src_b.append_value(sources.join(";"));
+        events_b.append_value((e - s) as u64);
+        cond_b.append_value(row.condition_count() as u64);
+        cx.append_value(COMPLEXITY[complexity(row.condition_count())]);
+        for (k, h) in has.iter().enumerate() {
+            ltc_b[k].append_value(*h);
+        }
+        spend_b[0].append_value(round2(row.spend.iter().sum()));
+        act_b[0].append_value(round2(row.activity.iter().sum()));
+        for k in 0..g {
+            spend_b[k + 1].append_value(round2(row.spend[k]));
+            act_b[k + 1].append_value(round2(row.activity[k]));
+        }
+        s = e;
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(pid.finish()),
+        Arc::new(year_b.finish()),
+        Arc::new(age_b.finish()),
+        Arc::new(ageg.finish()),
+        Arc::new(sex_b.finish()),
+        Arc::new(src_b.finish()),
+        Arc::new(events_b.finish()),
+        Arc::new(cond_b.finish()),
+        Arc::new(cx.finish()),
+    ];
+    cols.extend(ltc_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend(spend_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend(act_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    let persons = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
+    let years_batch = RecordBatch::try_new(
+        person_years_schema(),
+        vec![
+            Arc::new(y_pid.finish()),
+            Arc::new(y_fy.finish()),
+            Arc::new(y_sg.finish()),
+            Arc::new(y_n.finish()),
+            Arc::new(y_sp.finish()),
+        ],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((persons, years_batch))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn write_csv_header(f: &mut AtomicFile, schema: &Schema) -> Result<()> {
+    let line = schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",") + "\n";
+    let dest = f.dest().to_path_buf();
+    f.file().write_all(line.as_bytes()).map_err(|e| Error::io("writing", &dest, e))
+}
+
+fn write_csv_rows(f: &mut AtomicFile, b: &RecordBatch) -> Result<()> {
+    let dest = f.dest().to_path_buf();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for i in 0..b.num_rows() {
+        let rec: Vec<String> = b.columns().iter().map(|c| cell(c, i)).collect();
+        w.write_record(&rec).map_err(|e| Error::output(&dest, e.to_string()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::output(&dest, e.to_string()))?;
+    f.file().write_all(&bytes).map_err(|e| Error::io("writing", &dest, e))
+}
+
+/// One value as CSV text; null as empty.
+fn cell(c: &ArrayRef, i: usize) -> String {
+    if c.is_null(i) {
+        return String::new();
+    }
+    arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &Default::default())
+        .map(|f| f.value(i).to_string())
+        .unwrap_or_default()
+}
+
+/// Column names of the segmentation table.
+fn segment_fields(conditions: &[String]) -> Vec<Field> {
+    let mut f = vec![
+        Field::new("age_group", DataType::Utf8, false),
+        Field::new("complexity", DataType::Utf8, false),
+        Field::new("population", DataType::Float64, true),
+        Field::new("average_age", DataType::Float64, true),
+        Field::new("average_conditions", DataType::Float64, true),
+        Field::new("spend_per_person_per_year", DataType::Float64, true),
+    ];
+    f.extend(
+        SETTING_GROUPS
+            .iter()
+            .map(|(g, _, _)| Field::new(format!("spend_per_person_per_year_{g}"), DataType::Float64, true)),
+    );
+    f.push(Field::new("activity_per_person_per_year", DataType::Float64, true));
+    f.extend(conditions.iter().map(|c| Field::new(format!("prevalence_{c}_percent"), DataType::Float64, true)));
+    f
+}
+
+/// The segmentation table as rows of optional numbers (None: suppressed), exact when `rule` is
+/// None.
+pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(String, String, Vec<Option<f64>>)> {
+    let na = AGE_GROUPS.len() + 1;
+    let nc = COMPLEXITY.len() + 1;
+    let grid = |f: &dyn Fn(&crate::timeline::population::Cell) -> u64| -> Vec<Vec<u64>> {
+        (0..na).map(|a| (0..nc).map(|c| f(&seg.cells[a][c])).collect()).collect()
+    };
+    let pop = grid(&|c| c.population);
+    let pop_s = rule.map(|r| r.suppress_grid(&pop));
+    let cond_s: Vec<Option<Vec<Vec<bool>>>> = (0..seg.conditions.len())
+        .map(|k| rule.map(|r| r.suppress_grid(&grid(&|c| c.with_condition.get(k).copied().unwrap_or(0)))))
+        .collect();
+    let mut rows = Vec::new();
+    for a in 0..na {
+        for c in 0..nc {
+            let cell = &seg.cells[a][c];
+            let (ag, cx) = Segmentation::label(a, c);
+            let hidden = pop_s.as_ref().is_some_and(|s| s[a][c]);
+            let p = cell.population as f64;
+            let per = |x: f64| if cell.population == 0 { None } else { Some(x / p) };
+            let mut v: Vec<Option<f64>> = Vec::new();
+            v.push(Some(match rule {
+                Some(r) => r.round(cell.population) as f64,
+                None => p,
+            }));
+            v.push(if cell.aged == 0 { None } else { Some(round1(cell.age_sum / cell.aged as f64)) });
+            v.push(per(cell.conditions as f64).map(|x| (x * 100.0).round() / 100.0));
+            v.push(per(cell.spend.iter().sum()).map(|x| x.round()));
+            v.extend(cell.spend.iter().map(|&s| per(s).map(|x| x.round())));
+            v.push(per(cell.activity.iter().sum()).map(round1));
+            for (k, s) in cond_s.iter().enumerate() {
+                let n = cell.with_condition.get(k).copied().unwrap_or(0);
+                let small = s.as_ref().is_some_and(|s| s[a][c]);
+                v.push(if small { None } else { per(n as f64 * 100.0).map(round1) });
+            }
+            if hidden {
+                v.iter_mut().for_each(|x| *x = None);
+            }
+            rows.push((ag.to_string(), cx.to_string(), v));
+        }
+    }
+    rows
+}
+
+fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, name: &str) -> Result<()> {
+    let fields = segment_fields(&seg.conditions);
+    let rows = segment_rows(seg, rule);
+    let mut ag = StringBuilder::new();
+    let mut cx = StringBuilder::new();
+    let mut nums: Vec<Float64Builder> = (2..fields.len()).map(|_| Float64Builder::new()).collect();
+    let mut csv_text = fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",") + "\n";
+    for (a, c, v) in &rows {
+        ag.append_value(a);
+        cx.append_value(c);
+        csv_text.push_str(&format!("{a},{c}"));
+        for (k, x) in v.iter().enumerate() {
+            nums[k].append_option(*x);
+            csv_text.push(',');
+            match x {
+                Some(x) => csv_text.push_str(&format!("{x}")),
+                None if rule.is_some() => csv_text.push('*'),
+                None => {}
+            }
+        }
+        csv_text.push('\n');
+    }
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(ag.finish()), Arc::new(cx.finish())];
+    cols.extend(nums.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    let schema = Arc::new(Schema::new(fields));
+    let path = out.join(format!("{name}.parquet"));
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::output(&path, e.to_string()))?;
+    let mut o = Out::create(path, schema)?;
+    o.write(&batch)?;
+    o.commit()?;
+    crate::io::atomic::write_atomic(&out.join(format!("{name}.csv")), csv_text.as_bytes())
+}
