@@ -8,6 +8,7 @@ mod util;
 mod cli_keygen;
 mod cli_link;
 mod cli_synth;
+mod cli_timeline;
 mod cli_tokenise;
 mod properties;
 mod vectors;

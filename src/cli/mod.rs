@@ -7,7 +7,9 @@ mod inspect;
 mod keygen;
 mod link;
 mod progress;
+mod report;
 mod synth;
+mod theograph;
 mod timeline;
 mod tokenise;
 
@@ -54,6 +56,10 @@ pub enum Command {
     Evaluate(evaluate::Args),
     /// Join linked activity into cross-sector timelines and population views.
     Timeline(timeline::Args),
+    /// Draw persons' events on a time axis, one lane per setting (SVG).
+    Theograph(theograph::Args),
+    /// Write the linkage and population report (self-contained HTML).
+    Report(report::Args),
     /// Generate a synthetic multi-provider population with known truth.
     Synth(synth::Args),
     /// Run the pipeline on a synthetic population and narrate each stage.
@@ -89,6 +95,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Timeline(a) => timeline::run(a, quiet),
+        Command::Theograph(a) => theograph::run(a),
+        Command::Report(a) => report::run(a),
         Command::Synth(a) => synth::run(a, quiet),
         Command::Demo(a) => demo::run(a, quiet),
     }

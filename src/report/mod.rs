@@ -1,3 +1,5 @@
-//! Reports for people: the tokeniser's data-quality report for provider IG teams.
+//! Reports for people: the tokeniser's data-quality report for provider IG teams, and the
+//! linkage and population report for TRE analysts.
 
+pub mod html;
 pub mod quality;
