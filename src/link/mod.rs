@@ -261,6 +261,10 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
             (a, b, *p, w)
         })
         .collect();
+    // `scored` holds the pairs and their patterns from here on.
+    let candidate_count = cands.len() as u64;
+    drop(cands);
+    drop(patterns);
     let tokens: Vec<Option<u32>> = reps.iter().map(|&r| records.nhs.get(r as usize)).collect();
     let mut clusters = Clusters::new(tokens.clone());
     let mut det_linked = vec![false; reps.len()];
@@ -375,7 +379,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         records: n as u64,
         identities: reps.len() as u64,
         persons: renumber.len() as u64,
-        candidate_pairs: cands.len() as u64,
+        candidate_pairs: candidate_count,
         blocking,
         links_nhs_number: links_nhs,
         links_probabilistic: accepted,

@@ -18,6 +18,7 @@ use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder, UInt64B
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -36,8 +37,8 @@ pub fn write(l: &Linkage, dir: &Path) -> Result<()> {
         size[p as usize] += 1;
     }
     let n = l.records.len();
-    write_batches(&clusters, chunks(n).map(|c| clusters_batch(l, &ids, &size, c)))?;
-    write_batches(&pairs, chunks(l.pairs.len()).map(|c| pairs_batch(l, c)))?;
+    write_batches(&clusters, built_in_parallel(n, |c| clusters_batch(l, &ids, &size, c)))?;
+    write_batches(&pairs, built_in_parallel(l.pairs.len(), |c| pairs_batch(l, c)))?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
     let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
     write_atomic(&summary, json.as_bytes())
@@ -51,6 +52,18 @@ const CHUNK_ROWS: usize = 1 << 20;
 /// has a schema.
 fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..n.div_ceil(CHUNK_ROWS).max(1)).map(move |k| k * CHUNK_ROWS..((k + 1) * CHUNK_ROWS).min(n))
+}
+
+/// The batches of `n` rows, built a few at a time in parallel (one per thread) and yielded in
+/// order, so building keeps every core busy while memory holds only a few batches.
+fn built_in_parallel<F>(n: usize, build: F) -> impl Iterator<Item = RecordBatch>
+where
+    F: Fn(std::ops::Range<usize>) -> RecordBatch + Sync,
+{
+    let ranges: Vec<_> = chunks(n).collect();
+    let group = rayon::current_num_threads().max(1);
+    let groups: Vec<Vec<std::ops::Range<usize>>> = ranges.chunks(group).map(<[_]>::to_vec).collect();
+    groups.into_iter().flat_map(move |g| g.into_par_iter().map(&build).collect::<Vec<_>>())
 }
 
 fn write_batches(path: &Path, mut batches: impl Iterator<Item = RecordBatch>) -> Result<()> {
@@ -155,9 +168,11 @@ fn pairs_batch(l: &Linkage, rows: std::ops::Range<usize>) -> RecordBatch {
         }
         let (x, y) = (l.reps[a as usize] as usize, l.reps[b as usize] as usize);
         let adjust = l.term_frequencies.adjustments(m, r, x, y, &p);
-        for (k, c) in m.explain(&p, &adjust).into_iter().enumerate() {
-            levels[k].append_value(&c.level);
-            weights[k].append_value(c.weight);
+        // As `Model::explain`, without allocating per pair.
+        for (k, c) in m.comparisons.iter().enumerate() {
+            let level = &c.levels[p[k] as usize];
+            levels[k].append_value(&level.label);
+            weights[k].append_value(if p[k] == 0 { 0.0 } else { level.weight() + adjust[k] });
         }
         total.append_value(w);
         prob.append_value(crate::link::model::Model::probability(w));
