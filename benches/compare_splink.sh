@@ -25,6 +25,7 @@ echo "== pseudolink: link (TRE side)"
 timed "$P" link "$work"/acute.parquet "$work"/ae.parquet "$work"/gp.parquet "$work"/community_mh.parquet "$work"/social_care.parquet --out "$work/linked" -q
 "$P" evaluate --truth "$work/plain/truth.csv" --clusters "$work/linked"
 echo "== splink 5 (duckdb) on the plaintext"
-timed "$venv/bin/python" "$root/benches/splink_compare.py" "$work/plain" "$work/splink" 2>/dev/null | tail -1
+timed "$venv/bin/python" "$root/benches/splink_compare.py" "$work/plain" "$work/splink" > "$work/splink.log" 2>&1
+tail -1 "$work/splink.log"   # Splink's own timings, as JSON
 "$P" evaluate --truth "$work/plain/truth.csv" --clusters "$work/splink/clusters.parquet"
 echo "== outputs in $work"
