@@ -10,5 +10,6 @@ mod cli_link;
 mod cli_synth;
 mod cli_timeline;
 mod cli_tokenise;
+mod hostile;
 mod properties;
 mod vectors;

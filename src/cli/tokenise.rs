@@ -99,7 +99,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
                     .filter(|(_, c)| **c > 0)
                     .map(|(s, c)| format!("{} {s}", group_digits(*c)))
                     .collect();
-                format!("; NHS numbers: {}", parts.join(", "))
+                if parts.is_empty() { String::new() } else { format!("; NHS numbers: {}", parts.join(", ")) }
             })
             .unwrap_or_default();
         eprintln!(

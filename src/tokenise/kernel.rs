@@ -198,6 +198,9 @@ impl Drop for Scratch {
     }
 }
 
+/// Longest name or identifier value encoded, in bytes; longer values are unusable.
+pub(crate) const MAX_VALUE_BYTES: usize = 1_024;
+
 /// Tokenises rows `start..end` of `batch`.
 pub(crate) fn tokenise_chunk(
     plan: &Plan,
@@ -265,6 +268,13 @@ pub(crate) fn tokenise_chunk(
         };
         for r in start..end {
             let raw = if input.is_null(r) { "" } else { input.value(r) };
+            // No name or identifier runs to a kilobyte; a longer value is damage (or an attack on
+            // the Bloom encoder, whose cost grows with length) and is counted as unusable.
+            if raw.len() > MAX_VALUE_BYTES && matches!(field.encoder, Encoder::Name { .. } | Encoder::Generic { .. }) {
+                fc.count(Outcome::Invalid);
+                nulls(&mut cols);
+                continue;
+            }
             match &field.encoder {
                 Encoder::Nhs { token } => match NhsNumber::parse(raw) {
                     Ok(n) => {
