@@ -63,6 +63,7 @@ pub mod config;
 pub mod encode;
 pub mod error;
 pub mod evaluate;
+pub mod fuzzing;
 pub mod inspect;
 pub mod io;
 pub mod link;
