@@ -12,5 +12,6 @@ mod cli_timeline;
 mod cli_tokenise;
 mod fuzz_corpus;
 mod hostile;
+mod leaks;
 mod properties;
 mod vectors;

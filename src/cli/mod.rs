@@ -68,6 +68,7 @@ pub enum Command {
 
 /// Runs the command line and returns the exit status.
 pub fn main() -> ExitCode {
+    hide_panic_payloads();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -82,6 +83,20 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report_error(&e),
     }
+}
+
+/// Replaces the default panic message, which prints the panic's payload: a panic inside a
+/// dependency (a CSV or Parquet reader, say) may carry the value it choked on, and that value may
+/// be an identifier. Only the location is shown. Outputs being written are left under temporary
+/// names (removed as the panic unwinds), never at their final paths.
+fn hide_panic_payloads() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "pseudolink: internal error{at}. This is a bug in pseudolink: please report it with the command you \
+             ran (the message it carried is not shown, as it may hold input values). No output of this run is complete."
+        );
+    }));
 }
 
 /// Runs a parsed command line.

@@ -266,8 +266,14 @@ pub(crate) fn tokenise_chunk(
                 v
             }
         };
+        // Debug builds only: a panic on a chosen value, so that tests can check that a panic
+        // never shows an input value (see `cli::hide_panic_payloads`).
+        let panic_on = if cfg!(debug_assertions) { std::env::var("PSEUDOLINK_TEST_PANIC_ON_VALUE").ok() } else { None };
         for r in start..end {
             let raw = if input.is_null(r) { "" } else { input.value(r) };
+            if panic_on.as_deref() == Some(raw) {
+                panic!("test panic on the value `{raw}`");
+            }
             // No name or identifier runs to a kilobyte; a longer value is damage (or an attack on
             // the Bloom encoder, whose cost grows with length) and is counted as unusable.
             if raw.len() > MAX_VALUE_BYTES && matches!(field.encoder, Encoder::Name { .. } | Encoder::Generic { .. }) {
