@@ -16,7 +16,7 @@ const FAMILY: &str = "Qorvexhalm";
 /// (the bytes themselves are compressed, so a byte search alone would miss a leak).
 fn visible(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap();
-    if !path.extension().is_some_and(|e| e == "parquet") {
+    if path.extension().is_none_or(|e| e != "parquet") {
         return bytes;
     }
     let mut out = bytes;
