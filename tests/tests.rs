@@ -10,6 +10,7 @@ mod cli_link;
 mod cli_synth;
 mod cli_timeline;
 mod cli_tokenise;
+mod faults;
 mod fuzz_corpus;
 mod hostile;
 mod leaks;
