@@ -150,6 +150,13 @@ mod tests {
     use super::*;
     use hmac::{Hmac, KeyInit, Mac};
 
+    #[test]
+    fn debug_shows_no_key_material() {
+        let mac = TokenMac::from_key(&[0xAB; 32]);
+        assert_eq!(format!("{mac:?}"), "TokenMac([redacted])");
+        assert_eq!(format!("{mac:#?}"), "TokenMac([redacted])");
+    }
+
     fn reference(key: &[u8], msg: &[u8]) -> [u8; 32] {
         let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
         m.update(msg);

@@ -138,6 +138,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_shows_no_digits() {
+        let n = NhsNumber::parse("943 476 5919").unwrap();
+        assert_eq!(format!("{n:?}"), "NhsNumber([redacted])");
+    }
+
+    #[test]
     fn published_examples() {
         // The worked example of the algorithm (sum 299, remainder 2, check digit 9).
         // "987 654 4321", often quoted as the NHS number *format* example, fails the check
