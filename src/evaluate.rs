@@ -158,7 +158,7 @@ pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
     truth_of.sort_unstable();
     let path = if clusters_dir.is_dir() { clusters_dir.join("clusters.parquet") } else { clusters_dir.to_path_buf() };
     let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = crate::io::parquet::reader_builder(file)
         .and_then(|b| b.build())
         .map_err(|_| Error::manifest(&path, "is not a readable clusters file from `pseudolink link`"))?;
     let mut cells: Vec<(u64, u64)> = Vec::with_capacity(truth_of.len());

@@ -10,8 +10,6 @@ use std::path::Path;
 use arrow_array::{Array, Date32Array, Float64Array, StringArray};
 use chrono::{Datelike, NaiveDate};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder as Builder;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::timeline::events::{SETTING_GROUPS, date_of, days_of, setting_group};
@@ -47,7 +45,7 @@ pub struct PersonEvents {
 pub fn load(tdir: &Path, persons: &[String]) -> Result<Vec<PersonEvents>> {
     let path = tdir.join("timeline.parquet");
     let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let builder = crate::io::parquet::reader_builder(file)
         .map_err(|_| Error::manifest(&path, "is not a readable Parquet file"))?;
     let wanted = ["person_id", "setting", "event_date", "date_status", "activity_type", "cost"];
     let roots: Vec<usize> = builder
@@ -114,7 +112,7 @@ pub fn load(tdir: &Path, persons: &[String]) -> Result<Vec<PersonEvents>> {
 pub fn top_spenders(tdir: &std::path::Path, n: usize) -> Result<Vec<String>> {
     let path = tdir.join("persons.parquet");
     let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-    let reader = Builder::try_new(file)
+    let reader = crate::io::parquet::reader_builder(file)
         .and_then(|b| b.build())
         .map_err(|_| Error::manifest(&path, "is not a readable Parquet file"))?;
     let mut all: Vec<(f64, String)> = Vec::new();

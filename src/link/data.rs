@@ -12,7 +12,6 @@ use std::hash::Hasher;
 
 use arrow_array::{Array, FixedSizeBinaryArray, StringArray};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::config::FieldType;
@@ -328,7 +327,7 @@ fn part(m: &Manifest, kind: FieldType, part: &str) -> Option<String> {
 
 fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut Dicts) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let builder = crate::io::parquet::reader_builder(file)
         .map_err(|_| Error::manifest(path, "is not a readable Parquet file (it may be truncated or damaged)"))?;
     let schema = builder.schema().clone();
     use FieldType::{DateOfBirth, FamilyName, GivenName, NhsNumber, Postcode, Sex};

@@ -96,7 +96,7 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
 fn person_of(path: &Path, specs: [&str; 2]) -> Result<[Option<String>; 2]> {
     use arrow_array::{Array, StringArray};
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = crate::io::parquet::reader_builder(file)
         .and_then(|b| b.build())
         .map_err(|_| Error::manifest(path, "is not a readable clusters file"))?;
     let mut out = [None, None];

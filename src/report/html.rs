@@ -13,7 +13,6 @@ use std::path::Path;
 
 use arrow_array::{Array, Float64Array, StringArray, UInt32Array};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::link::model::Model;
@@ -29,7 +28,7 @@ pub struct ReportOptions {
 /// Reads a few columns of a Parquet file, calling `f` with each batch.
 fn scan(path: &Path, cols: &[&str], mut f: impl FnMut(&arrow_array::RecordBatch) -> Result<()>) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(file)
+    let b = crate::io::parquet::reader_builder(file)
         .map_err(|_| Error::manifest(path, "is not a readable Parquet file"))?;
     let roots: Vec<usize> = b
         .schema()

@@ -36,7 +36,6 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
@@ -251,7 +250,7 @@ fn resolve_extracts(links: &Path, files: &[PathBuf], persons: &Persons, cfg: &Ti
             ));
         }
         let file = File::open(f).map_err(|e| Error::io("opening", f, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let builder = crate::io::parquet::reader_builder(file)
             .map_err(|_| Error::manifest(f, "is not a readable Parquet file (it may be truncated or damaged)"))?;
         let map = mapping::resolve(f, &m.source, cfg.sources.get(&m.source), builder.schema())?;
         let column = |kind: FieldType, enc: Encoding| {
@@ -305,7 +304,7 @@ fn pass_one(
 ) -> Result<()> {
     let path = &e.path;
     let file = File::open(path).map_err(|err| Error::io("opening", path, err))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = crate::io::parquet::reader_builder(file)
         .map_err(|_| Error::manifest(path, "is not a readable Parquet file"))?
         .with_batch_size(65_536)
         .build()

@@ -23,7 +23,6 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
@@ -139,7 +138,7 @@ pub(crate) fn write(
 /// Reads one spill file and sorts it by person, date (missing last), source and row.
 fn read_sorted(path: &Path) -> Result<RecordBatch> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = crate::io::parquet::reader_builder(file)
         .and_then(|b| b.with_batch_size(65_536).build())
         .map_err(|e| Error::output(path, e.to_string()))?;
     let schema = arrow_array::RecordBatchReader::schema(&reader);

@@ -10,7 +10,6 @@ use std::hash::Hasher;
 use std::path::Path;
 
 use arrow_array::{Array, StringArray, UInt64Array};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rustc_hash::FxHasher;
 
 use crate::error::{Error, Result};
@@ -57,7 +56,7 @@ impl Persons {
         }
         let bad = |why: &str| Error::manifest(&path, why.to_string());
         let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        let reader = crate::io::parquet::reader_builder(file)
             .map_err(|_| bad("is not a readable Parquet file"))?
             .with_batch_size(65_536)
             .build()
