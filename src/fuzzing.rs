@@ -103,14 +103,16 @@ pub fn postcode(data: &[u8]) {
     }
 }
 
-/// Names: normalisation is idempotent and yields no spaces, digits, punctuation or lower case
-/// (letters of non-Latin scripts are kept, upper-cased where the script has case).
+/// Names: normalisation is idempotent and yields no spaces, digits or punctuation, in upper case
+/// (letters of non-Latin scripts are kept; upper-casing the result changes nothing — a letter
+/// such as `ɧ` has no upper case).
 pub fn name(data: &[u8]) {
     let t = text(data);
     let (mut out, mut parts) = (String::new(), Vec::new());
     if normalise_name(&t, &mut out, &mut parts) == Outcome::Value {
-        let bad = |c: char| c.is_whitespace() || c.is_numeric() || c.is_ascii_punctuation() || c.is_lowercase();
+        let bad = |c: char| c.is_whitespace() || c.is_numeric() || c.is_ascii_punctuation();
         assert!(!out.is_empty() && !out.chars().any(bad), "letters only");
+        assert_eq!(out.to_uppercase(), out, "upper case");
         if t.is_ascii() {
             assert!(out.bytes().all(|b| b.is_ascii_uppercase()), "ASCII names give A to Z");
         }

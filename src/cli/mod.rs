@@ -91,6 +91,10 @@ pub fn main() -> ExitCode {
 /// names (removed as the panic unwinds), never at their final paths.
 fn hide_panic_payloads() {
     std::panic::set_hook(Box::new(|info| {
+        // A damaged Parquet page: caught and reported as an ordinary error.
+        if crate::io::parquet::decoding_untrusted() {
+            return;
+        }
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!(
             "pseudolink: internal error{at}. This is a bug in pseudolink: please report it with the command you \

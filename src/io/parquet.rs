@@ -52,6 +52,39 @@ pub fn reader_builder(file: File) -> parquet::errors::Result<ParquetRecordBatchR
     Ok(builder)
 }
 
+thread_local! {
+    static UNTRUSTED_DECODE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is decoding an untrusted Parquet file under [`Guarded`]: the command
+/// line's panic hook stays quiet then, as the panic becomes an ordinary error.
+pub fn decoding_untrusted() -> bool {
+    UNTRUSTED_DECODE.with(|q| q.get())
+}
+
+/// A Parquet batch reader whose panics become errors. The `parquet` crate can panic on a data page
+/// that a damaged or crafted file makes inconsistent (found by the `parquet_extract` fuzz target:
+/// a fixed-length column's page shorter than its values); pseudonymised extracts reach the TRE
+/// from outside, so a bad one must be refused with a message, not crash the linkage.
+pub struct Guarded<I>(pub I);
+
+impl<I> Iterator for Guarded<I>
+where
+    I: Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+{
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        UNTRUSTED_DECODE.with(|q| q.set(true));
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.next()));
+        UNTRUSTED_DECODE.with(|q| q.set(false));
+        match next {
+            Ok(item) => item,
+            Err(_) => Some(Err(arrow_schema::ArrowError::ParquetError("a data page is damaged".into()))),
+        }
+    }
+}
+
 /// Reads a Parquet extract in batches, selected columns only, as text.
 pub struct ParquetSource {
     path: PathBuf,
@@ -161,7 +194,7 @@ impl BatchSource for ParquetSource {
             self.reader = Some(reader);
         }
         let Some(reader) = self.reader.as_mut() else { return Ok(None) };
-        let batch: RecordBatch = match reader.next() {
+        let batch: RecordBatch = match Guarded(std::iter::from_fn(|| reader.next())).next() {
             None => return Ok(None),
             Some(Ok(b)) => b,
             Some(Err(_)) => {

@@ -369,7 +369,7 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
         .with_batch_size(65_536)
         .build()
         .map_err(|_| Error::manifest(path, "could not be read"))?;
-    for batch in reader {
+    for batch in crate::io::parquet::Guarded(reader) {
         let batch =
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
         let n = batch.num_rows();

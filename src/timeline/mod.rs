@@ -312,7 +312,7 @@ fn pass_one(
     let rows_of = persons.sources.get_mut(&e.source).expect("checked when resolving");
     let as_of_days = events::days_of(as_of);
     let min_days = events::days_of(NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date"));
-    for batch in reader {
+    for batch in crate::io::parquet::Guarded(reader) {
         let batch =
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
         let n = batch.num_rows();
