@@ -110,7 +110,8 @@ pub fn name(data: &[u8]) {
     let t = text(data);
     let (mut out, mut parts) = (String::new(), Vec::new());
     if normalise_name(&t, &mut out, &mut parts) == Outcome::Value {
-        let bad = |c: char| c.is_whitespace() || c.is_numeric() || c.is_ascii_punctuation();
+        // Letters only; a few scripts' letters are also numerals (`〦`), so "digit" means 0–9.
+        let bad = |c: char| c.is_whitespace() || c.is_ascii_digit() || c.is_ascii_punctuation();
         assert!(!out.is_empty() && !out.chars().any(bad), "letters only");
         assert_eq!(out.to_uppercase(), out, "upper case");
         if t.is_ascii() {
