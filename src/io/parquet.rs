@@ -33,6 +33,35 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// A Parquet output written under a temporary name and renamed into place by
+/// [`ParquetOut::commit`]; dropped uncommitted, it leaves nothing behind.
+pub struct ParquetOut {
+    file: crate::io::atomic::AtomicFile,
+    writer: parquet::arrow::ArrowWriter<File>,
+    path: PathBuf,
+}
+
+impl ParquetOut {
+    /// Starts `path` with `schema` and pseudolink's [`writer_properties`].
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<ParquetOut> {
+        let file = crate::io::atomic::AtomicFile::create(path)?;
+        let writer = parquet::arrow::ArrowWriter::try_new(file.try_clone_file()?, schema, Some(writer_properties()))
+            .map_err(|e| Error::output(path, e.to_string()))?;
+        Ok(ParquetOut { file, writer, path: path.to_path_buf() })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(|e| Error::output(&self.path, e.to_string()))
+    }
+
+    /// Finishes the file and renames it into place.
+    pub fn commit(self) -> Result<()> {
+        self.writer.close().map_err(|e| Error::output(&self.path, e.to_string()))?;
+        self.file.commit()
+    }
+}
+
 /// Opens a Parquet file for reading after checking its footer's layout: every column chunk must
 /// start and end inside the file. The `parquet` crate asserts this while reading (a damaged or
 /// crafted footer would make it panic mid-run); checked here, such a file is refused up front

@@ -17,13 +17,12 @@ use std::sync::Arc;
 use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::io::atomic::{AtomicFile, write_atomic};
-use crate::io::parquet::writer_properties;
+use crate::io::atomic::write_atomic;
+use crate::io::parquet::ParquetOut;
 use crate::link::{Linkage, output_paths};
 
 /// Writes the linkage folder.
@@ -67,15 +66,12 @@ where
 }
 
 fn write_batches(path: &Path, mut batches: impl Iterator<Item = RecordBatch>) -> Result<()> {
-    let out = AtomicFile::create(path)?;
     // Infallible: `chunks` yields at least one range.
     let first = batches.next().expect("at least one batch");
-    let mut w = ArrowWriter::try_new(out.try_clone_file()?, first.schema(), Some(writer_properties()))
-        .map_err(|e| Error::output(path, e.to_string()))?;
+    let mut out = ParquetOut::create(path, first.schema())?;
     for batch in std::iter::once(first).chain(batches) {
-        w.write(&batch).map_err(|e| Error::output(path, e.to_string()))?;
+        out.write(&batch)?;
     }
-    w.close().map_err(|e| Error::output(path, e.to_string()))?;
     out.commit()
 }
 

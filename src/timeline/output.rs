@@ -22,39 +22,13 @@ use arrow_array::{
     UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
-use crate::io::parquet::writer_properties;
+use crate::io::parquet::ParquetOut;
 use crate::timeline::disclosure::DisclosureRule;
 use crate::timeline::events::{self, SETTING_GROUPS, date_of, financial_year, setting_group};
 use crate::timeline::population::{AGE_GROUPS, COMPLEXITY, PersonRow, Segmentation, age_group, complexity};
-
-/// A Parquet file being written under a temporary name.
-struct Out {
-    file: AtomicFile,
-    writer: ArrowWriter<File>,
-    path: PathBuf,
-}
-
-impl Out {
-    fn create(path: PathBuf, schema: SchemaRef) -> Result<Out> {
-        let file = AtomicFile::create(&path)?;
-        let writer = ArrowWriter::try_new(file.try_clone_file()?, schema, Some(writer_properties()))
-            .map_err(|e| Error::output(&path, e.to_string()))?;
-        Ok(Out { file, writer, path })
-    }
-
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer.write(batch).map_err(|e| Error::output(&self.path, e.to_string()))
-    }
-
-    fn commit(self) -> Result<()> {
-        self.writer.close().map_err(|e| Error::output(&self.path, e.to_string()))?;
-        self.file.commit()
-    }
-}
 
 fn persons_schema(conditions: &[String]) -> SchemaRef {
     let mut f = vec![
@@ -101,12 +75,12 @@ pub(crate) fn write(
     log: &dyn Fn(&str),
 ) -> Result<()> {
     let ev_schema = events::schema(conditions);
-    let mut timeline = Out::create(out.join("timeline.parquet"), ev_schema.clone())?;
+    let mut timeline = ParquetOut::create(&out.join("timeline.parquet"), ev_schema.clone())?;
     let p_schema = persons_schema(conditions);
-    let mut persons = Out::create(out.join("persons.parquet"), p_schema.clone())?;
+    let mut persons = ParquetOut::create(&out.join("persons.parquet"), p_schema.clone())?;
     let mut persons_csv = AtomicFile::create(&out.join("persons.csv"))?;
     write_csv_header(&mut persons_csv, &p_schema)?;
-    let mut person_years = Out::create(out.join("person_years.parquet"), person_years_schema())?;
+    let mut person_years = ParquetOut::create(&out.join("person_years.parquet"), person_years_schema())?;
     let mut seg = Segmentation::new(conditions.to_vec());
     let n_years = years.len().max(1) as f64;
     let latest = years.last().copied();
@@ -248,6 +222,10 @@ fn summarise(
     let (mut y_pid, mut y_fy, mut y_sg, mut y_n, mut y_sp) =
         (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), UInt64Builder::new(), Float64Builder::new());
     let n = b.num_rows();
+    // Per-person scratch, reused from person to person.
+    let (mut years_of_birth, mut sexes, mut sources): (Vec<i32>, Vec<&str>, Vec<&str>) = Default::default();
+    let mut has: Vec<bool> = Vec::with_capacity(flags.len());
+    let mut by_year = vec![[(0u64, 0.0f64); SETTING_GROUPS.len()]; years.len()];
     let mut s = 0;
     while s < n {
         let r = rank.value(s);
@@ -255,15 +233,19 @@ fn summarise(
         while e < n && rank.value(e) == r {
             e += 1;
         }
-        let mut years_of_birth: Vec<i32> = (s..e).filter(|&i| yob.is_valid(i)).map(|i| yob.value(i)).collect();
+        years_of_birth.clear();
+        years_of_birth.extend((s..e).filter(|&i| yob.is_valid(i)).map(|i| yob.value(i)));
         let year_of_birth = most_common(&mut years_of_birth);
-        let mut sexes: Vec<&str> = (s..e).filter(|&i| sex.is_valid(i)).map(|i| sex.value(i)).collect();
+        sexes.clear();
+        sexes.extend((s..e).filter(|&i| sex.is_valid(i)).map(|i| sex.value(i)));
         let sex_mode = most_common(&mut sexes);
-        let mut sources: Vec<&str> = (s..e).map(|i| source.value(i)).collect();
+        sources.clear();
+        sources.extend((s..e).map(|i| source.value(i)));
         sources.sort_unstable();
         sources.dedup();
-        let has: Vec<bool> = flags.iter().map(|f| (s..e).any(|i| f.is_valid(i) && f.value(i))).collect();
-        let mut by_year = vec![[(0u64, 0.0f64); SETTING_GROUPS.len()]; years.len()];
+        has.clear();
+        has.extend(flags.iter().map(|f| (s..e).any(|i| f.is_valid(i) && f.value(i))));
+        by_year.iter_mut().for_each(|y| *y = [(0, 0.0); SETTING_GROUPS.len()]);
         for i in s..e {
             if status.value(i) != "ok" {
                 continue;
@@ -361,23 +343,28 @@ fn write_csv_header(f: &mut AtomicFile, schema: &Schema) -> Result<()> {
 
 fn write_csv_rows(f: &mut AtomicFile, b: &RecordBatch) -> Result<()> {
     let dest = f.dest().to_path_buf();
+    let formatters: Vec<_> = b
+        .columns()
+        .iter()
+        .map(|c| arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::output(&dest, e.to_string()))?;
     let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rec: Vec<String> = Vec::with_capacity(b.num_columns());
     for i in 0..b.num_rows() {
-        let rec: Vec<String> = b.columns().iter().map(|c| cell(c, i)).collect();
+        rec.clear();
+        // Nulls as empty fields.
+        rec.extend(
+            b.columns().iter().zip(&formatters).map(
+                |(c, f)| {
+                    if c.is_null(i) { String::new() } else { f.value(i).to_string() }
+                },
+            ),
+        );
         w.write_record(&rec).map_err(|e| Error::output(&dest, e.to_string()))?;
     }
     let bytes = w.into_inner().map_err(|e| Error::output(&dest, e.to_string()))?;
     f.file().write_all(&bytes).map_err(|e| Error::io("writing", &dest, e))
-}
-
-/// One value as CSV text; null as empty.
-fn cell(c: &ArrayRef, i: usize) -> String {
-    if c.is_null(i) {
-        return String::new();
-    }
-    arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &Default::default())
-        .map(|f| f.value(i).to_string())
-        .unwrap_or_default()
 }
 
 /// Column names of the segmentation table.
@@ -472,7 +459,7 @@ fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, 
     let schema = Arc::new(Schema::new(fields));
     let path = out.join(format!("{name}.parquet"));
     let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::output(&path, e.to_string()))?;
-    let mut o = Out::create(path, schema)?;
+    let mut o = ParquetOut::create(&path, schema)?;
     o.write(&batch)?;
     o.commit()?;
     crate::io::atomic::write_atomic(&out.join(format!("{name}.csv")), csv_text.as_bytes())
