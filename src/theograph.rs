@@ -9,7 +9,6 @@ use std::path::Path;
 
 use arrow_array::{Array, Date32Array, Float64Array, StringArray};
 use chrono::{Datelike, NaiveDate};
-use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
 use crate::timeline::events::{SETTING_GROUPS, date_of, days_of, setting_group};
@@ -44,27 +43,9 @@ pub struct PersonEvents {
 /// Reads the events of `persons` from `TDIR/timeline.parquet`, in the order asked.
 pub fn load(tdir: &Path, persons: &[String]) -> Result<Vec<PersonEvents>> {
     let path = tdir.join("timeline.parquet");
-    let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-    let builder = crate::io::parquet::reader_builder(file)
-        .map_err(|_| Error::manifest(&path, "is not a readable Parquet file"))?;
     let wanted = ["person_id", "setting", "event_date", "date_status", "activity_type", "cost"];
-    let roots: Vec<usize> = builder
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| wanted.contains(&f.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    if roots.len() != wanted.len() {
-        return Err(Error::manifest(&path, "is not a pseudolink timeline (it lacks the event columns)"));
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|_| Error::manifest(&path, "could not be read"))?;
+    let reader =
+        crate::io::parquet::read_columns(&path, &wanted, "is not a pseudolink timeline (it lacks the event columns)")?;
     let mut found: BTreeMap<&str, PersonEvents> =
         persons.iter().map(|p| (p.as_str(), PersonEvents { person_id: p.clone(), ..Default::default() })).collect();
     let mut seen = vec![false; persons.len()];

@@ -33,6 +33,33 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Opens `path` (checked as [`reader_builder`] does) and reads only the named top-level
+/// `columns`, in batches of 65,536 rows, panics in the decoder turned into errors ([`Guarded`]).
+/// Batches hold the columns in the file's order: find them by name. `missing` is the error
+/// message when a column is absent.
+pub fn read_columns(path: &Path, columns: &[&str], missing: &str) -> Result<Guarded<ParquetRecordBatchReader>> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let builder = reader_builder(file).map_err(|_| Error::manifest(path, "is not a readable Parquet file"))?;
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| columns.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    if roots.len() != columns.len() {
+        return Err(Error::manifest(path, missing.to_string()));
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|_| Error::manifest(path, "could not be read"))?;
+    Ok(Guarded(reader))
+}
+
 /// A Parquet output written under a temporary name and renamed into place by
 /// [`ParquetOut::commit`]; dropped uncommitted, it leaves nothing behind.
 pub struct ParquetOut {

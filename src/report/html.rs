@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use arrow_array::{Array, Float64Array, StringArray, UInt32Array};
-use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
 use crate::link::model::Model;
@@ -27,26 +26,16 @@ pub struct ReportOptions {
 
 /// Reads a few columns of a Parquet file, calling `f` with each batch.
 fn scan(path: &Path, cols: &[&str], mut f: impl FnMut(&arrow_array::RecordBatch) -> Result<()>) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let b = crate::io::parquet::reader_builder(file)
-        .map_err(|_| Error::manifest(path, "is not a readable Parquet file"))?;
-    let roots: Vec<usize> = b
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| cols.contains(&x.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    if roots.len() != cols.len() {
-        return Err(Error::manifest(path, format!("lacks one of the columns {}", cols.join(", "))));
-    }
-    let mask = ProjectionMask::roots(b.parquet_schema(), roots);
-    let reader = b.with_projection(mask).build().map_err(|_| Error::manifest(path, "could not be read"))?;
-    for batch in reader {
+    let missing = format!("lacks one of the columns {}", cols.join(", "));
+    for batch in crate::io::parquet::read_columns(path, cols, &missing)? {
         f(&batch.map_err(|_| Error::manifest(path, "could not be decoded"))?)?;
     }
     Ok(())
+}
+
+/// A column of `b` by name, as `T`.
+fn col<T: Clone + 'static>(b: &arrow_array::RecordBatch, name: &str) -> Option<T> {
+    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>().cloned())
 }
 
 /// A horizontal bar chart as inline SVG.
@@ -119,8 +108,8 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
     let mut weights: BTreeMap<i64, u64> = BTreeMap::new();
     let (mut fp, mut accepted, mut fn_, mut tp) = (0.0, 0u64, 0.0, 0.0);
     scan(&links.join("pairs.parquet"), &["match_weight", "match_probability"], |b| {
-        let w = b.column(0).as_any().downcast_ref::<Float64Array>().cloned();
-        let p = b.column(1).as_any().downcast_ref::<Float64Array>().cloned();
+        let w = col::<Float64Array>(b, "match_weight");
+        let p = col::<Float64Array>(b, "match_probability");
         let (Some(w), Some(p)) = (w, p) else { return Ok(()) };
         for i in 0..b.num_rows() {
             *weights.entry((w.value(i).clamp(-40.0, 40.0) / 2.0).floor() as i64 * 2).or_default() += 1;
@@ -139,12 +128,16 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
     let mut person_sources: BTreeMap<String, (u32, Vec<String>)> = BTreeMap::new();
     let mut per_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     scan(&links.join("clusters.parquet"), &["source", "person_id", "person_records"], |b| {
-        let s = b.column(0).as_any().downcast_ref::<StringArray>().cloned();
-        let p = b.column(1).as_any().downcast_ref::<StringArray>().cloned();
-        let n = b.column(2).as_any().downcast_ref::<UInt32Array>().cloned();
+        let s = col::<StringArray>(b, "source");
+        let p = col::<StringArray>(b, "person_id");
+        let n = col::<UInt32Array>(b, "person_records");
         let (Some(s), Some(p), Some(n)) = (s, p, n) else { return Ok(()) };
         for i in 0..b.num_rows() {
-            let e = person_sources.entry(p.value(i).to_string()).or_insert((n.value(i), Vec::new()));
+            // A person's records come together in few places: allocate the key only once.
+            if !person_sources.contains_key(p.value(i)) {
+                person_sources.insert(p.value(i).to_string(), (n.value(i), Vec::new()));
+            }
+            let e = person_sources.get_mut(p.value(i)).expect("inserted above");
             if !e.1.iter().any(|x| x == s.value(i)) {
                 e.1.push(s.value(i).to_string());
             }

@@ -28,7 +28,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Date32Builder, Float64Builder, StringBuilder, UInt32Builder};
+use arrow_array::builder::{Date32Builder, Float64Builder, StringBuilder, UInt32Builder};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     UInt32Array, UInt64Array,
@@ -420,7 +420,7 @@ fn pass_one(
                 e.map.conditions.iter().find(|(name, _)| name == c).and_then(|(_, col)| batch.column_by_name(col));
             cols.push(match col.and_then(|a| a.as_any().downcast_ref::<BooleanArray>()) {
                 Some(b) => Arc::new(b.clone()),
-                None => Arc::new(BooleanBuilder::new().finish_cloned_nulls(n)),
+                None => Arc::new(BooleanArray::new_null(n)),
             });
         }
         let spilled =
@@ -428,17 +428,6 @@ fn pass_one(
         write_buckets(spill, spilled, &rank, buckets, n_persons, schema)?;
     }
     Ok(())
-}
-
-trait NullBooleans {
-    fn finish_cloned_nulls(self, n: usize) -> BooleanArray;
-}
-
-impl NullBooleans for BooleanBuilder {
-    fn finish_cloned_nulls(mut self, n: usize) -> BooleanArray {
-        self.append_nulls(n);
-        self.finish()
-    }
 }
 
 fn write_buckets(

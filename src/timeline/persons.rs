@@ -96,8 +96,12 @@ impl Persons {
             rank[*code as usize] = k as u32;
         }
         let mut sources: BTreeMap<String, SourceRows> = BTreeMap::new();
-        for (k, code) in source_codes.iter().enumerate() {
-            let max_row = rows.iter().filter(|r| r.0 == k as u32).map(|r| r.1).max().unwrap_or(0) as usize;
+        let mut max_rows = vec![0u64; source_codes.len()];
+        for r in &rows {
+            max_rows[r.0 as usize] = max_rows[r.0 as usize].max(r.1);
+        }
+        for (code, &max_row) in source_codes.iter().zip(&max_rows) {
+            let max_row = max_row as usize;
             let s = SourceRows {
                 person: vec![u32::MAX; max_row + 1],
                 id_hash: vec![0; max_row + 1],
