@@ -117,9 +117,14 @@ pub enum TextEncoding {
 pub struct RecordIdConfig {
     /// Input column holding a row id unique within this extract.
     pub column: String,
-    /// `keep` (an extract row id meaningless outside the provider) or `pseudonymise`.
+    /// `pseudonymise` (the default: a keyed token per source) or `keep` (an extract row id
+    /// meaningless outside the provider, copied in clear).
     #[serde(default)]
     pub mode: RecordIdMode,
+    /// With `mode = "keep"`, allow ids that look like NHS numbers (ten digits passing modulus
+    /// 11), which are otherwise refused: a kept id of that shape is usually an NHS number.
+    #[serde(default)]
+    pub danger_keep_nhs_number_like_ids: bool,
 }
 
 /// What happens to the record id.
@@ -127,9 +132,10 @@ pub struct RecordIdConfig {
 #[serde(rename_all = "lowercase")]
 pub enum RecordIdMode {
     /// Copied as it is: only for ids that mean nothing outside the provider.
-    #[default]
     Keep,
-    /// Replaced by a keyed token (hex), per source.
+    /// Replaced by a keyed token (hex), per source: the default, since an episode or
+    /// registration id can be looked up in the provider's own system.
+    #[default]
     Pseudonymise,
 }
 
@@ -400,6 +406,12 @@ impl TokeniseConfig {
                 ));
             }
             claim(name, what.clone(), &mut p);
+            if f.column == self.record_id.column {
+                p.push(format!(
+                    "{what}: the column is also the record id; an identifying field cannot be the record id. \
+                     Use an episode or row id column for `record_id.column`"
+                ));
+            }
             identifying.insert(f.column.as_str(), f.kind.as_str());
             let is_date = matches!(f.kind, FieldType::DateOfBirth | FieldType::Date);
             if !is_date && (f.formats.is_some() || f.min_year.is_some() || f.max_year.is_some()) {
@@ -457,6 +469,9 @@ impl TokeniseConfig {
             if let Some(Err(bad)) = t.formats.as_ref().map(|f| crate::encode::date::DateFormats::new(f)) {
                 p.push(format!("{what}: date format `{bad}` is not valid chrono syntax (see docs/config.md)"));
             }
+        }
+        if self.record_id.danger_keep_nhs_number_like_ids && self.record_id.mode != RecordIdMode::Keep {
+            p.push("`record_id.danger_keep_nhs_number_like_ids` applies only with `mode = \"keep\"`; remove it".into());
         }
         if self.input.delimiter == self.input.quote {
             p.push("`input.delimiter` and `input.quote` must differ".into());

@@ -98,8 +98,16 @@ fn every_event_once_sorted_with_spend_preserved_and_a_report_that_renders() {
     assert!(!d.path("x.svg").exists());
 
     // The report: self-contained, and renders in a real browser without console errors.
-    d.ok(&["report", "--links", "l", "--timeline", "t", "--out", "report.html"]);
+    // By default the report holds aggregates only (issue 10, finding 3); theographs when asked.
+    d.ok(&["report", "--links", "l", "--timeline", "t", "--out", "aggregate.html"]);
+    let plain = std::fs::read_to_string(d.path("aggregate.html")).unwrap();
+    assert!(!plain.contains("Example theographs"), "record-level content by default");
+    let person_ids = crate::util::column_values(&d.path("l/clusters.parquet"), "person_id");
+    assert!(person_ids.iter().flatten().all(|p| !plain.contains(p.as_str())), "a person id in the default report");
+    assert!(plain.contains("no identifier, token, person id or record-level event is in this report"));
+    d.ok(&["report", "--links", "l", "--timeline", "t", "--theographs", "--out", "report.html"]);
     let html = std::fs::read_to_string(d.path("report.html")).unwrap();
+    assert!(html.contains("keep this report inside the TRE"));
     for section in ["Linkage summary", "Estimated error", "Match-weight", "m and u", "Blocking", "Cluster sizes"] {
         assert!(html.contains(section), "{section}");
     }

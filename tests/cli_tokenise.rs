@@ -8,6 +8,7 @@ const CONFIG: &str = r#"
 source = "acute"
 [record_id]
 column = "episode_id"
+mode = "keep"
 [[field]]
 column = "nhs_no"
 type = "nhs_number"
@@ -75,15 +76,31 @@ fn tokenise_writes_extract_manifest_and_quality_report() {
     assert!(err.contains("pseudolink: tokenised 10 rows of in.csv into out.parquet"), "{err}");
 
     let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("out.parquet")).unwrap();
-    assert_eq!((m.source.as_str(), m.rows.read, m.rows.written, m.format_version), ("acute", 10, 10, 1));
+    assert_eq!((m.source.as_str(), m.rows.read, m.rows.written, m.format_version), ("acute", 10, 10, 2));
     assert_eq!(m.fields.len(), 6);
-    assert_eq!(column_values(&d.path("out.parquet"), "record_id")[0].as_deref(), Some("E1"));
-    assert_eq!(
-        column_values(&d.path("out.parquet"), "nhs_number_status")[..2],
-        [Some("valid".into()), Some("missing".into())]
-    );
-    assert_eq!(column_values(&d.path("out.parquet"), "cost")[0].as_deref(), Some("1234.5"));
-    assert_eq!(column_values(&d.path("out.parquet"), "activity_date")[0].as_deref(), Some("2024-01-02"));
+    // Rows are in a keyed order, not the input's, and carry no input row number.
+    let ids = column_values(&d.path("out.parquet"), "record_id");
+    let input_order: Vec<Option<String>> =
+        std::iter::once("E1".to_string()).chain((0..9).map(|i| format!("R{i}"))).map(Some).collect();
+    assert_ne!(ids, input_order, "rows must not keep the input's order");
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let mut want = input_order.clone();
+    want.sort();
+    assert_eq!(sorted, want, "every row once");
+    let schema_names: Vec<String> = crate::util::read_parquet(&d.path("out.parquet"))[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert!(!schema_names.contains(&"row_number".to_string()), "{schema_names:?}");
+    let e1 = ids.iter().position(|x| x.as_deref() == Some("E1")).unwrap();
+    let statuses = column_values(&d.path("out.parquet"), "nhs_number_status");
+    assert_eq!(statuses[e1].as_deref(), Some("valid"));
+    assert_eq!(statuses.iter().filter(|s| s.as_deref() == Some("missing")).count(), 9);
+    assert_eq!(column_values(&d.path("out.parquet"), "cost")[e1].as_deref(), Some("1234.5"));
+    assert_eq!(column_values(&d.path("out.parquet"), "activity_date")[e1].as_deref(), Some("2024-01-02"));
 
     let q: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("out.quality.json")).unwrap()).unwrap();
     assert_eq!(q["rows_read"], 10);
@@ -333,7 +350,7 @@ fn parquet_input_gives_the_same_tokens_as_csv() {
 fn pseudonymised_record_ids_are_keyed_tokens_per_source() {
     let d = Dir::new();
     let key = setup(&d, 3);
-    let pseudonymised = CONFIG.replace("column = \"episode_id\"", "column = \"episode_id\"\nmode = \"pseudonymise\"");
+    let pseudonymised = CONFIG.replace("mode = \"keep\"", "mode = \"pseudonymise\"");
     d.write("p.toml", &pseudonymised);
     d.ok(&["tokenise", "--config", "p.toml", "--key-file", &key, "--input", "in.csv", "--output", "p.parquet", "-q"]);
     let ids = column_values(&d.path("p.parquet"), "record_id");

@@ -16,6 +16,7 @@
 //! "bad.csv" = "6964…"
 //! [modes]                                   # file modes (default 0600 for *.key)
 //! "open.key" = 0o644
+//! unchanged = ["k.key"]                     # files that must keep their bytes
 //! ```
 //!
 //! Every case runs in a fresh folder that already holds `k.key` (a fixed test key), `good.csv`
@@ -67,6 +68,9 @@ struct Case {
     /// the record-level status a case that succeeds must report.
     #[serde(default)]
     quality_contains: Vec<String>,
+    /// Files that must hold the same bytes after the run (inputs an output must not replace).
+    #[serde(default)]
+    unchanged: Vec<String>,
 }
 
 /// A large input made at run time: `prefix`, then `unit` repeated `times`, then `suffix`.
@@ -284,6 +288,7 @@ fn every_hostile_case_gives_its_exact_message_and_leaves_nothing_behind() {
             std::fs::set_permissions(d.path(f), std::fs::Permissions::from_mode(*mode)).unwrap();
         }
         let before = listing(&d.path(""));
+        let kept: Vec<Vec<u8>> = case.unchanged.iter().map(|f| std::fs::read(d.path(f)).unwrap()).collect();
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let out = d.run(&args);
         let stderr = text(&out.stderr);
@@ -306,6 +311,12 @@ fn every_hostile_case_gives_its_exact_message_and_leaves_nothing_behind() {
                 failures.push(format!("{name}: the quality report lacks `{missing}`:\n{report}"));
                 continue;
             }
+        }
+        if let Some(f) =
+            case.unchanged.iter().zip(&kept).find(|(f, b)| std::fs::read(d.path(f)).ok().as_ref() != Some(b))
+        {
+            failures.push(format!("{name}: {} was changed", f.0));
+            continue;
         }
         let mut after = listing(&d.path(""));
         after.retain(|f| !before.contains(f) && !case.outputs.contains(f));

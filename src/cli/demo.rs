@@ -14,6 +14,9 @@ use crate::tokenise::{TokeniseOptions, tokenise};
 /// small enough to finish in well under a minute on two cores.
 pub(crate) const DEMO_PERSONS: u64 = 200_000;
 
+/// The file that marks a folder as the demo's own, so a later demo may write over it.
+const DEMO_MARKER: &str = ".pseudolink-demo";
+
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -32,7 +35,7 @@ pub struct Args {
     /// Seed of the population.
     #[arg(long, default_value_t = crate::synth::config::DEFAULT_SEED, value_name = "S")]
     pub seed: u64,
-    /// Output folder (replaced if it holds an earlier demo).
+    /// Output folder: new, empty, or an earlier demo's (whose files are replaced).
     #[arg(long, default_value = "demo-out", value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -46,10 +49,27 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let plain = args.out.join("plaintext");
     let tokens = args.out.join("pseudonymised");
     let key_path = args.out.join("project.key");
+    let marker = args.out.join(DEMO_MARKER);
+    if args.out.exists() {
+        let empty =
+            std::fs::read_dir(&args.out).map_err(|e| Error::io("reading folder", &args.out, e))?.next().is_none();
+        if !empty && !marker.is_file() {
+            return Err(Error::usage(format!(
+                "{}: the folder exists, is not empty and was not made by `pseudolink demo` (it has no {DEMO_MARKER} \
+                 file); the demo writes only into a new or empty folder or an earlier demo's. Choose another --out",
+                args.out.display()
+            )));
+        }
+    }
+    crate::io::atomic::create_output_dir(&args.out)?;
+    crate::io::atomic::write_atomic(
+        &marker,
+        b"made by pseudolink demo: a later demo may replace this folder's files\n",
+    )?;
     if key_path.exists() {
         std::fs::remove_file(&key_path).map_err(|e| Error::io("removing the earlier demo key", &key_path, e))?;
     }
-    std::fs::create_dir_all(&tokens).map_err(|e| Error::io("creating folder", &tokens, e))?;
+    crate::io::atomic::create_output_dir(&tokens)?;
 
     say(format!("pseudolink demo: {} synthetic persons, seed {}", group_digits(args.persons), args.seed));
     let t = Instant::now();
@@ -105,7 +125,8 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let linked = args.out.join("linked");
     let extracts: Vec<PathBuf> = pop.providers.iter().map(|p| tokens.join(format!("{}.parquet", p.source))).collect();
     let l = crate::link::link(&extracts, &crate::link::LinkOptions::default(), &|_| {})?;
-    crate::link::output::write(&l, &linked)?;
+    let (lkey, save) = crate::link::output::linkage_key(&linked, None)?;
+    crate::link::output::write(&l, &linked, &lkey, save)?;
     let s = &l.summary;
     say(format!(
         "4. link       {} records → {} persons; {} candidate pairs          {:>6.1} s  → {}",
@@ -164,7 +185,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
 
     let t = Instant::now();
     let report = args.out.join("report.html");
-    let html = crate::report::html::build(&linked, Some(&tdir), &crate::report::html::ReportOptions { theographs: 3 })?;
+    let html = crate::report::html::build(&linked, Some(&tdir), &crate::report::html::ReportOptions { theographs: 0 })?;
     crate::io::atomic::write_atomic(&report, html.as_bytes())?;
     let top = crate::theograph::top_spenders(&tdir, 1)?;
     let svg = args.out.join("theograph.svg");

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result, group_digits};
+use crate::io::outputs::{self, Input};
 use crate::link::model::Model;
 use crate::link::{LinkOptions, link, output};
 
@@ -17,7 +18,13 @@ never joining two different valid NHS numbers.
 
 Writes to DIR: clusters.parquet (every record with its person id), pairs.parquet (scored
 candidate pairs with each comparison's level and weight), model.json and summary.json (written
-last: a folder without it is not a finished linkage).
+last: a folder without it is not a finished linkage). Outputs are private (0600) unless
+--group-readable is given.
+
+Person ids are keyed by a linkage key that never leaves the TRE: DIR/linkage.key (0600), made by
+the first run into DIR and reused by later runs into it, or the file given by --linkage-key (made
+there if missing). Keep it to keep person ids stable; without it nobody can tell which record a
+person id stands for.
 
 EXAMPLE:
   pseudolink link acute.parquet ae.parquet gp.parquet --out linked/
@@ -45,6 +52,10 @@ pub struct Args {
     /// A link config (TOML): thresholds, blocking rules and training settings.
     #[arg(long, value_name = "LINK.toml")]
     pub config: Option<PathBuf>,
+    /// The linkage key that person ids are keyed by (made there if missing; by default
+    /// DIR/linkage.key).
+    #[arg(long, value_name = "KEYFILE")]
+    pub linkage_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
@@ -64,6 +75,19 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if let Some(m) = args.max_block {
         options.max_block = m.max(2);
     }
+    let outs = crate::link::output_paths(&args.out);
+    let key_out = args.out.join(output::LINKAGE_KEY_FILE);
+    let mut out_refs: Vec<&std::path::Path> = outs.iter().map(PathBuf::as_path).collect();
+    out_refs.push(&key_out);
+    let mut inputs: Vec<Input<'_>> =
+        args.extracts.iter().map(|p| Input { path: p, what: "an input extract" }).collect();
+    inputs.extend(args.config.as_deref().map(|p| Input { path: p, what: "the link config" }));
+    inputs.extend(args.model.as_deref().map(|p| Input { path: p, what: "the model" }));
+    if args.linkage_key.as_deref().is_some_and(|k| k != key_out.as_path()) {
+        out_refs.pop();
+        inputs.extend(args.linkage_key.as_deref().map(|p| Input { path: p, what: "the linkage key" }));
+    }
+    outputs::check(&out_refs, &inputs)?;
     let model = match &args.model {
         None => None,
         Some(p) => {
@@ -78,7 +102,8 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         }
     };
     let l = link(&args.extracts, &options, &log)?;
-    output::write(&l, &args.out)?;
+    let (key, save_key) = output::linkage_key(&args.out, args.linkage_key.as_deref())?;
+    output::write(&l, &args.out, &key, save_key)?;
     if !quiet {
         let s = &l.summary;
         eprintln!(

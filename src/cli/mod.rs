@@ -34,6 +34,14 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Make outputs readable by the owner's group (files 0640, new folders 0750).
+    ///
+    /// By default every output is private to its owner (files 0600, folders 0700): pseudonymised
+    /// data is still personal data. Use this where a TRE project's analysts share a Unix group.
+    /// Outputs are never made readable by other users.
+    #[arg(long, global = true)]
+    pub group_readable: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -106,6 +114,7 @@ fn hide_panic_payloads() {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let quiet = cli.quiet;
+    crate::io::atomic::set_group_readable(cli.group_readable);
     match cli.command {
         Command::Keygen(a) => keygen::run(a, quiet),
         Command::Tokenise(a) => tokenise::run(a, quiet),

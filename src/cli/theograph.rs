@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::io::outputs::{self, Input};
 
 /// Arguments of `theograph`.
 #[derive(Debug, clap::Args)]
@@ -41,6 +42,9 @@ pub(crate) fn run(args: Args) -> Result<()> {
     if persons.len() > 50 {
         return Err(Error::usage("a theograph draws at most 50 persons; name fewer"));
     }
+    let read = outputs::files_in(&args.timeline);
+    let inputs: Vec<Input<'_>> = read.iter().map(|p| Input { path: p, what: "a file of the timeline" }).collect();
+    outputs::check(&[&args.out], &inputs)?;
     let events = crate::theograph::load(&args.timeline, &persons)?;
     crate::io::atomic::write_atomic(&args.out, crate::theograph::render(&events).as_bytes())
 }

@@ -1,11 +1,13 @@
 //! `pseudolink tokenise`: a provider's extract in, a pseudonymised extract and a quality report out.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{InputFormat, TokeniseConfig};
 use crate::error::{Error, Result, group_digits};
 use crate::io::DEFAULT_BATCH_ROWS;
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::AtomicFile;
+use crate::io::outputs::{self, Input};
 use crate::token::ProjectKey;
 use crate::token::key::KEY_FILE_ENV;
 use crate::tokenise::{TokeniseOptions, tokenise};
@@ -66,6 +68,19 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if args.batch_rows == 0 {
         return Err(Error::usage("--batch-rows must be at least 1"));
     }
+    let (json_path, text_path) = report_paths(&args.output, args.report.as_deref());
+    outputs::check(
+        &[&args.output, &json_path, &text_path],
+        &[
+            Input { path: &args.input, what: "the input extract" },
+            Input { path: &args.config, what: "the config" },
+            Input { path: &key_path, what: "the key file" },
+        ],
+    )?;
+    // The reports' files are opened before the run, so a bad report path fails before anything
+    // is written, and the extract is removed again if a report cannot be completed.
+    let mut json_out = AtomicFile::create(&json_path)?;
+    let mut text_out = AtomicFile::create(&text_path)?;
     let by_bytes = config.input_format(&args.input)? == InputFormat::Csv;
     let pb = super::progress::bar(quiet, by_bytes);
     let progress = |rows: u64, done: u64, total: Option<u64>| {
@@ -80,9 +95,18 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     pb.finish_and_clear();
     let done = done?;
 
-    let (json_path, text_path) = report_paths(&args.output, args.report.as_deref());
-    write_atomic(&json_path, done.report.to_json().as_bytes())?;
-    write_atomic(&text_path, done.report.to_text().as_bytes())?;
+    let reports = (|| {
+        let (j, t) = (done.report.to_json(), done.report.to_text());
+        json_out.file().write_all(j.as_bytes()).map_err(|e| Error::io("writing", &json_path, e))?;
+        text_out.file().write_all(t.as_bytes()).map_err(|e| Error::io("writing", &text_path, e))?;
+        json_out.commit()?;
+        text_out.commit()
+    })();
+    if let Err(e) = reports {
+        let _ = std::fs::remove_file(&args.output);
+        let _ = std::fs::remove_file(&json_path);
+        return Err(e);
+    }
     if args.json {
         super::print_stdout(&done.report.to_json())?;
     }

@@ -1,12 +1,77 @@
-//! Atomic output files: written under a temporary name beside the destination and renamed into
-//! place when complete, so a reader, a crash or a full disk never leaves a partial file at the
-//! destination. An uncommitted file is removed when dropped (including during a panic unwind).
+//! Atomic, private output files: written under an unpredictable temporary name beside the
+//! destination, created exclusively with mode 0600, and renamed into place when complete, so a
+//! reader, a crash or a full disk never leaves a partial file at the destination, and nobody can
+//! plant a file or a symlink at the temporary name beforehand. An uncommitted file is removed when
+//! dropped (including during a panic unwind).
+//!
+//! Pseudonymised data is still personal data, so every output is private to its owner (0600, and
+//! folders pseudolink creates 0700) unless the run asks for group-readable outputs
+//! ([`set_group_readable`], the CLI's `--group-readable`): then 0640 and 0750. Outputs are never
+//! readable by other users.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
+
+static GROUP_READABLE: AtomicBool = AtomicBool::new(false);
+
+/// Makes the outputs of this process group-readable (files 0640, folders 0750) instead of
+/// private (0600 and 0700). For TREs whose analysts share a project group.
+pub fn set_group_readable(on: bool) {
+    GROUP_READABLE.store(on, Ordering::Relaxed);
+}
+
+/// The mode a finished output file gets.
+pub fn file_mode() -> u32 {
+    if GROUP_READABLE.load(Ordering::Relaxed) { 0o640 } else { 0o600 }
+}
+
+/// The mode of a folder pseudolink creates for outputs.
+pub fn folder_mode() -> u32 {
+    if GROUP_READABLE.load(Ordering::Relaxed) { 0o750 } else { 0o700 }
+}
+
+/// Creates `dir` (and missing parents) for outputs; a folder this creates gets [`folder_mode`].
+/// An existing folder is used as it is.
+pub fn create_output_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(folder_mode());
+    }
+    builder.create(dir).map_err(|e| Error::io("creating folder", dir, e))
+}
+
+/// Opens a new file exclusively (never following a symlink, never reusing an existing file) with
+/// mode 0600. Used for temporary and spill files.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut o = fs::OpenOptions::new();
+    o.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// A temporary name in `dir` for `name`: hidden, and with 64 random bits so it cannot be
+/// predicted (and pre-created) by another user.
+pub fn temp_name(dir: &Path, name: &str) -> PathBuf {
+    let mut r = [0u8; 8];
+    // The OS random source failing is not something to carry on through silently, but a
+    // predictable name is still safe: the file is created exclusively.
+    let _ = getrandom::fill(&mut r);
+    dir.join(format!(".{name}.pseudolink-{}-{}.tmp", std::process::id(), hex::encode(r)))
+}
 
 /// A file being written; it reaches its destination only on [`AtomicFile::commit`].
 #[derive(Debug)]
@@ -34,8 +99,8 @@ impl AtomicFile {
                 dir.display()
             )));
         }
-        let tmp = dir.join(format!(".{}.pseudolink-{}.tmp", name.to_string_lossy(), std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
+        let tmp = temp_name(&dir, &name.to_string_lossy());
+        let file = create_private(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
         Ok(AtomicFile { tmp, dest: dest.to_path_buf(), file: Some(file) })
     }
 
@@ -59,14 +124,28 @@ impl AtomicFile {
             .map_err(|e| Error::io("writing", &self.tmp, e))
     }
 
-    /// Flushes to disk and renames into place.
+    /// Flushes to disk, sets the output mode and renames into place. On failure the temporary
+    /// file is removed.
     pub fn commit(mut self) -> Result<()> {
         let file = self.file.take().expect("file present until commit");
-        file.sync_all().map_err(|e| Error::io("writing", &self.dest, e))?;
-        drop(file);
-        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io("renaming into place", &self.dest, e))?;
-        Ok(())
+        let result = finish(file, &self.tmp, &self.dest);
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result
     }
+}
+
+fn finish(file: File, tmp: &Path, dest: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(file_mode()))
+            .map_err(|e| Error::io("setting permissions on", tmp, e))?;
+    }
+    file.sync_all().map_err(|e| Error::io("writing", dest, e))?;
+    drop(file);
+    fs::rename(tmp, dest).map_err(|e| Error::io("renaming into place", dest, e))
 }
 
 impl Drop for AtomicFile {
@@ -102,6 +181,38 @@ mod tests {
         write_atomic(&dest, b"done").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"done");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temporary_and_final_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.parquet");
+        let mut f = AtomicFile::create(&dest).unwrap();
+        let tmp = fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        assert_eq!(fs::metadata(&tmp).unwrap().permissions().mode() & 0o777, 0o600);
+        f.file().write_all(b"x").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn temporary_names_are_unpredictable() {
+        let a = temp_name(Path::new("."), "out.parquet");
+        let b = temp_name(Path::new("."), "out.parquet");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_planted_symlink_or_file_is_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        fs::write(&target, b"precious").unwrap();
+        let link = dir.path().join("planted");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(create_private(&link).is_err());
+        assert!(create_private(&target).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub const MANIFEST_KEY: &str = "pseudolink.manifest";
 pub const FORMAT_NAME: &str = "pseudolink-extract";
 /// The extract format version this build writes and reads. Tokens are the contract between
 /// providers: anything that changes a token changes this.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: rows in keyed order, no input row numbers.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// An extract's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

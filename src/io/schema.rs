@@ -1,16 +1,18 @@
-//! Column names and Arrow types of pseudonymised extracts (format version 1).
+//! Column names and Arrow types of pseudonymised extracts (format version 2).
 //!
 //! | column | type | content |
 //! |---|---|---|
 //! | `record_id` | Utf8 | the provider's row id, kept or pseudonymised (hex token) |
-//! | `row_number` | UInt64 | 1-based data row in the input extract |
 //! | `<field>_status` | Utf8 | NHS number status (`valid`, `missing`, `bad_format` …) |
 //! | `<field>_token`, `_exact`, `_phonetic`, `_full`, `_swapped`, `_year_month`, `_year`, `_sector`, `_district`, `_area` | FixedSizeBinary(16) | tokens; null when missing |
 //! | `<field>_bloom` | FixedSizeBinary(bits / 8) | Bloom-filter encodings |
 //! | `sex` (plain) | Utf8 | `M`, `F`, `I` or null |
 //! | pass-through | Utf8, Int64, Float64, Date32 or Boolean | as configured |
 //!
-//! Field order follows the config; the manifest lists every column with its encoding.
+//! Field order follows the config; the manifest lists every column with its encoding. Rows are in
+//! a keyed pseudo-random order, not the input's (an extract sorted by surname would otherwise give
+//! surnames away by position), and the input's row numbers are not written. Linkage outputs name a
+//! record by source and record id, and by its `row_number`: its 1-based row in this extract.
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ use crate::token::TOKEN_BYTES;
 
 /// The record id column.
 pub const RECORD_ID: &str = "record_id";
-/// The input row number column.
+/// The column of linkage outputs holding a record's 1-based row in its pseudonymised extract.
 pub const ROW_NUMBER: &str = "row_number";
 
 /// How a column encodes its field.

@@ -15,9 +15,9 @@ use parquet::arrow::ProjectionMask;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::config::FieldType;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, group_digits};
 use crate::io::manifest::Manifest;
-use crate::io::schema::{RECORD_ID, ROW_NUMBER};
+use crate::io::schema::RECORD_ID;
 
 /// A 128-bit token as read from an extract.
 pub type Tok = [u8; 16];
@@ -210,12 +210,13 @@ impl Records {
             r.counts.push((r.len() - before) as u64);
             let mut seen = rustc_hash::FxHashSet::default();
             seen.reserve(r.len() - before);
-            if let Some(dup) = (before..r.len()).map(|i| r.record_id.get(i)).find(|id| !seen.insert(*id)) {
+            if let Some(dup) = (before..r.len()).find(|&i| !seen.insert(r.record_id.get(i))) {
                 return Err(Error::manifest(
                     f,
                     format!(
-                        "holds record id `{dup}` more than once; record ids must be unique within an extract so that every \
-                         record can be accounted for. Ask the provider to check the record id column"
+                        "row {}'s record id appears earlier in the extract too; record ids must be unique within an \
+                         extract so that every record can be accounted for. Ask the provider to check the record id column",
+                        group_digits((dup - before + 1) as u64)
                     ),
                 ));
             }
@@ -353,7 +354,8 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
     let blooms = [wanted(GivenName, "bloom"), wanted(FamilyName, "bloom")];
     let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
     // Read only the columns linkage uses: pass-through activity columns stay on disk.
-    let mut names: Vec<&str> = vec![RECORD_ID, ROW_NUMBER];
+    let mut names: Vec<&str> = vec![RECORD_ID];
+    let first_of_file = r.record_id.len() as u64;
     let all = tokens.iter().chain(&blooms).chain(std::iter::once(&sex));
     names.extend(all.flatten().map(String::as_str));
     let roots: Vec<usize> = schema
@@ -380,11 +382,9 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
         for i in 0..n {
             r.record_id.push(ids.value(i));
         }
-        let rows = batch
-            .column_by_name(ROW_NUMBER)
-            .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned())
-            .ok_or_else(|| Error::manifest(path, "has no `row_number` column"))?;
-        r.row_number.extend(rows.values().iter().copied());
+        // A record's row number is its 1-based row in this extract.
+        let first = r.record_id.len() as u64 - n as u64 - first_of_file + 1;
+        r.row_number.extend(first..first + n as u64);
         r.source.extend(std::iter::repeat_n(source, n));
         for (k, (name, col)) in tokens.iter().zip(r.token_columns_mut()).enumerate() {
             let Some(name) = name else {

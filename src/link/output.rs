@@ -10,27 +10,61 @@
 //!   side, with each comparison's level and weight, the match weight and the probability.
 //! - `model.json`: the trained model (load it with `--model` to skip training).
 //! - `summary.json`: counts, blocking, links by stage and source pair, timings.
+//! - `linkage.key` (0600): the linkage key that person ids are keyed by. It never leaves the TRE;
+//!   give it to the next run (`--linkage-key`, or link into the same folder) to keep ids stable.
+//!
+//! Person ids are keyed by the linkage key, not derived from anything public: holding the
+//! extracts, the project key's public id and a published person id, nobody can work out which
+//! source record the id stands for, and a provider (who holds the project key) cannot either.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::error::Result;
+use crate::io::atomic::write_atomic;
+use crate::io::parquet::ParquetOut;
+use crate::link::{Linkage, output_paths};
+use crate::token::key::KeyRole;
+use crate::token::{ProjectKey, Purpose, Subkey, TokenMac};
 use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
-use crate::io::atomic::write_atomic;
-use crate::io::parquet::ParquetOut;
-use crate::link::{Linkage, output_paths};
+/// The linkage key's file name in a linkage folder.
+pub const LINKAGE_KEY_FILE: &str = "linkage.key";
 
-/// Writes the linkage folder.
-pub fn write(l: &Linkage, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+/// The linkage key for a run writing to `dir`: the one at `given` (made there if the file does
+/// not exist yet), else `dir/linkage.key` from an earlier run, else a new one, which [`write`]
+/// saves in `dir`. Returns the key and whether it still has to be saved there.
+pub fn linkage_key(dir: &Path, given: Option<&Path>) -> Result<(ProjectKey, bool)> {
+    match given {
+        Some(p) if p.exists() => Ok((ProjectKey::read_file_as(p, KeyRole::Linkage)?, false)),
+        Some(p) => {
+            let key = ProjectKey::generate()?;
+            key.write_new_file_as(p, KeyRole::Linkage)?;
+            Ok((key, false))
+        }
+        None => {
+            let p = dir.join(LINKAGE_KEY_FILE);
+            if p.exists() {
+                Ok((ProjectKey::read_file_as(&p, KeyRole::Linkage)?, false))
+            } else {
+                Ok((ProjectKey::generate()?, true))
+            }
+        }
+    }
+}
+
+/// Writes the linkage folder; `save_key` writes the linkage key into it first.
+pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Result<()> {
+    crate::io::atomic::create_output_dir(dir)?;
     let [clusters, pairs, model, summary] = output_paths(dir);
     let _ = std::fs::remove_file(&summary);
-    let ids = person_ids(l);
+    if save_key {
+        key.write_new_file_as(&dir.join(LINKAGE_KEY_FILE), KeyRole::Linkage)?;
+    }
+    let ids = person_ids(l, key);
     let mut size = vec![0u32; ids.len()];
     for &p in &l.person {
         size[p as usize] += 1;
@@ -75,9 +109,9 @@ fn write_batches(path: &Path, mut batches: impl Iterator<Item = RecordBatch>) ->
     out.commit()
 }
 
-/// Person pseudonyms: a hash of the key id and the person's first record, so stable for the
-/// project and different between projects (each has its own key).
-pub fn person_ids(l: &Linkage) -> Vec<String> {
+/// Person pseudonyms: a keyed hash, under the linkage key, of the person's first record (source
+/// and record id), so stable across runs that share the linkage key and meaningless without it.
+pub fn person_ids(l: &Linkage, key: &ProjectKey) -> Vec<String> {
     let persons = l.summary.persons as usize;
     let mut first = vec![usize::MAX; persons];
     for (i, &p) in l.person.iter().enumerate() {
@@ -85,17 +119,17 @@ pub fn person_ids(l: &Linkage) -> Vec<String> {
             first[p as usize] = i;
         }
     }
+    let mac = TokenMac::new(&Subkey::derive(key, &Purpose::PersonId));
+    let mut buf = Vec::new();
     first
         .iter()
         .map(|&i| {
             let r = &l.records;
-            let mut h = Sha256::new();
-            h.update(r.key_id.as_bytes());
-            h.update([0]);
-            h.update(r.sources[r.source[i] as usize].as_bytes());
-            h.update([0]);
-            h.update(r.record_id.get(i).as_bytes());
-            format!("P{}", &hex::encode(h.finalize())[..20])
+            buf.clear();
+            buf.extend_from_slice(r.sources[r.source[i] as usize].as_bytes());
+            buf.push(0);
+            buf.extend_from_slice(r.record_id.get(i).as_bytes());
+            format!("P{}", &hex::encode(mac.token(&buf).0)[..20])
         })
         .collect()
 }

@@ -4,8 +4,8 @@
 //! that forbids every fetch (`default-src 'none'`), so it opens on an offline TRE desktop, can be
 //! attached to an e-mail, and cannot leak anything by loading a resource. It holds no record-level
 //! data: counts, model parameters and distributions, the published (disclosure-controlled)
-//! segmentation table, and example theographs — which are record-level, so the report says so and
-//! `--no-theographs` leaves them out of a report meant to leave the TRE.
+//! segmentation table, and — only when asked (`--theographs`) — example theographs, which are
+//! record-level, so the report then says it must stay inside the TRE.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -175,9 +175,16 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.note{color:
 .scroll{overflow-x:auto}</style></head><body>"#,
     );
     h.push_str("<h1>pseudolink: linkage and population report</h1>");
+    let holds = if options.theographs > 0 && timeline.is_some() {
+        "Aggregate counts and model parameters, and record-level theographs of named person ids (their events, \
+         dates and costs): keep this report inside the TRE"
+    } else {
+        "Aggregate counts and model parameters only: no identifier, token, person id or record-level event is in \
+         this report; the population tables are as published (small counts suppressed)"
+    };
     let _ = write!(
         h,
-        r#"<p class="note">Linkage folder <code>{}</code>. Counts only; no identifier is in this report.</p>"#,
+        r#"<p class="note">Linkage folder <code>{}</code>. {holds}.</p>"#,
         escape(&links.display().to_string())
     );
     h.push_str(r#"<h2 id="summary">Linkage summary</h2><div>"#);

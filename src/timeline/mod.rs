@@ -42,7 +42,7 @@ use serde::Serialize;
 use crate::config::FieldType;
 use crate::error::{Error, Result};
 use crate::io::manifest::Manifest;
-use crate::io::schema::{Encoding, RECORD_ID, ROW_NUMBER};
+use crate::io::schema::{Encoding, RECORD_ID};
 use events::{DateStatus, date_of};
 use mapping::{Resolved, SettingFrom, TimelineConfig};
 use persons::{Persons, id_hash};
@@ -152,11 +152,21 @@ pub fn timeline(
         .collect();
     let total: u64 = extracts.iter().map(|e| e.rows).sum();
     let buckets = total.div_ceil(SPILL_EVENTS).max(1) as usize;
-    std::fs::create_dir_all(out).map_err(|e| Error::io("creating folder", out, e))?;
+    let mut read: Vec<PathBuf> = crate::io::outputs::files_in(links);
+    read.extend(extracts.iter().map(|e| e.path.clone()));
+    let inputs: Vec<crate::io::outputs::Input<'_>> =
+        read.iter().map(|p| crate::io::outputs::Input { path: p, what: "an input of this run" }).collect();
+    let written: Vec<PathBuf> = output::FILES.iter().map(|f| out.join(f)).collect();
+    crate::io::outputs::check(&written.iter().map(PathBuf::as_path).collect::<Vec<_>>(), &inputs)?;
+    crate::io::atomic::create_output_dir(out)?;
     let summary_path = out.join("timeline_summary.json");
     let _ = std::fs::remove_file(&summary_path);
-    let dir = out.join(format!(".spill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating folder", &dir, e))?;
+    // Spill files: a private folder under an unpredictable name, created exclusively.
+    let dir = crate::io::atomic::temp_name(out, "spill");
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).map_err(|e| Error::io("creating folder", &dir, e))?;
     let mut spill = Spill {
         writers: (0..buckets).map(|_| None).collect(),
         paths: (0..buckets).map(|b| dir.join(format!("{b}.parquet"))).collect(),
@@ -312,15 +322,15 @@ fn pass_one(
     let rows_of = persons.sources.get_mut(&e.source).expect("checked when resolving");
     let as_of_days = events::days_of(as_of);
     let min_days = events::days_of(NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date"));
+    let mut next_row = 1u64;
     for batch in crate::io::parquet::Guarded(reader) {
         let batch =
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
         let n = batch.num_rows();
         let ids = text_col(&batch, RECORD_ID, path)?;
-        let rows = batch
-            .column_by_name(ROW_NUMBER)
-            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
-            .ok_or_else(|| Error::manifest(path, "has no row_number column"))?;
+        // Records are joined to the linkage by their 1-based row in this extract.
+        let first_row = next_row;
+        next_row += n as u64;
         let dates = batch
             .column_by_name(&e.map.date)
             .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
@@ -334,7 +344,7 @@ fn pass_one(
         let mut status = StringBuilder::new();
         let mut date_out = Date32Builder::with_capacity(n);
         for i in 0..n {
-            let row = rows.value(i) as usize;
+            let row = (first_row + i as u64) as usize;
             let p = rows_of.person.get(row).copied().unwrap_or(u32::MAX);
             if p == u32::MAX || rows_of.id_hash[row] != id_hash(ids.value(i)) || rows_of.seen[row] {
                 return Err(Error::manifest(
@@ -406,7 +416,7 @@ fn pass_one(
             Arc::new(rank.clone()),
             Arc::new(StringArray::from(vec![e.source.as_str(); n])),
             Arc::new(ids.clone()),
-            Arc::new(rows.clone()),
+            Arc::new(UInt64Array::from_iter_values(first_row..first_row + n as u64)),
             setting,
             Arc::new(date_out.finish()),
             Arc::new(status.finish()),
@@ -454,7 +464,8 @@ fn write_buckets(
                 .map_err(|e| Error::output(&spill.dir, e.to_string()))?
         };
         if spill.writers[b].is_none() {
-            let f = File::create(&spill.paths[b]).map_err(|e| Error::io("creating", &spill.paths[b], e))?;
+            let f = crate::io::atomic::create_private(&spill.paths[b])
+                .map_err(|e| Error::io("creating", &spill.paths[b], e))?;
             let props = WriterProperties::builder().set_max_row_group_row_count(Some(65_536)).build();
             let w = ArrowWriter::try_new(f, schema.clone(), Some(props))
                 .map_err(|e| Error::output(&spill.paths[b], e.to_string()))?;

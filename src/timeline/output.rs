@@ -11,6 +11,20 @@
 //!   control applied ([`disclosure`]) — the version that may leave the TRE.
 //! - `timeline_summary.json`, last.
 
+/// Every file a timeline run writes into its folder (besides `timeline_summary.json`, written
+/// last), so a run can check before it starts that none of them is one of its inputs.
+pub(crate) const FILES: [&str; 9] = [
+    "timeline.parquet",
+    "persons.parquet",
+    "persons.csv",
+    "person_years.parquet",
+    "segments.parquet",
+    "segments.csv",
+    "segments_published.parquet",
+    "segments_published.csv",
+    "timeline_summary.json",
+];
+
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -33,6 +33,49 @@ pub const KEY_FILE_VERSION: u32 = 1;
 /// The environment variable that may name the key file instead of `--key-file`.
 pub const KEY_FILE_ENV: &str = "PSEUDOLINK_KEY_FILE";
 
+/// What a key file's secret is for. Each has its own `format` line, so one kind of key can never
+/// be used where another is expected (a linkage key handed to a provider as a project key, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRole {
+    /// The project key: providers tokenise under it (`format: pseudolink-key`).
+    Project,
+    /// The TRE's second key, applied by `rekey` where extracts enter the TRE; providers never
+    /// hold it (`format: pseudolink-tre-key`).
+    Tre,
+    /// The linkage key: keys person ids; it never leaves the TRE (`format: pseudolink-linkage-key`).
+    Linkage,
+}
+
+impl KeyRole {
+    /// The `format` line's value.
+    pub fn format_name(self) -> &'static str {
+        match self {
+            KeyRole::Project => "pseudolink-key",
+            KeyRole::Tre => "pseudolink-tre-key",
+            KeyRole::Linkage => "pseudolink-linkage-key",
+        }
+    }
+
+    fn warning(self) -> &'static str {
+        match self {
+            KeyRole::Project => "# pseudolink project key. SECRET: do not email, commit or copy it to the TRE.\n",
+            KeyRole::Tre => "# pseudolink TRE key (second key, for rekey). SECRET: never give it to a provider.\n",
+            KeyRole::Linkage => {
+                "# pseudolink linkage key (keys person ids). SECRET: it never leaves the TRE; keep it to keep ids stable.\n"
+            }
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            KeyRole::Project => "project key file",
+            KeyRole::Tre => "TRE key file",
+            KeyRole::Linkage => "linkage key file",
+        }
+    }
+}
+
 /// A project's secret key. Zeroised on drop, never printed, never cloned.
 pub struct ProjectKey {
     bytes: Box<[u8; KEY_BYTES]>,
@@ -80,8 +123,13 @@ impl ProjectKey {
         &self.bytes
     }
 
-    /// Reads a key file, refusing one that other users can read.
+    /// Reads a project key file, refusing one that other users can read.
     pub fn read_file(path: &Path) -> Result<ProjectKey> {
+        ProjectKey::read_file_as(path, KeyRole::Project)
+    }
+
+    /// Reads a key file of the given role, refusing one that other users can read or own.
+    pub fn read_file_as(path: &Path, role: KeyRole) -> Result<ProjectKey> {
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::key(
                 path,
@@ -95,12 +143,17 @@ impl ProjectKey {
         }
         check_private(path, &meta)?;
         let text = Zeroizing::new(fs::read(path).map_err(|e| Error::io("reading key file", path, e))?);
-        parse_key_file(path, &text)
+        parse_key_file(path, &text, role)
     }
 
     /// Writes this key to a new file with mode 0600, refusing to replace an existing file.
     /// The file appears complete or not at all.
     pub fn write_new_file(&self, path: &Path) -> Result<()> {
+        self.write_new_file_as(path, KeyRole::Project)
+    }
+
+    /// Writes this key as a key file of `role` (see [`ProjectKey::write_new_file`]).
+    pub fn write_new_file_as(&self, path: &Path, role: KeyRole) -> Result<()> {
         if fs::symlink_metadata(path).is_ok() {
             return Err(Error::usage(format!(
                 "{}: already exists; pseudolink never overwrites a key file. Choose another path, \
@@ -109,8 +162,8 @@ impl ProjectKey {
             )));
         }
         let mut text = Zeroizing::new(String::new());
-        text.push_str("# pseudolink project key. SECRET: do not email, commit or copy it to the TRE.\n");
-        text.push_str("format: pseudolink-key\n");
+        text.push_str(role.warning());
+        text.push_str(&format!("format: {}\n", role.format_name()));
         text.push_str(&format!("version: {KEY_FILE_VERSION}\n"));
         text.push_str(&format!("key-id: {}\n", self.id()));
         text.push_str("secret: ");
@@ -123,7 +176,7 @@ impl ProjectKey {
         text.push('\n');
 
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".pseudolink-key-{}.tmp", std::process::id()));
+        let tmp = crate::io::atomic::temp_name(dir, "pseudolink-key");
         let result = (|| {
             let mut file = private_create(&tmp)?;
             file.write_all(text.as_bytes()).map_err(|e| Error::io("writing key file", &tmp, e))?;
@@ -197,7 +250,20 @@ fn private_create(path: &Path) -> Result<fs::File> {
 
 #[cfg(unix)]
 fn check_private(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if let Some(me) = current_uid() {
+        if meta.uid() != me {
+            return Err(Error::key(
+                path,
+                format!(
+                    "belongs to another user (uid {}); a key file must be owned by the account that uses it, \
+                     since its owner can read or replace it. Ask the key custodian for your own copy, kept \
+                     with `chmod 600`",
+                    meta.uid()
+                ),
+            ));
+        }
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(Error::key(
@@ -212,13 +278,28 @@ fn check_private(path: &Path, meta: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
+/// The effective user id of this process: on Linux the owner of `/proc/self`. Elsewhere the
+/// ownership check is skipped (the mode check still applies).
+#[cfg(unix)]
+fn current_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// Without Unix permissions pseudolink cannot tell who may read the key file: it says so on every
+/// read rather than passing silently.
 #[cfg(not(unix))]
-fn check_private(_path: &Path, _meta: &fs::Metadata) -> Result<()> {
+fn check_private(path: &Path, _meta: &fs::Metadata) -> Result<()> {
+    eprintln!(
+        "pseudolink: warning: {}: this system has no Unix file modes, so pseudolink cannot check that only you can \
+         read the key file; keep it in a folder only you can open",
+        path.display()
+    );
     Ok(())
 }
 
 /// Parses a key file's bytes. Errors name the line number and never its contents.
-fn parse_key_file(path: &Path, text: &[u8]) -> Result<ProjectKey> {
+fn parse_key_file(path: &Path, text: &[u8], role: KeyRole) -> Result<ProjectKey> {
     const FIX: &str = "the file may be damaged; ask the key custodian for a fresh copy";
     if text.is_empty() {
         return Err(Error::key(path, format!("is empty; {FIX}")));
@@ -236,7 +317,20 @@ fn parse_key_file(path: &Path, text: &[u8]) -> Result<ProjectKey> {
         };
         let value = value.trim();
         match name.trim() {
-            "format" => format = value == "pseudolink-key",
+            "format" => {
+                format = value == role.format_name();
+                if !format {
+                    if let Some(other) = [KeyRole::Project, KeyRole::Tre, KeyRole::Linkage]
+                        .into_iter()
+                        .find(|r| r.format_name() == value)
+                    {
+                        return Err(Error::key(
+                            path,
+                            format!("is a {}, not a {}; give the right key file", other.what(), role.what()),
+                        ));
+                    }
+                }
+            }
             "version" => version = Some(value.parse::<u32>().ok()),
             "key-id" => key_id = Some(KeyId::parse(value)),
             "secret" => secret = Some(value),
@@ -248,7 +342,7 @@ fn parse_key_file(path: &Path, text: &[u8]) -> Result<ProjectKey> {
     if !format {
         return Err(Error::key(
             path,
-            format!("is not a pseudolink key file (no `format: pseudolink-key` line); {FIX}"),
+            format!("is not a pseudolink key file (no `format: {}` line); {FIX}", role.format_name()),
         ));
     }
     match version {
@@ -300,6 +394,22 @@ mod tests {
         assert_eq!(a.to_string().len(), 32);
     }
 
+    /// Issue 10, finding 12: a private key file owned by another user was accepted. Needs root
+    /// to give a file away; skipped (and says so) otherwise.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_key_file_owned_by_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.key");
+        ProjectKey::generate().unwrap().write_new_file(&path).unwrap();
+        if std::os::unix::fs::chown(&path, Some(65_534), Some(65_534)).is_err() {
+            eprintln!("skipped: giving a file to another user needs root");
+            return;
+        }
+        let e = ProjectKey::read_file(&path).expect_err("refused").to_string();
+        assert!(e.contains("belongs to another user (uid 65534)"), "{e}");
+    }
+
     #[test]
     fn key_file_round_trips_with_mode_0600_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
@@ -346,11 +456,11 @@ mod tests {
             (format!("format: pseudolink-key\nversion: 9\nsecret: {secret}\n"), "version 9"),
         ];
         for (i, (text, want)) in cases.iter().enumerate() {
-            let e = parse_key_file(Path::new("k"), text.as_bytes()).unwrap_err().to_string();
+            let e = parse_key_file(Path::new("k"), text.as_bytes(), KeyRole::Project).unwrap_err().to_string();
             assert!(e.contains(want), "case {i}: {e}");
             assert!(!e.contains(&secret), "case {i} leaked the secret");
         }
         let ok = format!("{good}key-id: {id}\nsecret: {secret}\n");
-        assert!(parse_key_file(Path::new("k"), ok.as_bytes()).is_ok());
+        assert!(parse_key_file(Path::new("k"), ok.as_bytes(), KeyRole::Project).is_ok());
     }
 }

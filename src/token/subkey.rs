@@ -67,6 +67,11 @@ pub enum Purpose {
     RecordId(String),
     /// Per-record randomness for the BLIP Bloom-filter hardening.
     BloomBlip,
+    /// The keyed order in which an extract's rows are written (so row order says nothing about
+    /// the input's order).
+    RowOrder,
+    /// Person ids, under the linkage key (never the project key).
+    PersonId,
 }
 
 impl Purpose {
@@ -90,6 +95,8 @@ impl Purpose {
             Purpose::PostcodeArea => "postcode/area",
             Purpose::Sex => "sex",
             Purpose::BloomBlip => "bloom/blip",
+            Purpose::RowOrder => "row-order",
+            Purpose::PersonId => "person-id",
             Purpose::Identifier(n) => return format!("pseudolink/v1/identifier/{n}"),
             Purpose::Text(n) => return format!("pseudolink/v1/string/{n}"),
             Purpose::TextBloom(n) => return format!("pseudolink/v1/string-bloom/{n}"),

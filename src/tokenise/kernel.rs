@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray};
 use arrow_buffer::{Buffer, NullBuffer};
 use chrono::{Datelike, NaiveDate};
 use zeroize::Zeroize;
@@ -201,6 +201,14 @@ impl Drop for Scratch {
 /// Longest name or identifier value encoded, in bytes; longer values are unusable.
 pub(crate) const MAX_VALUE_BYTES: usize = 1_024;
 
+/// A tokenised chunk: its rows, their counts, and each row's keyed sort key (the output is
+/// written in that order, so row order says nothing about the input's).
+pub(crate) struct Chunk {
+    pub batch: RecordBatch,
+    pub counts: Counts,
+    pub order: Vec<u64>,
+}
+
 /// Tokenises rows `start..end` of `batch`.
 pub(crate) fn tokenise_chunk(
     plan: &Plan,
@@ -208,7 +216,7 @@ pub(crate) fn tokenise_chunk(
     start: usize,
     end: usize,
     input_name: &std::path::Path,
-) -> Result<(RecordBatch, Counts)> {
+) -> Result<Chunk> {
     let rows = end - start;
     let mut counts = Counts::for_plan(plan);
     counts.rows = rows as u64;
@@ -216,9 +224,11 @@ pub(crate) fn tokenise_chunk(
     let phonetic = Phonetic::default();
     let bloom_bytes = plan.bloom.output_bytes();
 
-    // Record ids and row numbers.
+    // Record ids, and each row's place in the output: a keyed hash of its plaintext record id
+    // and row number, which only someone holding both the key and the input could recompute.
     let ids = &batch.columns[plan.record_id];
     let mut id_out = StringBuilder::with_capacity(rows, rows * 16);
+    let mut order = Vec::with_capacity(rows);
     for r in start..end {
         let v = if ids.is_null(r) { "" } else { ids.value(r).trim() };
         if v.is_empty() {
@@ -227,8 +237,23 @@ pub(crate) fn tokenise_chunk(
                 "the record id is empty; every record needs an id unique within the extract",
             ));
         }
+        s.seed.clear();
+        s.seed.extend_from_slice(v.as_bytes());
+        s.seed.push(0);
+        s.seed.extend_from_slice(&(batch.first_row + r as u64).to_le_bytes());
+        let t = plan.row_order.token(&s.seed).0;
+        order.push(u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]));
         match &plan.record_mac {
-            None => id_out.append_value(v),
+            None => {
+                if !plan.allow_nhs_like_ids && NhsNumber::parse(v).is_ok() {
+                    return Err(Error::input(
+                        Location::file(input_name).at_row(batch.first_row + r as u64).in_column(&plan.record_column),
+                        "the record id is kept in clear (`mode = \"keep\"`) but looks like an NHS number (ten digits \
+                         passing the modulus-11 check); use `mode = \"pseudonymise\"`, or another id column",
+                    ));
+                }
+                id_out.append_value(v)
+            }
             Some(mac) => {
                 // A token is public; hex it on the stack rather than allocate per row.
                 let mut hex = [0u8; 2 * TOKEN_BYTES];
@@ -238,8 +263,7 @@ pub(crate) fn tokenise_chunk(
             }
         }
     }
-    let row_numbers: UInt64Array = (start..end).map(|r| batch.first_row + r as u64).collect();
-    let mut arrays: Vec<ArrayRef> = vec![Arc::new(id_out.finish()), Arc::new(row_numbers)];
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(id_out.finish())];
 
     // Identifying fields.
     for (fi, field) in plan.fields.iter().enumerate() {
@@ -460,7 +484,7 @@ pub(crate) fn tokenise_chunk(
 
     // Infallible: arrays are built to the plan's schema, all with `rows` rows.
     let out = RecordBatch::try_new(plan.schema.clone(), arrays).expect("kernel output matches the plan's schema");
-    Ok((out, counts))
+    Ok(Chunk { batch: out, counts, order })
 }
 
 fn fixed(rows: usize) -> OutCol {

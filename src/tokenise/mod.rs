@@ -3,11 +3,13 @@
 //! The pipeline streams: a reader thread parses the input into batches, the calling thread
 //! tokenises each batch in fixed-size chunks across all cores, and a writer thread encodes
 //! Parquet. Bounded channels between them keep at most a few batches in memory whatever the
-//! input's size. The output is written under a temporary name and renamed when complete; on any
+//! input's size. Rows are written in a keyed pseudo-random order ([`shuffle`]), never the
+//! input's. The output is written under a temporary name and renamed when complete; on any
 //! error nothing is left at the output path.
 
 mod kernel;
 mod plan;
+mod shuffle;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,14 +96,19 @@ pub fn tokenise(
             output.display()
         )));
     }
-    let mut source: Box<dyn BatchSource> = match config.input_format(input)? {
+    let format = config.input_format(input)?;
+    let mut source: Box<dyn BatchSource> = match format {
         InputFormat::Csv => Box::new(CsvSource::open(input, &config.input, options.batch_rows)?),
         InputFormat::Parquet => Box::new(ParquetSource::open(input, options.batch_rows)?),
     };
+    // Rows expected, for sizing the keyed shuffle: a CSV row is rarely under 64 bytes.
+    let size = source.progress().1.unwrap_or(0);
+    let expected_rows = if format == InputFormat::Csv { size / 64 } else { size };
     let plan = Plan::new(config, source.header(), key, input)?;
     source.select(&plan.selected);
 
     let out = AtomicFile::create(output)?;
+    let mut shuffle = shuffle::Shuffle::new(plan.schema.clone(), output, expected_rows);
     let file = out.try_clone_file()?;
     let writer = ArrowWriter::try_new(file, plan.schema.clone(), Some(writer_properties()))
         .map_err(|e| Error::output(output, e.to_string()))?;
@@ -110,7 +117,7 @@ pub fn tokenise(
     let source_done = AtomicU64::new(0);
     let source_total = AtomicU64::new(u64::MAX);
 
-    let result: Result<ArrowWriter<std::fs::File>> = std::thread::scope(|scope| {
+    let result: Result<()> = std::thread::scope(|scope| {
         let (in_tx, in_rx) = sync_channel(2);
         let (source_done, source_total) = (&source_done, &source_total);
         scope.spawn(move || {
@@ -125,15 +132,15 @@ pub fn tokenise(
                 }
             }
         });
-        let (out_tx, out_rx) = sync_channel::<Vec<arrow_array::RecordBatch>>(2);
-        let writer_thread = scope.spawn(move || -> Result<ArrowWriter<std::fs::File>> {
-            let mut writer = writer;
-            for batches in out_rx {
-                for b in &batches {
-                    writer.write(b).map_err(|e| Error::output(output, e.to_string()))?;
+        let (out_tx, out_rx) = sync_channel::<Vec<kernel::Chunk>>(2);
+        let shuffle = &mut shuffle;
+        let writer_thread = scope.spawn(move || -> Result<()> {
+            for chunks in out_rx {
+                for c in chunks {
+                    shuffle.push(&c.batch, c.order)?;
                 }
             }
-            Ok(writer)
+            Ok(())
         });
         let mut failure = None;
         for next in in_rx {
@@ -146,16 +153,16 @@ pub fn tokenise(
                 }
             };
             let n = batch.num_rows();
-            let chunks: Vec<Result<(arrow_array::RecordBatch, Counts)>> = (0..n.div_ceil(CHUNK_ROWS))
+            let chunks: Vec<Result<kernel::Chunk>> = (0..n.div_ceil(CHUNK_ROWS))
                 .into_par_iter()
                 .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input))
                 .collect();
             let mut batches = Vec::with_capacity(chunks.len());
             for c in chunks {
                 match c {
-                    Ok((b, counts)) => {
-                        totals.add(&counts);
-                        batches.push(b);
+                    Ok(c) => {
+                        totals.add(&c.counts);
+                        batches.push(c);
                     }
                     Err(e) => {
                         failure = Some(e);
@@ -172,13 +179,16 @@ pub fn tokenise(
             }
         }
         drop(out_tx);
-        let writer = writer_thread.join().map_err(|_| Error::output(output, "the writer thread failed".to_string()))?;
+        let written =
+            writer_thread.join().map_err(|_| Error::output(output, "the writer thread failed".to_string()))?;
         match failure {
             Some(e) => Err(e),
-            None => writer,
+            None => written,
         }
     });
-    let mut writer = result?;
+    result?;
+    let mut writer = writer;
+    shuffle.finish(&mut writer, output)?;
 
     let manifest = Manifest {
         format: FORMAT_NAME.into(),

@@ -30,6 +30,10 @@ pub(crate) struct Plan {
     pub record_id: usize,
     pub record_mac: Option<TokenMac>,
     pub record_column: String,
+    /// Keys the order rows are written in.
+    pub row_order: TokenMac,
+    /// Kept record ids that look like NHS numbers are allowed (the config's danger setting).
+    pub allow_nhs_like_ids: bool,
     pub fields: Vec<FieldPlan>,
     pub passthrough: Vec<PassPlan>,
     pub bloom: BloomParams,
@@ -141,10 +145,8 @@ impl Plan {
         let record_id = want(&cfg.record_id.column, "record_id", &mut problems);
         let mut fields = Vec::new();
         let mut manifest_fields = Vec::new();
-        let mut arrow_fields: Vec<arrow_schema::FieldRef> = vec![
-            Arc::new(Field::new(schema::RECORD_ID, arrow_schema::DataType::Utf8, false)),
-            Arc::new(Field::new(schema::ROW_NUMBER, arrow_schema::DataType::UInt64, false)),
-        ];
+        let mut arrow_fields: Vec<arrow_schema::FieldRef> =
+            vec![Arc::new(Field::new(schema::RECORD_ID, arrow_schema::DataType::Utf8, false))];
         let sub = |p: &Purpose| TokenMac::new(&Subkey::derive(key, p));
         let bloom_bytes = cfg.bloom.output_bytes();
         for (i, f) in cfg.fields.iter().enumerate() {
@@ -275,10 +277,7 @@ impl Plan {
             });
         }
         if !problems.is_empty() {
-            problems.push(format!(
-                "the input's columns are: {}",
-                header.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
-            ));
+            problems.push(describe_header(cfg, header));
             return Err(Error::input(
                 crate::error::Location::file(input),
                 format!("does not match the config:\n  - {}", problems.join("\n  - ")),
@@ -292,6 +291,8 @@ impl Plan {
             record_id,
             record_mac,
             record_column: cfg.record_id.column.clone(),
+            allow_nhs_like_ids: cfg.record_id.danger_keep_nhs_number_like_ids,
+            row_order: sub(&Purpose::RowOrder),
             fields,
             passthrough,
             bloom: cfg.bloom.clone(),
@@ -301,6 +302,43 @@ impl Plan {
             manifest_passthrough,
         })
     }
+}
+
+/// What an error may say about the input's first row. A header-less file's first row is a
+/// patient's data, so its cells are named only once the row is recognisably a header: at least
+/// one column the config expects is in it. Even then a name with a run of four or more digits
+/// (a date, a number) is shown by position only.
+fn describe_header(cfg: &TokeniseConfig, header: &[String]) -> String {
+    let expected = std::iter::once(&cfg.record_id.column)
+        .chain(cfg.fields.iter().map(|f| &f.column))
+        .chain(cfg.passthrough.iter().map(|t| &t.column));
+    let recognised = !cfg.input.has_header || expected.into_iter().any(|c| header.contains(c));
+    if !recognised {
+        return format!(
+            "none of the {} columns the config expects is in the first row, so the first row is not shown (it may \
+             be data). If the file has no header row, set `has_header = false` in the config's [input] section and \
+             name columns `column_1` … `column_{}`; otherwise check the delimiter and the column names",
+            header.len(),
+            header.len()
+        );
+    }
+    let names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if has_digit_run(h, 4) { format!("#{} (not shown)", i + 1) } else { format!("`{h}`") })
+        .collect();
+    format!("the input's columns are: {}", names.join(", "))
+}
+
+fn has_digit_run(s: &str, n: usize) -> bool {
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
 }
 
 /// Compiles date formats, noting a bad one as a problem (the config check catches these first).
