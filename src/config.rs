@@ -231,6 +231,9 @@ pub struct FieldConfig {
     pub plain: Option<bool>,
     /// Identifiers and strings: also write a Bloom-filter encoding.
     pub bloom: Option<bool>,
+    /// NHS number: known dummy numbers this provider's systems give unknown patients (valid
+    /// numbers that are not any one person's). They get the `placeholder` status and no token.
+    pub placeholders: Option<Vec<String>>,
     /// Date of birth: also write the year of birth in plain (`<name>_year_of_birth`), so that
     /// the TRE can group persons by age. Off unless asked for; see docs/fields.md.
     pub release_year: Option<bool>,
@@ -434,6 +437,20 @@ impl TokeniseConfig {
                 let (lo, hi) = f.year_range();
                 if lo > hi {
                     p.push(format!("{what}: `min_year` is after `max_year`"));
+                }
+            }
+            if let Some(list) = &f.placeholders {
+                if f.kind != FieldType::NhsNumber {
+                    p.push(format!("{what}: `placeholders` applies only to nhs_number; remove it"));
+                }
+                for (k, v) in list.iter().enumerate() {
+                    if crate::token::NhsNumber::parse(v).is_err() {
+                        p.push(format!(
+                            "{what}: placeholder {} is not a valid NHS number (ten digits passing the check digit); \
+                             invalid numbers never get a token, so list only valid ones",
+                            k + 1
+                        ));
+                    }
                 }
             }
             if f.plain.is_some() && f.kind != FieldType::Sex {

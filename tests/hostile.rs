@@ -23,6 +23,8 @@
 //! and `good.toml` (a three-row acute extract and its config), `good.parquet` (that extract
 //! tokenised) and files derived from it: `truncated.parquet` (cut in half), `not_extract.parquet`
 //! (a Parquet file without a manifest), `forged_key.parquet` (manifest claiming another key id),
+//! `forged_purpose.parquet` (the NHS-number token column declared as keyed for dates of birth),
+//! `missing_column.parquet` (a column the manifest declares removed from the file),
 //! `forged_bloom.parquet` (manifest claiming another Bloom width), `text_tokens.parquet` (token
 //! columns stored as text under the real manifest), `empty.parquet` (a manifest and no rows),
 //! and `gp.parquet` (the extract again as source `gp`). After the run, the folder must hold
@@ -197,6 +199,17 @@ fn fixtures(d: &Dir) {
         "forged_bloom.parquet",
         |b| b,
         |m| m.replace("\"bytes\": 128", "\"bytes\": 64").replace("\"bytes\":128", "\"bytes\":64"),
+    );
+    rewrite(d, "forged_purpose.parquet", |b| b, |m| m.replace("pseudolink/v1/nhs-number", "pseudolink/v1/dob/full"));
+    rewrite(
+        d,
+        "missing_column.parquet",
+        |b| {
+            let keep: Vec<usize> =
+                (0..b.num_columns()).filter(|&i| b.schema().field(i).name() != "nhs_number_token").collect();
+            b.project(&keep).unwrap()
+        },
+        |m| m,
     );
     rewrite(
         d,

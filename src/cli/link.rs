@@ -49,6 +49,10 @@ pub struct Args {
     /// Largest block compared; larger blocks are skipped and reported.
     #[arg(long)]
     pub max_block: Option<usize>,
+    /// Most candidate pairs compared; a run that would make more is refused before making them
+    /// (default: 10,000,000 plus 50 per distinct identity).
+    #[arg(long, value_name = "N")]
+    pub max_pairs: Option<u64>,
     /// A link config (TOML): thresholds, blocking rules and training settings.
     #[arg(long, value_name = "LINK.toml")]
     pub config: Option<PathBuf>,
@@ -74,6 +78,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     }
     if let Some(m) = args.max_block {
         options.max_block = m.max(2);
+    }
+    if let Some(m) = args.max_pairs {
+        options.max_pairs = Some(m);
     }
     let outs = crate::link::output_paths(&args.out);
     let key_out = args.out.join(output::LINKAGE_KEY_FILE);

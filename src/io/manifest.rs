@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{FieldType, PassType, RecordIdMode};
 use crate::encode::bloom::BloomParams;
 use crate::error::{Error, Result};
-use crate::io::schema::Encoding;
+use crate::io::schema::{self, Encoding};
 
 /// Parquet key-value metadata key holding the manifest.
 pub const MANIFEST_KEY: &str = "pseudolink.manifest";
@@ -133,6 +133,12 @@ impl Manifest {
                 "its manifest's row count disagrees with the file's; the file may have been altered. Ask the provider to send it again",
             ));
         }
+        let arrow = parquet::arrow::parquet_to_arrow_schema(meta.file_metadata().schema_descr(), kv).map_err(|_| {
+            Error::manifest(path, "its columns cannot be read as Arrow columns; the file may be damaged")
+        })?;
+        m.check_contract(&arrow).map_err(|p| {
+            Error::manifest(path, format!("{p}; the file does not match what `pseudolink tokenise` writes and may have been altered. Ask the provider to send it again"))
+        })?;
         Ok((m, meta))
     }
 
@@ -154,6 +160,74 @@ impl Manifest {
             // serde's message may quote a manifest value; keep only its category and position.
             format!("its manifest is malformed ({}); the file may be damaged", e.classify_name())
         })
+    }
+
+    /// Checks that the manifest describes exactly the columns tokenise writes for its fields
+    /// (names, parts, encodings, token widths and subkey purposes: a column keyed for one purpose
+    /// cannot be presented as another's), that no column is claimed twice, and that every column it
+    /// declares is in the file with its type. A forged or edited manifest fails here, before any
+    /// value is read.
+    pub fn check_contract(&self, file: &arrow_schema::Schema) -> std::result::Result<(), String> {
+        let mut claimed = std::collections::BTreeSet::new();
+        claimed.insert(schema::RECORD_ID.to_string());
+        match file.field_with_name(schema::RECORD_ID) {
+            Ok(f) if f.data_type() == &arrow_schema::DataType::Utf8 => {}
+            _ => return Err(format!("it has no text `{}` column", schema::RECORD_ID)),
+        }
+        let bloom_bytes = self.bloom.output_bytes();
+        for f in &self.fields {
+            let has = |part: &str| f.columns.iter().any(|c| c.part == part);
+            let options = schema::FieldOptions {
+                plain_sex: has("category"),
+                release_year: has("year_of_birth"),
+                bloom: has("bloom"),
+            };
+            let want = schema::field_columns(f.kind, &f.name, options);
+            let what = format!("field `{}` ({})", f.name, f.kind.as_str());
+            if want.len() != f.columns.len() {
+                return Err(format!("its manifest gives {what} {} columns, not {}", f.columns.len(), want.len()));
+            }
+            for (c, w) in f.columns.iter().zip(&want) {
+                let part = if w.part.is_empty() { "category" } else { w.part };
+                let bytes = match w.encoding {
+                    Encoding::Token => Some(crate::token::TOKEN_BYTES),
+                    Encoding::Bloom => Some(bloom_bytes),
+                    _ => None,
+                };
+                let ok = c.name == schema::column_name(&f.name, w.part)
+                    && c.part == part
+                    && c.encoding == w.encoding
+                    && c.purpose == w.purpose.as_ref().map(|p| p.label())
+                    && c.bytes == bytes;
+                if !ok {
+                    return Err(format!(
+                        "its manifest's column `{}` of {what} is not the {part} column tokenise writes (name, encoding, \
+                         width or key purpose differ)",
+                        c.name
+                    ));
+                }
+                if !claimed.insert(c.name.clone()) {
+                    return Err(format!("its manifest names column `{}` twice", c.name));
+                }
+                let arrow = schema::encoded_field(&c.name, c.encoding, bytes.unwrap_or(0));
+                match file.field_with_name(&c.name) {
+                    Ok(found) if found.data_type() == arrow.data_type() => {}
+                    Ok(_) => return Err(format!("column `{}` does not have the type its manifest declares", c.name)),
+                    Err(_) => return Err(format!("column `{}`, declared in its manifest, is not in the file", c.name)),
+                }
+            }
+        }
+        for p in &self.passthrough {
+            if !claimed.insert(p.name.clone()) {
+                return Err(format!("its manifest names column `{}` twice", p.name));
+            }
+            match file.field_with_name(&p.name) {
+                Ok(found) if found.data_type() == &schema::passthrough_type(p.kind) => {}
+                Ok(_) => return Err(format!("column `{}` does not have the type its manifest declares", p.name)),
+                Err(_) => return Err(format!("column `{}`, declared in its manifest, is not in the file", p.name)),
+            }
+        }
+        Ok(())
     }
 
     /// The manifest as pretty JSON.

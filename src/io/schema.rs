@@ -19,8 +19,8 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, FieldRef};
 use serde::{Deserialize, Serialize};
 
-use crate::config::PassType;
-use crate::token::TOKEN_BYTES;
+use crate::config::{FieldType, PassType};
+use crate::token::{Purpose, TOKEN_BYTES};
 
 /// The record id column.
 pub const RECORD_ID: &str = "record_id";
@@ -42,6 +42,90 @@ pub enum Encoding {
     /// A plain year (Int32): the year of birth, released for age-based analysis when the
     /// config asks for it.
     Year,
+}
+
+/// One column a field is encoded into: its part (`token`, `exact`, `bloom` …; empty for a plain
+/// category, whose column is the field's own name), its encoding and the subkey purpose its
+/// tokens are keyed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSpec {
+    /// The part name, appended to the field's name with `_`.
+    pub part: &'static str,
+    /// How the column encodes the field.
+    pub encoding: Encoding,
+    /// The subkey purpose of its tokens or Bloom filter; none for plain columns.
+    pub purpose: Option<Purpose>,
+}
+
+/// Options that change which columns a field is encoded into.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FieldOptions {
+    /// Sex kept as a plain category instead of a token.
+    pub plain_sex: bool,
+    /// The plain year of birth released beside the date-of-birth tokens.
+    pub release_year: bool,
+    /// A Bloom filter for an identifier or string field.
+    pub bloom: bool,
+}
+
+/// The columns of a field of type `kind` named `name`: the extract contract, used by tokenise to
+/// write them and by every reader to check that a manifest describes exactly these (a manifest
+/// presenting a date-of-birth column as the NHS-number token is refused).
+pub fn field_columns(kind: FieldType, name: &str, options: FieldOptions) -> Vec<ColumnSpec> {
+    let c = |part, encoding, purpose| ColumnSpec { part, encoding, purpose };
+    match kind {
+        FieldType::NhsNumber => {
+            vec![c("status", Encoding::Status, None), c("token", Encoding::Token, Some(Purpose::NhsNumber))]
+        }
+        FieldType::GivenName | FieldType::FamilyName | FieldType::Name => vec![
+            c("exact", Encoding::Token, Some(Purpose::NameExact)),
+            c("phonetic", Encoding::Token, Some(Purpose::NamePhonetic)),
+            c("bloom", Encoding::Bloom, Some(Purpose::NameBloom)),
+        ],
+        FieldType::DateOfBirth | FieldType::Date => {
+            let dob = kind == FieldType::DateOfBirth;
+            let (full, ym, y) = if dob {
+                (Purpose::DobFull, Purpose::DobYearMonth, Purpose::DobYear)
+            } else {
+                (Purpose::DateFull, Purpose::DateYearMonth, Purpose::DateYear)
+            };
+            let mut v = vec![
+                c("full", Encoding::Token, Some(full.clone())),
+                c("swapped", Encoding::Token, Some(full)),
+                c("year_month", Encoding::Token, Some(ym)),
+                c("year", Encoding::Token, Some(y)),
+            ];
+            if dob && options.release_year {
+                v.push(c("year_of_birth", Encoding::Year, None));
+            }
+            v
+        }
+        FieldType::Postcode => vec![
+            c("full", Encoding::Token, Some(Purpose::PostcodeFull)),
+            c("sector", Encoding::Token, Some(Purpose::PostcodeSector)),
+            c("district", Encoding::Token, Some(Purpose::PostcodeDistrict)),
+            c("area", Encoding::Token, Some(Purpose::PostcodeArea)),
+        ],
+        FieldType::Sex if options.plain_sex => vec![c("", Encoding::Plain, None)],
+        FieldType::Sex => vec![c("token", Encoding::Token, Some(Purpose::Sex))],
+        FieldType::Identifier | FieldType::String => {
+            let token = if kind == FieldType::Identifier {
+                Purpose::Identifier(name.to_string())
+            } else {
+                Purpose::Text(name.to_string())
+            };
+            let mut v = vec![c("token", Encoding::Token, Some(token))];
+            if options.bloom {
+                v.push(c("bloom", Encoding::Bloom, Some(Purpose::TextBloom(name.to_string()))));
+            }
+            v
+        }
+    }
+}
+
+/// A column's name: the field's name and the part, or the field's name for a plain category.
+pub fn column_name(field: &str, part: &str) -> String {
+    if part.is_empty() { field.to_string() } else { format!("{field}_{part}") }
 }
 
 /// The Arrow field of an encoded column.

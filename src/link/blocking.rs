@@ -110,6 +110,9 @@ fn same(r: &Records, rule: &[Key], a: usize, b: usize) -> bool {
     })
 }
 
+/// Candidate pairs (identity positions, smaller first, sorted) and a report per rule.
+pub type Candidates = (Vec<(u32, u32)>, Vec<RuleReport>);
+
 /// Candidate pairs among `items` (record indices, one per identity; pairs are returned as
 /// positions in `items`, smaller first, sorted).
 pub fn candidate_pairs(
@@ -117,7 +120,8 @@ pub fn candidate_pairs(
     items: &[u32],
     rules: &[Vec<Key>],
     max_block: usize,
-) -> (Vec<(u32, u32)>, Vec<RuleReport>) {
+    max_pairs: u64,
+) -> crate::error::Result<Candidates> {
     let mut all: Vec<(u32, u32)> = Vec::new();
     let mut reports = Vec::new();
     for (ri, rule) in rules.iter().enumerate() {
@@ -148,6 +152,21 @@ pub fn candidate_pairs(
             report.pairs_skipped += n * (n - 1) / 2;
         }
         report.largest_block = kept.iter().map(|(s, e)| (e - s) as u64).max().unwrap_or(0);
+        // Counted before a pair is made, so a crafted file of a few huge blocks is refused
+        // before it can exhaust memory or time.
+        let bound: u64 = kept.iter().map(|(s, e)| ((e - s) * (e - s - 1) / 2) as u64).sum();
+        if all.len() as u64 + bound > max_pairs {
+            return Err(crate::error::Error::usage(format!(
+                "blocking rule {rule:?} would add up to {} candidate pairs to the {} before it, more than the limit of {} \
+                 (its largest block holds {} identities): the rules are too loose for these extracts, or blocks hold \
+                 many unrelated records. Tighten the blocking rules, lower --max-block, or raise --max-pairs if this is \
+                 expected",
+                crate::error::group_digits(bound),
+                crate::error::group_digits(all.len() as u64),
+                crate::error::group_digits(max_pairs),
+                report.largest_block
+            )));
+        }
         let earlier = &rules[..ri];
         let pairs: Vec<(u32, u32)> = kept
             .par_iter()
@@ -174,5 +193,5 @@ pub fn candidate_pairs(
     }
     all.par_sort_unstable();
     all.dedup();
-    (all, reports)
+    Ok((all, reports))
 }

@@ -6,6 +6,7 @@
 //! seed = 42                    # seed of the random-pair sample for u
 //! u_sample = 1000000           # random pairs for u
 //! max_block = 1000             # larger blocks are skipped and reported
+//! max_pairs = 50000000         # more candidate pairs than this: refused before they are made
 //! conflict_override = 0.999999 # probability at which a link may join different NHS numbers
 //! dice_high = 0.8              # name Bloom Dice levels
 //! dice_low = 0.6
@@ -40,6 +41,8 @@ pub struct LinkConfig {
     pub u_sample: Option<usize>,
     /// Largest block.
     pub max_block: Option<usize>,
+    /// Most candidate pairs compared (default: 10,000,000 plus 50 per identity).
+    pub max_pairs: Option<u64>,
     /// Conflict override probability.
     pub conflict_override: Option<f64>,
     /// Upper name Dice level.
@@ -116,6 +119,9 @@ impl LinkConfig {
         }
         if let Some(x) = self.max_block {
             options.max_block = x;
+        }
+        if let Some(x) = self.max_pairs {
+            options.max_pairs = Some(x);
         }
         if let Some(x) = self.conflict_override {
             options.conflict_override = x;

@@ -146,6 +146,28 @@ impl Records {
         self.record_id.is_empty()
     }
 
+    /// Extracts none of whose records holds any identifying token, with their record counts.
+    pub fn without_identifiers(&self) -> Vec<(&Path, u64)> {
+        let mut any = vec![false; self.files.len()];
+        for i in 0..self.len() {
+            let s = self.source[i] as usize;
+            if !any[s] {
+                any[s] = self.nhs.has(i)
+                    || self.given.0.has(i)
+                    || self.family.0.has(i)
+                    || self.dob.iter().any(|c| c.has(i))
+                    || self.postcode.iter().any(|c| c.has(i))
+                    || self.given.2.codes[i] != 0
+                    || self.family.2.codes[i] != 0;
+            }
+        }
+        any.iter()
+            .enumerate()
+            .filter(|(_, a)| !**a)
+            .map(|(s, _)| (self.files[s].as_path(), self.counts.get(s).copied().unwrap_or(0)))
+            .collect()
+    }
+
     /// Loads `files`, checking that they can be linked together.
     pub fn load(files: &[PathBuf]) -> Result<Records> {
         if files.is_empty() {

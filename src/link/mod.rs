@@ -23,6 +23,7 @@ pub mod data;
 pub mod explain;
 pub mod model;
 pub mod output;
+pub mod placeholders;
 pub mod predict;
 pub mod term_frequency;
 pub mod train;
@@ -70,7 +71,17 @@ pub struct LinkOptions {
     pub rules: Vec<Vec<blocking::Key>>,
     /// Adjust exact name agreement by how common the name is ([`term_frequency`]).
     pub term_frequency: bool,
+    /// Most candidate pairs a run may compare; `None`: [`DEFAULT_MAX_PAIRS_BASE`] plus
+    /// [`DEFAULT_MAX_PAIRS_PER_IDENTITY`] per identity.
+    pub max_pairs: Option<u64>,
 }
+
+/// Candidate pairs always allowed.
+pub const DEFAULT_MAX_PAIRS_BASE: u64 = 10_000_000;
+/// Candidate pairs allowed per identity beyond the base. Real linkages make a few per identity
+/// (3.7 at national scale with the default rules); far more means blocks of unrelated records,
+/// whether from a rule too loose for the data or from a file crafted to exhaust the machine.
+pub const DEFAULT_MAX_PAIRS_PER_IDENTITY: u64 = 50;
 
 impl Default for LinkOptions {
     fn default() -> Self {
@@ -84,6 +95,7 @@ impl Default for LinkOptions {
             conflict_override: DEFAULT_CONFLICT_OVERRIDE,
             rules: default_rules(),
             term_frequency: true,
+            max_pairs: None,
         }
     }
 }
@@ -171,6 +183,10 @@ pub struct Summary {
     pub links_conflict_overridden: u64,
     /// NHS-number links not made because given name and date of birth both disagreed.
     pub links_nhs_contradicted: u64,
+    /// NHS-number tokens treated as placeholders (see [`placeholders`]).
+    pub nhs_placeholder_numbers: u64,
+    /// Records whose NHS-number token was a placeholder.
+    pub nhs_placeholder_records: u64,
     /// Accepted links by source pair ("acute–gp").
     pub links_by_source_pair: std::collections::BTreeMap<String, u64>,
     /// Match threshold.
@@ -197,9 +213,24 @@ pub struct Summary {
 pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Linkage> {
     let mut timings = Vec::new();
     let t = Instant::now();
-    let records = Records::load(files)?;
+    let mut records = Records::load(files)?;
     timings.push(("load".to_string(), t.elapsed().as_secs_f64()));
     let n = records.len();
+    for (f, k) in records.without_identifiers() {
+        log(&format!(
+            "warning: {}: none of its {k} records holds an identifying token (every field is missing); they cannot \
+             link and stay persons of one record. Check the provider's export and config",
+            f.display()
+        ));
+    }
+    let placeholders = placeholders::remove(&mut records);
+    if placeholders.tokens > 0 {
+        log(&format!(
+            "warning: {} NHS numbers shared by {} records whose family names or dates of birth mostly disagree were \
+             treated as placeholders (dummy numbers given to unknown patients) and not used to link",
+            placeholders.tokens, placeholders.records
+        ));
+    }
 
     // Identities.
     let t = Instant::now();
@@ -216,7 +247,9 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
             )));
         }
     }
-    let (cands, blocking) = candidate_pairs(&records, &reps, &options.rules, options.max_block);
+    let max_pairs =
+        options.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS_BASE + DEFAULT_MAX_PAIRS_PER_IDENTITY * reps.len() as u64);
+    let (cands, blocking) = candidate_pairs(&records, &reps, &options.rules, options.max_block, max_pairs)?;
     timings.push(("blocking".to_string(), t.elapsed().as_secs_f64()));
     for b in &blocking {
         if b.blocks_skipped > 0 {
@@ -386,6 +419,8 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         links_refused_conflict: refused,
         links_conflict_overridden: overridden,
         links_nhs_contradicted: contradicted,
+        nhs_placeholder_numbers: placeholders.tokens,
+        nhs_placeholder_records: placeholders.records,
         links_by_source_pair: by_pair,
         threshold: options.threshold,
         dice_high: options.thresholds.high,

@@ -16,6 +16,13 @@
 //! margins, and repeated until no additive group (the cells of a row with their row total, the
 //! cells of a column with their column total) has exactly one suppressed member: where it has,
 //! the smallest other non-zero member is suppressed too (secondary suppression).
+//!
+//! Rates and averages can undo all of this if they are computed on exact counts: an average of
+//! whole numbers over an exact population pins the population, and a prevalence of 90% over ten
+//! persons names the one without. So the published table derives every rate and average from its
+//! published counts (see `timeline::output::segment_rows`), and a rate whose complement is small
+//! is suppressed like a small count. A test reconstructs the feasible range of every cell from the
+//! published table alone and fails if any count comes out pinned.
 
 use serde::{Deserialize, Serialize};
 

@@ -403,6 +403,14 @@ fn segment_fields(conditions: &[String]) -> Vec<Field> {
 
 /// The segmentation table as rows of optional numbers (None: suppressed), exact when `rule` is
 /// None.
+///
+/// With a rule (the published table), nothing is computed from an exact count: rates and averages
+/// would otherwise undo the rounding (an average of integers over an exact population pins the
+/// population) and narrow suppressed cells. So every per-person value divides by the *published*
+/// population, count numerators (persons with a condition, conditions) are rounded as counts are
+/// before dividing, averages are coarsened (age to whole years, money to whole pounds), and a
+/// prevalence whose complement is small (90% of 10: the one person without) is suppressed like a
+/// small count, with secondary suppression over its own grid.
 pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(String, String, Vec<Option<f64>>)> {
     let na = AGE_GROUPS.len() + 1;
     let nc = COMPLEXITY.len() + 1;
@@ -411,8 +419,16 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
     };
     let pop = grid(&|c| c.population);
     let pop_s = rule.map(|r| r.suppress_grid(&pop));
+    // A condition's cell is hidden when its count or its complement (persons without) is small.
     let cond_s: Vec<Option<Vec<Vec<bool>>>> = (0..seg.conditions.len())
-        .map(|k| rule.map(|r| r.suppress_grid(&grid(&|c| c.with_condition.get(k).copied().unwrap_or(0)))))
+        .map(|k| {
+            rule.map(|r| {
+                let with = grid(&|c| c.with_condition.get(k).copied().unwrap_or(0));
+                let without = grid(&|c| c.population - c.with_condition.get(k).copied().unwrap_or(0));
+                let (a, b) = (r.suppress_grid(&with), r.suppress_grid(&without));
+                a.iter().zip(&b).map(|(x, y)| x.iter().zip(y).map(|(p, q)| *p || *q).collect()).collect()
+            })
+        })
         .collect();
     let mut rows = Vec::new();
     for a in 0..na {
@@ -420,22 +436,31 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
             let cell = &seg.cells[a][c];
             let (ag, cx) = Segmentation::label(a, c);
             let hidden = pop_s.as_ref().is_some_and(|s| s[a][c]);
-            let p = cell.population as f64;
-            let per = |x: f64| if cell.population == 0 { None } else { Some(x / p) };
+            // The denominator: the published population, or the exact one inside the TRE.
+            let count = |n: u64| rule.map_or(n, |r| r.round(n)) as f64;
+            let denominator = count(cell.population);
+            let per = |x: f64| if denominator == 0.0 { None } else { Some(x / denominator) };
             let mut v: Vec<Option<f64>> = Vec::new();
-            v.push(Some(match rule {
-                Some(r) => r.round(cell.population) as f64,
-                None => p,
-            }));
-            v.push(if cell.aged == 0 { None } else { Some(round1(cell.age_sum / cell.aged as f64)) });
-            v.push(per(cell.conditions as f64).map(|x| (x * 100.0).round() / 100.0));
+            v.push(Some(count(cell.population)));
+            v.push(match rule {
+                Some(r) if cell.aged > 0 && r.round(cell.aged) > 0 => {
+                    Some((cell.age_sum / r.round(cell.aged) as f64).round())
+                }
+                Some(_) => None,
+                None if cell.aged == 0 => None,
+                None => Some(round1(cell.age_sum / cell.aged as f64)),
+            });
+            v.push(
+                per(count(cell.conditions))
+                    .map(|x| if rule.is_some() { round1(x) } else { (x * 100.0).round() / 100.0 }),
+            );
             v.push(per(cell.spend.iter().sum()).map(|x| x.round()));
             v.extend(cell.spend.iter().map(|&s| per(s).map(|x| x.round())));
             v.push(per(cell.activity.iter().sum()).map(round1));
             for (k, s) in cond_s.iter().enumerate() {
                 let n = cell.with_condition.get(k).copied().unwrap_or(0);
                 let small = s.as_ref().is_some_and(|s| s[a][c]);
-                v.push(if small { None } else { per(n as f64 * 100.0).map(round1) });
+                v.push(if small { None } else { per(count(n) * 100.0).map(round1) });
             }
             if hidden {
                 v.iter_mut().for_each(|x| *x = None);
@@ -477,4 +502,166 @@ fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, 
     o.write(&batch)?;
     o.commit()?;
     crate::io::atomic::write_atomic(&out.join(format!("{name}.csv")), csv_text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::population::PersonRow;
+    use rand::{RngExt, SeedableRng};
+
+    /// A random population of `n` persons with three conditions.
+    fn population(n: usize, seed: u64) -> Segmentation {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut seg = Segmentation::new(vec!["a".into(), "b".into(), "c".into()]);
+        for _ in 0..n {
+            let age = if rng.random_bool(0.05) { None } else { Some(rng.random_range(0..100)) };
+            let conditions = vec![rng.random_bool(0.3), rng.random_bool(0.1), rng.random_bool(0.9)];
+            let mut spend = [0.0; SETTING_GROUPS.len()];
+            spend[0] = rng.random_range(0.0..5_000.0);
+            let mut activity = [0.0; SETTING_GROUPS.len()];
+            activity[0] = rng.random_range(0..20) as f64;
+            seg.add(&PersonRow { age, conditions, spend, activity });
+        }
+        seg.finish();
+        seg
+    }
+
+    /// Issue 10, finding 9: published rates and averages were computed on exact counts, so the
+    /// rounded counts came back exactly. Every published count-based rate must now be a function
+    /// of published (rounded) counts only: some multiple of the rounding base over the published
+    /// population.
+    #[test]
+    fn published_rates_are_functions_of_published_counts() {
+        let rule = DisclosureRule::default();
+        let base = rule.round_to as f64;
+        for seed in 0..40 {
+            let seg = population(60 + 17 * seed as usize, seed);
+            for (ag, cx, v) in segment_rows(&seg, Some(rule)) {
+                let Some(p) = v[0] else { continue };
+                if p == 0.0 {
+                    continue;
+                }
+                let from_rounded = |q: f64, scale: f64, digits: f64| {
+                    (0..=(p as u64 * 10)).any(|m| ((m as f64 * base * scale / p) * digits).round() / digits == q)
+                };
+                if let Some(q) = v[2] {
+                    assert!(from_rounded(q, 1.0, 10.0), "{ag}/{cx}: average_conditions {q} over {p}");
+                }
+                let first_prevalence = v.len() - 3;
+                for &q in v[first_prevalence..].iter().flatten() {
+                    assert!(from_rounded(q, 100.0, 10.0), "{ag}/{cx}: prevalence {q} over {p}");
+                }
+            }
+        }
+    }
+
+    /// A prevalence whose complement is small (90% of 10) is suppressed: it names the one person
+    /// without the condition.
+    #[test]
+    fn a_prevalence_with_a_small_complement_is_suppressed() {
+        let mut seg = Segmentation::new(vec!["a".into()]);
+        for i in 0..400 {
+            let age = Some(if i < 20 { 80 } else { 40 });
+            // Among the twenty 75+ persons, only one lacks the condition.
+            let has = if i < 20 { i != 0 } else { i % 2 == 0 };
+            seg.add(&PersonRow {
+                age,
+                conditions: vec![has],
+                spend: [0.0; SETTING_GROUPS.len()],
+                activity: [0.0; SETTING_GROUPS.len()],
+            });
+        }
+        seg.finish();
+        let rows = segment_rows(&seg, Some(DisclosureRule::default()));
+        let (_, _, v) = rows.iter().find(|(a, c, _)| a == "75+" && c == "all").unwrap();
+        assert_eq!(v[0], Some(20.0));
+        assert_eq!(*v.last().unwrap(), None, "the prevalence names the one without");
+    }
+
+    /// The feasible range of every population cell, from the published table alone: each
+    /// published count `R` lies in `[R - 2, R + 2]` (and is at least the suppression threshold),
+    /// zero is exact, a suppressed count is at least 1; row and column totals must add up.
+    /// Interval propagation to a fixed point bounds what any attacker can deduce from the table's
+    /// additive structure; no hidden or rounded count may come out pinned to one value.
+    #[test]
+    fn no_published_or_hidden_population_count_is_pinned() {
+        let rule = DisclosureRule::default();
+        let (na, nc) = (AGE_GROUPS.len() + 1, COMPLEXITY.len() + 1);
+        for seed in 0..60 {
+            let seg = population(20 + 23 * seed as usize, 1_000 + seed);
+            let rows = segment_rows(&seg, Some(rule));
+            let half = (rule.round_to / 2) as i64;
+            let mut lo = vec![vec![0i64; nc]; na];
+            let mut hi = vec![vec![0i64; nc]; na];
+            let mut hidden = vec![vec![false; nc]; na];
+            for (i, (_, _, v)) in rows.iter().enumerate() {
+                let (a, c) = (i / nc, i % nc);
+                match v[0] {
+                    None => {
+                        hidden[a][c] = true;
+                        lo[a][c] = 1;
+                        hi[a][c] = 1_000_000;
+                    }
+                    Some(0.0) => {}
+                    Some(r) => {
+                        lo[a][c] = (r as i64 - half).max(rule.suppress_below as i64);
+                        hi[a][c] = r as i64 + half;
+                    }
+                }
+            }
+            let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
+            for a in 0..na {
+                groups.push((0..nc).map(|c| (a, c)).collect());
+            }
+            for c in 0..nc {
+                groups.push((0..na).map(|a| (a, c)).collect());
+            }
+            loop {
+                let mut changed = false;
+                for g in &groups {
+                    let (cells, total) = g.split_at(g.len() - 1);
+                    let (t, tc) = (total[0].0, total[0].1);
+                    let sum_lo: i64 = cells.iter().map(|&(a, c)| lo[a][c]).sum();
+                    let sum_hi: i64 = cells.iter().map(|&(a, c)| hi[a][c]).sum();
+                    if sum_lo > lo[t][tc] {
+                        lo[t][tc] = sum_lo;
+                        changed = true;
+                    }
+                    if sum_hi < hi[t][tc] {
+                        hi[t][tc] = sum_hi;
+                        changed = true;
+                    }
+                    for &(a, c) in cells {
+                        let new_lo = lo[t][tc] - (sum_hi - hi[a][c]);
+                        let new_hi = hi[t][tc] - (sum_lo - lo[a][c]);
+                        if new_lo > lo[a][c] {
+                            lo[a][c] = new_lo;
+                            changed = true;
+                        }
+                        if new_hi < hi[a][c] {
+                            hi[a][c] = new_hi;
+                            changed = true;
+                        }
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+            for a in 0..na {
+                for c in 0..nc {
+                    let exact = seg.cells[a][c].population as i64;
+                    assert!(lo[a][c] <= exact && exact <= hi[a][c], "seed {seed} ({a},{c}): the audit is wrong");
+                    if exact > 0 {
+                        assert!(
+                            hi[a][c] > lo[a][c],
+                            "seed {seed}: cell ({a},{c}) {} pinned to {exact}",
+                            if hidden[a][c] { "hidden" } else { "published" }
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

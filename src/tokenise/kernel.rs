@@ -306,7 +306,14 @@ pub(crate) fn tokenise_chunk(
                 continue;
             }
             match &field.encoder {
-                Encoder::Nhs { token } => match NhsNumber::parse(raw) {
+                Encoder::Nhs { token, placeholders } => match NhsNumber::parse(raw) {
+                    Ok(n) if placeholders.contains(n.digits()) => {
+                        let status = NhsNumberStatus::Placeholder;
+                        cols[0].code().push(Some(status.as_str()));
+                        cols[1].fixed().null();
+                        fc.nhs[status as usize] += 1;
+                        fc.count(Outcome::Invalid);
+                    }
                     Ok(n) => {
                         cols[0].code().push(Some(NhsNumberStatus::Valid.as_str()));
                         token.token_into(n.digits(), cols[1].fixed().push());

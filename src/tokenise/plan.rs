@@ -68,6 +68,8 @@ pub(crate) struct PassPlan {
 pub(crate) enum Encoder {
     Nhs {
         token: TokenMac,
+        /// The config's known dummy numbers, as digits.
+        placeholders: Vec<[u8; 10]>,
     },
     Name {
         exact: TokenMac,
@@ -97,16 +99,6 @@ pub(crate) enum Encoder {
         token: TokenMac,
         bloom: Option<TokenMac>,
     },
-}
-
-struct Col {
-    part: &'static str,
-    encoding: Encoding,
-    purpose: Option<Purpose>,
-}
-
-fn col(part: &'static str, encoding: Encoding, purpose: Option<Purpose>) -> Col {
-    Col { part, encoding, purpose }
 }
 
 impl Plan {
@@ -152,26 +144,27 @@ impl Plan {
         for (i, f) in cfg.fields.iter().enumerate() {
             let input_idx = want(&f.column, &format!("field {} ({})", i + 1, f.kind.as_str()), &mut problems);
             let name = f.output_name();
-            let (encoder, cols) = match f.kind {
-                FieldType::NhsNumber => (
-                    Encoder::Nhs { token: sub(&Purpose::NhsNumber) },
-                    vec![
-                        col("status", Encoding::Status, None),
-                        col("token", Encoding::Token, Some(Purpose::NhsNumber)),
-                    ],
-                ),
-                FieldType::GivenName | FieldType::FamilyName | FieldType::Name => (
-                    Encoder::Name {
-                        exact: sub(&Purpose::NameExact),
-                        phonetic: sub(&Purpose::NamePhonetic),
-                        bloom: sub(&Purpose::NameBloom),
-                    },
-                    vec![
-                        col("exact", Encoding::Token, Some(Purpose::NameExact)),
-                        col("phonetic", Encoding::Token, Some(Purpose::NamePhonetic)),
-                        col("bloom", Encoding::Bloom, Some(Purpose::NameBloom)),
-                    ],
-                ),
+            let options = schema::FieldOptions {
+                plain_sex: f.kind == FieldType::Sex && f.plain.unwrap_or(false),
+                release_year: f.kind == FieldType::DateOfBirth && f.release_year.unwrap_or(false),
+                bloom: f.bloom.unwrap_or(false),
+            };
+            let cols = schema::field_columns(f.kind, &name, options);
+            let encoder = match f.kind {
+                FieldType::NhsNumber => Encoder::Nhs {
+                    token: sub(&Purpose::NhsNumber),
+                    placeholders: f
+                        .placeholders
+                        .iter()
+                        .flatten()
+                        .filter_map(|v| crate::token::NhsNumber::parse(v).ok().map(|n| *n.digits()))
+                        .collect(),
+                },
+                FieldType::GivenName | FieldType::FamilyName | FieldType::Name => Encoder::Name {
+                    exact: sub(&Purpose::NameExact),
+                    phonetic: sub(&Purpose::NamePhonetic),
+                    bloom: sub(&Purpose::NameBloom),
+                },
                 FieldType::DateOfBirth | FieldType::Date => {
                     let dob = f.kind == FieldType::DateOfBirth;
                     let (pf, pym, py) = if dob {
@@ -180,70 +173,33 @@ impl Plan {
                         (Purpose::DateFull, Purpose::DateYearMonth, Purpose::DateYear)
                     };
                     let (min_year, max_year) = f.year_range();
-                    let release_year = dob && f.release_year.unwrap_or(false);
-                    let mut cols = vec![
-                        col("full", Encoding::Token, Some(pf.clone())),
-                        col("swapped", Encoding::Token, Some(pf.clone())),
-                        col("year_month", Encoding::Token, Some(pym.clone())),
-                        col("year", Encoding::Token, Some(py.clone())),
-                    ];
-                    if release_year {
-                        cols.push(col("year_of_birth", Encoding::Year, None));
-                    }
-                    (
-                        Encoder::Date {
-                            full: sub(&pf),
-                            year_month: sub(&pym),
-                            year: sub(&py),
-                            formats: compile(&f.date_formats(), &mut problems),
-                            min_year,
-                            max_year,
-                            release_year,
-                        },
-                        cols,
-                    )
-                }
-                FieldType::Postcode => (
-                    Encoder::Postcode {
-                        full: sub(&Purpose::PostcodeFull),
-                        sector: sub(&Purpose::PostcodeSector),
-                        district: sub(&Purpose::PostcodeDistrict),
-                        area: sub(&Purpose::PostcodeArea),
-                    },
-                    vec![
-                        col("full", Encoding::Token, Some(Purpose::PostcodeFull)),
-                        col("sector", Encoding::Token, Some(Purpose::PostcodeSector)),
-                        col("district", Encoding::Token, Some(Purpose::PostcodeDistrict)),
-                        col("area", Encoding::Token, Some(Purpose::PostcodeArea)),
-                    ],
-                ),
-                FieldType::Sex => {
-                    if f.plain.unwrap_or(false) {
-                        (Encoder::Sex { token: None }, vec![col("", Encoding::Plain, None)])
-                    } else {
-                        (
-                            Encoder::Sex { token: Some(sub(&Purpose::Sex)) },
-                            vec![col("token", Encoding::Token, Some(Purpose::Sex))],
-                        )
+                    Encoder::Date {
+                        full: sub(&pf),
+                        year_month: sub(&pym),
+                        year: sub(&py),
+                        formats: compile(&f.date_formats(), &mut problems),
+                        min_year,
+                        max_year,
+                        release_year: options.release_year,
                     }
                 }
+                FieldType::Postcode => Encoder::Postcode {
+                    full: sub(&Purpose::PostcodeFull),
+                    sector: sub(&Purpose::PostcodeSector),
+                    district: sub(&Purpose::PostcodeDistrict),
+                    area: sub(&Purpose::PostcodeArea),
+                },
+                FieldType::Sex => Encoder::Sex { token: (!options.plain_sex).then(|| sub(&Purpose::Sex)) },
                 FieldType::Identifier | FieldType::String => {
                     let identifier = f.kind == FieldType::Identifier;
                     let tp = if identifier { Purpose::Identifier(name.clone()) } else { Purpose::Text(name.clone()) };
-                    let bp = Purpose::TextBloom(name.clone());
-                    let mut cols = vec![col("token", Encoding::Token, Some(tp.clone()))];
-                    let bloom = if f.bloom.unwrap_or(false) {
-                        cols.push(col("bloom", Encoding::Bloom, Some(bp.clone())));
-                        Some(sub(&bp))
-                    } else {
-                        None
-                    };
-                    (Encoder::Generic { identifier, token: sub(&tp), bloom }, cols)
+                    let bloom = options.bloom.then(|| sub(&Purpose::TextBloom(name.clone())));
+                    Encoder::Generic { identifier, token: sub(&tp), bloom }
                 }
             };
             let mut mcols = Vec::new();
             for c in cols {
-                let cname = if c.part.is_empty() { name.clone() } else { format!("{name}_{}", c.part) };
+                let cname = schema::column_name(&name, c.part);
                 let bytes = match c.encoding {
                     Encoding::Token => Some(crate::token::TOKEN_BYTES),
                     Encoding::Bloom => Some(bloom_bytes),
