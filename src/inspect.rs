@@ -52,6 +52,14 @@ impl Inspection {
         let _ = writeln!(t, "normalisation version: {}", m.normalisation_version);
         let _ = writeln!(t, "source:                {}", m.source);
         let _ = writeln!(t, "key id:                {}", m.key_id);
+        match &m.tre_key_id {
+            Some(id) => {
+                let _ = writeln!(t, "TRE key id:            {id} (re-keyed: tokens depend on both keys)");
+            }
+            None => {
+                let _ = writeln!(t, "TRE key id:            none (as the provider made it; not re-keyed)");
+            }
+        }
         let _ = writeln!(t, "config sha256:         {}", m.config_sha256);
         let mode = match m.record_id_mode {
             crate::config::RecordIdMode::Keep => "kept as exported",

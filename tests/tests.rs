@@ -7,6 +7,7 @@ mod util;
 
 mod cli_keygen;
 mod cli_link;
+mod cli_rekey;
 mod cli_synth;
 mod cli_timeline;
 mod cli_tokenise;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::token::ProjectKey;
+use crate::token::key::KeyRole;
 
 /// Arguments of `keygen`.
 #[derive(Debug, clap::Args)]
@@ -15,19 +16,28 @@ it is recorded in every extract so that the TRE can check all providers used the
 Give the key file to each provider by a secure route agreed with your IG leads; never send it to
 the TRE. See docs/key-file.md.
 
+With --tre, the key is the TRE's second key for `pseudolink rekey`: it stays with the TRE (or a
+trusted third party) and is never given to a provider.
+
 EXAMPLE:
-  pseudolink keygen --out project.key")]
+  pseudolink keygen --out project.key
+  pseudolink keygen --tre --out tre.key")]
 pub struct Args {
     /// Where to write the new key file.
     #[arg(long, value_name = "KEYFILE")]
     pub out: PathBuf,
+    /// Make the TRE's second key (for `rekey`) instead of a project key.
+    #[arg(long)]
+    pub tre: bool,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let key = ProjectKey::generate()?;
-    key.write_new_file(&args.out)?;
+    let role = if args.tre { KeyRole::Tre } else { KeyRole::Project };
+    key.write_new_file_as(&args.out, role)?;
     if !quiet {
-        eprintln!("pseudolink: wrote a new key to {} (mode 0600); its public key id is:", args.out.display());
+        let what = if args.tre { "TRE key" } else { "key" };
+        eprintln!("pseudolink: wrote a new {what} to {} (mode 0600); its public key id is:", args.out.display());
     }
     super::print_stdout(&format!("{}\n", key.id()))
 }

@@ -7,6 +7,7 @@ mod inspect;
 mod keygen;
 mod link;
 mod progress;
+mod rekey;
 mod report;
 mod synth;
 mod theograph;
@@ -56,6 +57,8 @@ pub enum Command {
     Tokenise(tokenise::Args),
     /// Show a pseudonymised extract's manifest, schema and row counts.
     Inspect(inspect::Args),
+    /// Apply the TRE's second key to extracts as they enter the TRE.
+    Rekey(rekey::Args),
     /// Link pseudonymised extracts into persons.
     Link(link::Args),
     /// Show the evidence for one pair of records.
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Keygen(a) => keygen::run(a, quiet),
         Command::Tokenise(a) => tokenise::run(a, quiet),
         Command::Inspect(a) => inspect::run(a),
+        Command::Rekey(a) => rekey::run(a, quiet),
         Command::Link(a) => link::run(a, quiet),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Explain(a) => explain::run(a),

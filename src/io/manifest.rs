@@ -55,6 +55,10 @@ pub struct Manifest {
     pub bloom: BloomParams,
     /// Row counts.
     pub rows: RowCounts,
+    /// The public id of the TRE key `rekey` applied, when it has been (tokens then depend on
+    /// both keys); absent for an extract as the provider made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tre_key_id: Option<String>,
 }
 
 /// A field in the manifest.

@@ -82,6 +82,11 @@ impl ParquetOut {
         self.writer.write(batch).map_err(|e| Error::output(&self.path, e.to_string()))
     }
 
+    /// Adds a key-value entry to the file's footer metadata.
+    pub fn append_metadata(&mut self, key: &str, value: String) {
+        self.writer.append_key_value_metadata(parquet::file::metadata::KeyValue::new(key.to_string(), value));
+    }
+
     /// Finishes the file and renames it into place.
     pub fn commit(self) -> Result<()> {
         self.writer.close().map_err(|e| Error::output(&self.path, e.to_string()))?;

@@ -187,6 +187,25 @@ impl Records {
                 ));
             }
         }
+        let tre_key_id = manifests[0].tre_key_id.clone();
+        for (f, m) in files.iter().zip(&manifests).skip(1) {
+            if m.tre_key_id != tre_key_id {
+                let state = |id: &Option<String>| match id {
+                    Some(id) => format!("re-keyed under TRE key id {id}"),
+                    None => "not re-keyed".to_string(),
+                };
+                return Err(Error::manifest(
+                    f,
+                    format!(
+                        "is {}, but {} is {}; tokens never agree across the two. Re-key every extract with the same \
+                         TRE key (`pseudolink rekey`) or none",
+                        state(&m.tre_key_id),
+                        files[0].display(),
+                        state(&tre_key_id)
+                    ),
+                ));
+            }
+        }
         let key_id = manifests[0].key_id.clone();
         for (f, m) in files.iter().zip(&manifests).skip(1) {
             if m.key_id != key_id {

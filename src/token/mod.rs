@@ -8,6 +8,7 @@
 pub mod key;
 pub mod mac;
 pub mod nhs_number;
+pub mod rekey;
 pub mod subkey;
 
 pub use key::{KeyId, ProjectKey};

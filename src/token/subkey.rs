@@ -72,6 +72,8 @@ pub enum Purpose {
     RowOrder,
     /// Person ids, under the linkage key (never the project key).
     PersonId,
+    /// Re-keying, under the TRE key, of tokens made for the purpose with this label.
+    Rekey(String),
 }
 
 impl Purpose {
@@ -101,6 +103,7 @@ impl Purpose {
             Purpose::Text(n) => return format!("pseudolink/v1/string/{n}"),
             Purpose::TextBloom(n) => return format!("pseudolink/v1/string-bloom/{n}"),
             Purpose::RecordId(s) => return format!("pseudolink/v1/record-id/{s}"),
+            Purpose::Rekey(label) => return format!("pseudolink/v1/rekey/{label}"),
         };
         format!("pseudolink/v1/{fixed}")
     }

@@ -203,6 +203,7 @@ pub fn tokenise(
         passthrough: plan.manifest_passthrough.clone(),
         bloom: config.bloom.clone(),
         rows: RowCounts { read: totals.rows, written: totals.rows },
+        tre_key_id: None,
     };
     writer.append_key_value_metadata(KeyValue::new(MANIFEST_KEY.to_string(), manifest.to_json()));
     writer.close().map_err(|e| Error::output(output, e.to_string()))?;
