@@ -55,6 +55,8 @@ pub enum ErrorKind {
     /// The command line asked for something that cannot be done (for example an output that
     /// already exists).
     Usage(String),
+    /// A check the run was asked to make did not pass (an audit limit exceeded).
+    Check(String),
     /// Writing Parquet output failed.
     Output {
         /// The output file.
@@ -151,6 +153,10 @@ impl Error {
         Error::from(ErrorKind::Usage(message.into()))
     }
 
+    pub(crate) fn check(message: impl Into<String>) -> Error {
+        Error::from(ErrorKind::Check(message.into()))
+    }
+
     pub(crate) fn output(path: &Path, problem: impl Into<String>) -> Error {
         Error::from(ErrorKind::Output { path: path.to_path_buf(), problem: problem.into() })
     }
@@ -185,7 +191,7 @@ impl fmt::Display for Error {
             ErrorKind::Key { path, problem } => write!(f, "{}: key file: {problem}", path.display()),
             ErrorKind::Input { location, problem } => write!(f, "{location}: {problem}"),
             ErrorKind::Manifest { path, problem } => write!(f, "{}: {problem}", path.display()),
-            ErrorKind::Usage(message) => f.write_str(message),
+            ErrorKind::Usage(message) | ErrorKind::Check(message) => f.write_str(message),
             ErrorKind::Output { path, problem } => {
                 write!(f, "{}: writing output failed: {problem}", path.display())
             }

@@ -129,6 +129,49 @@ fn no_canary_in_any_output_log_or_error_of_any_command() {
     run(&timeline, 0, None);
     run(&["theograph", "--timeline", "t", "--top", "3", "--out", "top.svg"], 0, None);
     run(&["report", "--links", "l", "--timeline", "t", "--out", "report.html"], 0, None);
+    run(&["report", "--links", "l", "--timeline", "t", "--theographs", "--out", "report_tre.html"], 0, None);
+    let mut audit = vec!["audit", "--linkage", "l", "--max-named-unique", "100", "--max-family-named", "100"];
+    audit.extend(extracts.iter().map(String::as_str));
+    run(&audit, 0, None);
+    audit.push("--json");
+    run(&audit, 0, None);
+    run(&["keygen", "--tre", "--out", "tre.key"], 0, None);
+    let mut rekey = vec!["rekey", "--key-file", "tre.key", "--out-dir", "tre", "--input"];
+    rekey.extend(extracts.iter().map(String::as_str));
+    run(&rekey, 0, None);
+
+    // Issue 10, findings 1 and 2: a file without its header row (the canary's row first), and a
+    // record id column holding NHS numbers kept in clear.
+    let acute = std::fs::read_to_string(d.path("s/acute.csv")).unwrap();
+    let mut lines: Vec<&str> = acute.lines().skip(1).collect();
+    let canary_at = lines.iter().position(|l| l.contains(&canaries[1])).unwrap();
+    lines.swap(0, canary_at);
+    d.write("headerless.csv", lines.join("\n") + "\n");
+    run(
+        &[
+            "tokenise",
+            "--config",
+            "s/acute.toml",
+            "--key-file",
+            key,
+            "--input",
+            "headerless.csv",
+            "--output",
+            "h.parquet",
+        ],
+        1,
+        None,
+    );
+    let config = std::fs::read_to_string(d.path("s/acute.toml")).unwrap();
+    let nhs_as_id = config
+        .replace("column = \"episode_id\"", "column = \"nhs_number\"")
+        .replace("[[field]]\ncolumn = \"nhs_number\"\ntype = \"nhs_number\"\n", "");
+    d.write("nhs_id.toml", nhs_as_id);
+    run(
+        &["tokenise", "--config", "nhs_id.toml", "--key-file", key, "--input", "s/acute.csv", "--output", "n.parquet"],
+        1,
+        None,
+    );
 
     // Failures while the canary is being read: a ragged row, and a panic.
     let mut acute = std::fs::read_to_string(d.path("s/acute.csv")).unwrap();
@@ -176,7 +219,7 @@ fn no_canary_in_any_output_log_or_error_of_any_command() {
     for (path, _) in d.files() {
         let s = path.to_string_lossy();
         // The plaintext inputs are where the canaries were planted.
-        if s.starts_with("s/") || s == "ragged.csv" || s == "k.key" {
+        if s.starts_with("s/") || s == "ragged.csv" || s == "headerless.csv" || s == "k.key" {
             continue;
         }
         assert_no_canary(&s, &visible(&d.path(&s)), &c);

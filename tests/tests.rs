@@ -5,6 +5,7 @@
 
 mod util;
 
+mod cli_audit;
 mod cli_keygen;
 mod cli_link;
 mod cli_rekey;

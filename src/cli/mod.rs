@@ -1,5 +1,6 @@
 //! The command line: a thin layer over the library. One file per subcommand.
 
+mod audit;
 mod demo;
 mod evaluate;
 mod explain;
@@ -69,6 +70,8 @@ pub enum Command {
     Timeline(timeline::Args),
     /// Draw persons' events on a time axis, one lane per setting (SVG).
     Theograph(theograph::Args),
+    /// Measure what an insider can learn from extracts without any key (a release gate).
+    Audit(audit::Args),
     /// Write the linkage and population report (self-contained HTML).
     Report(report::Args),
     /// Generate a synthetic multi-provider population with known truth.
@@ -129,6 +132,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Timeline(a) => timeline::run(a, quiet),
         Command::Theograph(a) => theograph::run(a),
         Command::Report(a) => report::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Synth(a) => synth::run(a, quiet),
         Command::Demo(a) => demo::run(a, quiet),
     }

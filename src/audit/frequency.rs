@@ -1,0 +1,180 @@
+//! Frequencies of deterministic tokens, and the frequency-alignment attack on name tokens.
+
+use rand::SeedableRng;
+use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
+
+/// Simulated populations per estimate: enough for the per-rank success rates to settle to a few
+/// percent, cheap at any population size (each is one normal draw per listed name).
+const SIMULATIONS: usize = 24;
+
+/// Counts of one deterministic column.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnStats {
+    /// The column.
+    pub column: String,
+    /// Units holding a value.
+    pub present: u64,
+    /// Distinct values.
+    pub distinct: u64,
+    /// Share of present units holding the commonest value.
+    pub top1: f64,
+    /// Share holding one of the ten commonest.
+    pub top10: f64,
+    /// Share holding a value no other unit holds.
+    pub unique_share: f64,
+}
+
+impl ColumnStats {
+    /// The counts of `tokens` (one per unit).
+    pub fn of(column: &str, tokens: &[Option<u128>]) -> ColumnStats {
+        let counts = sorted_counts(tokens);
+        let present: u64 = counts.iter().map(|c| c.1).sum();
+        let share = |n: u64| if present == 0 { 0.0 } else { n as f64 / present as f64 };
+        ColumnStats {
+            column: column.to_string(),
+            present,
+            distinct: counts.len() as u64,
+            top1: share(counts.first().map_or(0, |c| c.1)),
+            top10: share(counts.iter().take(10).map(|c| c.1).sum()),
+            unique_share: share(counts.iter().filter(|c| c.1 == 1).count() as u64),
+        }
+    }
+}
+
+/// The attack's estimated outcome on one column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attack {
+    /// The column.
+    pub column: String,
+    /// Estimated share of present units whose value the attack names correctly, with the public
+    /// list.
+    pub named: f64,
+    /// The same among units holding one of the ten commonest tokens.
+    pub named_top10: f64,
+    /// The share named by an attacker who knows the population's exact ranking: units whose
+    /// token's count is not tied with another's.
+    pub named_exact_ranking: f64,
+}
+
+/// Runs the attack estimate on `tokens` against `list` (frequencies, commonest first). Returns the
+/// outcome and, per unit, the estimated chance its token is named (0 where absent).
+pub fn attack(column: &str, tokens: &[Option<u128>], list: &[f64], seed: u64) -> (Attack, Vec<f64>) {
+    let counts = sorted_counts(tokens);
+    let present: u64 = counts.iter().map(|c| c.1).sum();
+    let p_rank = rank_success(list, present, seed);
+    let mut p_token: HashMap<u128, f64> = HashMap::default();
+    let (mut named, mut named10, mut n10) = (0.0, 0.0, 0u64);
+    for (rank, &(token, n)) in counts.iter().enumerate() {
+        let p = p_rank.get(rank).copied().unwrap_or(0.0);
+        p_token.insert(token, p);
+        named += p * n as f64;
+        if rank < 10 {
+            named10 += p * n as f64;
+            n10 += n;
+        }
+    }
+    // Exact ranking: a token is named unless another has the same count.
+    let mut per_count: HashMap<u64, u64> = HashMap::default();
+    for c in &counts {
+        *per_count.entry(c.1).or_default() += 1;
+    }
+    let exact: u64 = counts.iter().filter(|c| per_count[&c.1] == 1).map(|c| c.1).sum();
+    let div = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
+    let per_unit = tokens.iter().map(|t| t.map_or(0.0, |t| p_token.get(&t).copied().unwrap_or(0.0))).collect();
+    (
+        Attack {
+            column: column.to_string(),
+            named: div(named, present),
+            named_top10: div(named10, n10),
+            named_exact_ranking: div(exact as f64, present),
+        },
+        per_unit,
+    )
+}
+
+/// For each rank, the chance that the name at that rank in a population of `n` drawn from
+/// `list`'s frequencies is the list's name at that rank (what an attacker assigns it). Counts are
+/// drawn by the normal approximation to the binomial, which is close for the counts that matter
+/// (common names) and errs towards ties (safe) for rare ones.
+fn rank_success(list: &[f64], n: u64, seed: u64) -> Vec<f64> {
+    let total: f64 = list.iter().sum();
+    if list.is_empty() || total <= 0.0 || n == 0 {
+        return Vec::new();
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut hits = vec![0u32; list.len()];
+    let mut sample: Vec<(f64, usize)> = Vec::with_capacity(list.len());
+    for _ in 0..SIMULATIONS {
+        sample.clear();
+        for (i, w) in list.iter().enumerate() {
+            let p = w / total;
+            let mean = n as f64 * p;
+            let sd = (mean * (1.0 - p)).sqrt();
+            let count = (mean + sd * normal(&mut rng)).round().max(0.0);
+            sample.push((count, i));
+        }
+        // Ties are broken against the attacker: a tied name is taken as misnamed.
+        sample.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        for (rank, &(count, name)) in sample.iter().enumerate() {
+            let tied = (rank > 0 && sample[rank - 1].0 == count) || sample.get(rank + 1).is_some_and(|x| x.0 == count);
+            if name == rank && count > 0.0 && !tied {
+                hits[rank] += 1;
+            }
+        }
+    }
+    hits.iter().map(|&h| h as f64 / SIMULATIONS as f64).collect()
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    use rand::RngExt;
+    let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+    let u2: f64 = rng.random_range(0.0..1.0);
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// Distinct tokens with their unit counts, commonest first (ties by token, for determinism).
+pub(crate) fn sorted_counts(tokens: &[Option<u128>]) -> Vec<(u128, u64)> {
+    let mut m: HashMap<u128, u64> = HashMap::default();
+    for t in tokens.iter().flatten() {
+        *m.entry(*t).or_default() += 1;
+    }
+    let mut v: Vec<(u128, u64)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_stats_count_shares() {
+        let t = [Some(1), Some(1), Some(1), Some(2), Some(3), None];
+        let s = ColumnStats::of("c", &t);
+        assert_eq!((s.present, s.distinct), (5, 3));
+        assert!((s.top1 - 0.6).abs() < 1e-12 && (s.top10 - 1.0).abs() < 1e-12 && (s.unique_share - 0.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_steep_list_in_a_large_population_is_named_and_a_flat_one_is_not() {
+        // A population drawn exactly from a steep list: the top ranks are stable.
+        let steep: Vec<f64> = (1..=50).map(|r| 1.0 / (r as f64).powi(2)).collect();
+        let mut tokens = Vec::new();
+        for (i, w) in steep.iter().enumerate() {
+            for _ in 0..(w * 10_000.0) as usize {
+                tokens.push(Some(i as u128));
+            }
+        }
+        let (a, per_unit) = attack("family", &tokens, &steep, 1);
+        assert!(a.named > 0.8, "{a:?}");
+        assert_eq!(per_unit.len(), tokens.len());
+        // A flat list: every rank is a coin toss among equals.
+        let flat = vec![1.0; 200];
+        let tokens: Vec<Option<u128>> = (0..2_000).map(|i| Some(i % 200)).collect();
+        let (a, _) = attack("family", &tokens, &flat, 1);
+        assert!(a.named < 0.05, "{a:?}");
+        assert_eq!(a.named_exact_ranking, 0.0, "all tied");
+    }
+}

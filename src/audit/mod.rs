@@ -1,0 +1,393 @@
+//! `audit`: what a TRE insider can learn from pseudonymised extracts (and a linkage) without any
+//! key, measured so that a provider or a TRE can gate a release on it.
+//!
+//! Deterministic tokens hide values but not their frequencies. Whoever can count tokens can line
+//! them up against public knowledge — a list of the commonest surnames, say — and name the
+//! commonest ones; and a combination of named tokens with a plain year of birth and sex can single
+//! a person out. The audit measures, per extract set:
+//!
+//! - **Per deterministic column** ([`frequency`]): values present, distinct values, the share of
+//!   the commonest value and of the ten commonest, and the share of units holding a value no one
+//!   else holds.
+//! - **A frequency-alignment attack** on each name token column against a public name-frequency
+//!   list (built in for UK names, or `--public-names`): the attacker ranks tokens by how many
+//!   persons hold them and gives the token at rank *i* the list's *i*-th name. The audit cannot
+//!   check guesses (it has no plaintext), so it estimates their success: it draws populations of
+//!   the same size from the list's frequencies and counts how often the name at each rank is the
+//!   list's name at that rank — the chance the attack names a token of that rank correctly. It also
+//!   reports the worst case, an attacker who knows the population's own ranking exactly (every
+//!   token whose count is not tied is named).
+//! - **Quasi-identifier uniqueness** ([`uniqueness`]): the share of persons unique on (given-name
+//!   token, family-name token, plain year of birth, plain sex), and the estimated share both named
+//!   by the attack and unique — persons an insider could name and single out.
+//! - **Row order** ([`order`]): how much more often adjacent rows share a token than random order
+//!   would make them; an extract sorted by surname or date of birth gives those away by position.
+//!
+//! Units are persons when a linkage is given (each person's commonest token per column), records
+//! otherwise. The exit status is 1 when a figure exceeds its threshold.
+
+pub mod frequency;
+pub mod order;
+pub mod public;
+pub mod uniqueness;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, FixedSizeBinaryArray, Int32Array, StringArray};
+use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
+
+use crate::config::FieldType;
+use crate::error::{Error, Result};
+use crate::io::manifest::Manifest;
+use crate::io::schema::{Encoding, RECORD_ID};
+
+/// Default gate: the estimated share of persons named (given and family) and unique, in percent.
+pub const DEFAULT_MAX_NAMED_UNIQUE_PERCENT: f64 = 1.0;
+/// Default gate: the estimated share of persons whose family name is named, in percent.
+pub const DEFAULT_MAX_FAMILY_NAMED_PERCENT: f64 = 5.0;
+/// Default gate: adjacent rows sharing a token, as a multiple of what random order gives.
+pub const DEFAULT_MAX_ROW_ORDER_RATIO: f64 = 3.0;
+
+/// Audit settings.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// A linkage folder: count persons instead of records.
+    pub linkage: Option<PathBuf>,
+    /// The public frequency lists (family and given names).
+    pub public: public::PublicNames,
+    /// Gates, in percent or as a ratio.
+    pub max_named_unique_percent: f64,
+    /// Gate on family names named.
+    pub max_family_named_percent: f64,
+    /// Gate on row order.
+    pub max_row_order_ratio: f64,
+    /// Seed of the simulated populations.
+    pub seed: u64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            linkage: None,
+            public: public::PublicNames::built_in(),
+            max_named_unique_percent: DEFAULT_MAX_NAMED_UNIQUE_PERCENT,
+            max_family_named_percent: DEFAULT_MAX_FAMILY_NAMED_PERCENT,
+            max_row_order_ratio: DEFAULT_MAX_ROW_ORDER_RATIO,
+            seed: 42,
+        }
+    }
+}
+
+/// What the audit found.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The extracts audited.
+    pub extracts: Vec<String>,
+    /// `persons` (with a linkage) or `records`.
+    pub units: &'static str,
+    /// How many units.
+    pub unit_count: u64,
+    /// Per deterministic column.
+    pub columns: Vec<frequency::ColumnStats>,
+    /// The frequency-alignment attack per name column.
+    pub attacks: Vec<frequency::Attack>,
+    /// Quasi-identifier uniqueness and the named-and-unique estimate.
+    pub uniqueness: uniqueness::Uniqueness,
+    /// Row order per extract: its most telling column.
+    pub row_order: Vec<order::RowOrder>,
+    /// Gates that failed, as sentences.
+    pub failed: Vec<String>,
+}
+
+/// One unit's tokens per audited column, and its plain year of birth and sex.
+#[derive(Debug, Default)]
+pub(crate) struct Units {
+    /// Column names, in `tokens` order.
+    pub names: Vec<String>,
+    /// The field type of each column.
+    pub kinds: Vec<FieldType>,
+    /// `tokens[column][unit]`.
+    pub tokens: Vec<Vec<Option<u128>>>,
+    /// Plain year of birth per unit.
+    pub year: Vec<Option<i32>>,
+    /// Plain sex per unit.
+    pub sex: Vec<Option<u8>>,
+}
+
+/// Audits `extracts`.
+pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport> {
+    if extracts.is_empty() {
+        return Err(Error::usage("give the pseudonymised extracts to audit"));
+    }
+    let persons = match &options.linkage {
+        Some(dir) => Some(person_index(&dir.join("clusters.parquet"))?),
+        None => None,
+    };
+    let mut units = Units::default();
+    let mut unit_of: HashMap<u32, usize> = HashMap::default();
+    let mut row_order = Vec::new();
+    for path in extracts {
+        let (m, _) = Manifest::read(path)?;
+        row_order.extend(read_extract(path, &m, persons.as_ref(), &mut units, &mut unit_of)?);
+    }
+    let n = units.year.len() as u64;
+    let columns: Vec<frequency::ColumnStats> =
+        units.names.iter().zip(&units.tokens).map(|(name, t)| frequency::ColumnStats::of(name, t)).collect();
+    let mut attacks = Vec::new();
+    let mut named: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for (k, name) in units.names.iter().enumerate() {
+        let (list, which) = match units.kinds[k] {
+            FieldType::FamilyName if name.ends_with("_exact") => (&options.public.family, "family"),
+            FieldType::GivenName if name.ends_with("_exact") => (&options.public.given, "given"),
+            _ => continue,
+        };
+        let (attack, per_unit) = frequency::attack(name, &units.tokens[k], list, options.seed);
+        named.insert(which, per_unit);
+        attacks.push(attack);
+    }
+    let uniqueness = uniqueness::measure(&units, named.get("given"), named.get("family"));
+    let mut failed = Vec::new();
+    let pct = |x: f64| 100.0 * x;
+    if pct(uniqueness.named_and_unique) > options.max_named_unique_percent {
+        failed.push(format!(
+            "an estimated {:.2}% of {} could be named (given and family name) and singled out, above the limit of {}%",
+            pct(uniqueness.named_and_unique),
+            if persons.is_some() { "persons" } else { "records" },
+            options.max_named_unique_percent
+        ));
+    }
+    for a in attacks.iter().filter(|a| a.column.starts_with("family")) {
+        if pct(a.named) > options.max_family_named_percent {
+            failed.push(format!(
+                "column `{}`: an estimated {:.2}% have their family name named by a frequency attack, above the limit of {}%",
+                a.column,
+                pct(a.named),
+                options.max_family_named_percent
+            ));
+        }
+    }
+    for r in &row_order {
+        if r.ratio > options.max_row_order_ratio {
+            failed.push(format!(
+                "{}: adjacent rows share `{}` {:.1} times as often as random order would make them, above the limit of {}; \
+                 the rows follow an order that gives values away",
+                r.extract, r.column, r.ratio, options.max_row_order_ratio
+            ));
+        }
+    }
+    Ok(AuditReport {
+        extracts: extracts.iter().map(|p| p.display().to_string()).collect(),
+        units: if persons.is_some() { "persons" } else { "records" },
+        unit_count: n,
+        columns,
+        attacks,
+        uniqueness,
+        row_order,
+        failed,
+    })
+}
+
+/// Person numbers by (source, record id), from a linkage's clusters.
+type PersonIndex = HashMap<(String, String), u32>;
+
+fn person_index(clusters: &Path) -> Result<PersonIndex> {
+    let mut index = PersonIndex::default();
+    let mut ids: HashMap<String, u32> = HashMap::default();
+    let reader = crate::io::parquet::read_columns(
+        clusters,
+        &["source", "record_id", "person_id"],
+        "is not a pseudolink clusters file (it lacks source, record_id or person_id)",
+    )?;
+    for batch in reader {
+        let batch = batch.map_err(|_| Error::manifest(clusters, "could not be decoded"))?;
+        let col = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+        let (Some(s), Some(r), Some(p)) = (col("source"), col("record_id"), col("person_id")) else {
+            return Err(Error::manifest(clusters, "is not a pseudolink clusters file"));
+        };
+        for i in 0..batch.num_rows() {
+            let next = ids.len() as u32;
+            let person = *ids.entry(p.value(i).to_string()).or_insert(next);
+            index.insert((s.value(i).to_string(), r.value(i).to_string()), person);
+        }
+    }
+    Ok(index)
+}
+
+/// Reads one extract's token, year and sex columns into `units`; returns its row-order figures.
+#[allow(clippy::too_many_lines)]
+fn read_extract(
+    path: &Path,
+    m: &Manifest,
+    persons: Option<&PersonIndex>,
+    units: &mut Units,
+    unit_of: &mut HashMap<u32, usize>,
+) -> Result<Vec<order::RowOrder>> {
+    let mut token_cols: Vec<(String, FieldType)> = Vec::new();
+    let (mut year_col, mut sex_col) = (None, None);
+    for f in &m.fields {
+        for c in &f.columns {
+            match c.encoding {
+                Encoding::Token => token_cols.push((c.name.clone(), f.kind)),
+                Encoding::Year => year_col = Some(c.name.clone()),
+                Encoding::Plain if f.kind == FieldType::Sex => sex_col = Some(c.name.clone()),
+                _ => {}
+            }
+        }
+    }
+    let slots: Vec<usize> = token_cols
+        .iter()
+        .map(|(name, kind)| match units.names.iter().position(|n| n == name) {
+            Some(k) => k,
+            None => {
+                units.names.push(name.clone());
+                units.kinds.push(*kind);
+                units.tokens.push(vec![None; units.year.len()]);
+                units.names.len() - 1
+            }
+        })
+        .collect();
+    let mut wanted: Vec<&str> = vec![RECORD_ID];
+    wanted.extend(token_cols.iter().map(|(n, _)| n.as_str()));
+    wanted.extend(year_col.iter().map(String::as_str));
+    wanted.extend(sex_col.iter().map(String::as_str));
+    let reader = crate::io::parquet::read_columns(path, &wanted, "lacks a column its manifest declares")?;
+    let mut orders: Vec<order::Adjacency> = token_cols.iter().map(|_| order::Adjacency::default()).collect();
+    for batch in reader {
+        let batch =
+            batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
+        let ids = batch.column_by_name(RECORD_ID).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+        let ids = ids.ok_or_else(|| Error::manifest(path, "has no text record_id column"))?;
+        let tokens: Vec<FixedSizeBinaryArray> = token_cols
+            .iter()
+            .map(|(n, _)| {
+                batch
+                    .column_by_name(n)
+                    .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>().cloned())
+                    .ok_or_else(|| Error::manifest(path, format!("column `{n}` is not a token column")))
+            })
+            .collect::<Result<_>>()?;
+        let year = year_col
+            .as_ref()
+            .and_then(|c| batch.column_by_name(c))
+            .and_then(|c| c.as_any().downcast_ref::<Int32Array>().cloned());
+        let sex = sex_col
+            .as_ref()
+            .and_then(|c| batch.column_by_name(c))
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+        for i in 0..batch.num_rows() {
+            let unit = match persons {
+                Some(index) => {
+                    let Some(&p) = index.get(&(m.source.clone(), ids.value(i).to_string())) else {
+                        return Err(Error::manifest(
+                            path,
+                            "holds a record the linkage does not; give the linkage made from these extracts",
+                        ));
+                    };
+                    match unit_of.get(&p) {
+                        Some(&u) => Some(u),
+                        None => {
+                            unit_of.insert(p, units.year.len());
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            let u = match unit {
+                Some(u) => u,
+                None => {
+                    units.year.push(None);
+                    units.sex.push(None);
+                    for t in units.tokens.iter_mut() {
+                        t.push(None);
+                    }
+                    units.year.len() - 1
+                }
+            };
+            for (k, a) in tokens.iter().enumerate() {
+                let v = a.is_valid(i).then(|| u128::from_le_bytes(a.value(i).try_into().unwrap_or([0; 16])));
+                orders[k].push(v);
+                let slot = &mut units.tokens[slots[k]][u];
+                if slot.is_none() {
+                    *slot = v;
+                }
+            }
+            if let Some(y) = year.as_ref().filter(|y| y.is_valid(i)) {
+                units.year[u].get_or_insert(y.value(i));
+            }
+            if let Some(s) = sex.as_ref().filter(|s| s.is_valid(i)) {
+                units.sex[u].get_or_insert(s.value(i).bytes().next().unwrap_or(0));
+            }
+        }
+    }
+    // The column whose order is most telling stands for the extract.
+    let worst = token_cols
+        .iter()
+        .zip(orders)
+        .map(|((name, _), adj)| order::RowOrder::of(&path.display().to_string(), name, &adj))
+        .filter(|r| r.pairs > 0)
+        .max_by(|a, b| a.ratio.total_cmp(&b.ratio).then(b.column.cmp(&a.column)));
+    Ok(worst.into_iter().collect())
+}
+
+impl AuditReport {
+    /// The report as text for people.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut t = String::new();
+        let _ = writeln!(t, "pseudolink audit: what an insider can learn without any key");
+        let _ = writeln!(t, "extracts: {}", self.extracts.join(", "));
+        let _ = writeln!(t, "units: {} {}", crate::error::group_digits(self.unit_count), self.units);
+        let _ =
+            writeln!(t, "\ndeterministic columns               present   distinct  top-1 %  top-10 %  unique-value %");
+        for c in &self.columns {
+            let _ = writeln!(
+                t,
+                "  {:<32} {:>9} {:>10} {:>8.2} {:>9.2} {:>15.2}",
+                c.column,
+                c.present,
+                c.distinct,
+                100.0 * c.top1,
+                100.0 * c.top10,
+                100.0 * c.unique_share
+            );
+        }
+        let _ = writeln!(t, "\nfrequency-alignment attack (estimated share of {} named)", self.units);
+        for a in &self.attacks {
+            let _ = writeln!(
+                t,
+                "  {:<32} with a public list {:>6.2}%  (ten commonest tokens {:>6.2}%)  with the exact ranking {:>6.2}%",
+                a.column,
+                100.0 * a.named,
+                100.0 * a.named_top10,
+                100.0 * a.named_exact_ranking
+            );
+        }
+        let u = &self.uniqueness;
+        let _ = writeln!(
+            t,
+            "\nunique on ({}): {:.2}%\nnamed (given and family) and unique, estimated: {:.2}%",
+            u.combination.join(", "),
+            100.0 * u.unique,
+            100.0 * u.named_and_unique
+        );
+        let _ = writeln!(
+            t,
+            "\nrow order (adjacent rows sharing a token, as a multiple of random order; the most telling column)"
+        );
+        for r in &self.row_order {
+            let _ = writeln!(t, "  {:<40} {:<28} {:>6.2}", r.extract, r.column, r.ratio);
+        }
+        if self.failed.is_empty() {
+            let _ = writeln!(t, "\nresult: every figure is within its limit");
+        } else {
+            let _ = writeln!(t, "\nresult: {} limit(s) exceeded", self.failed.len());
+            for f in &self.failed {
+                let _ = writeln!(t, "  - {f}");
+            }
+        }
+        t
+    }
+}
