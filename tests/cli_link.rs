@@ -165,10 +165,15 @@ fn demo_runs_every_stage() {
     let d = Dir::new();
     let out = d.ok(&["demo", "--persons", "1500", "--out", "demo"]);
     let err = text(&out.stderr);
-    for stage in ["1. synth", "2. keygen", "3. tokenise", "4. link", "5. evaluate", "pairwise precision"] {
+    let stages =
+        ["1. synth", "2. keygen", "3. tokenise", "4. rekey", "5. link", "6. evaluate", "7. audit", "8. timeline"];
+    for stage in stages.into_iter().chain(["9. report", "pairwise precision", "family names named"]) {
         assert!(err.contains(stage), "missing {stage:?} in\n{err}");
     }
     assert!(d.path("demo/linked/summary.json").exists());
+    assert!(d.path("demo/audit.txt").exists() && d.path("demo/tre/gp.parquet").exists());
+    // A second demo into its own folder replaces it.
+    d.ok(&["demo", "--persons", "300", "--out", "demo", "-q"]);
 }
 
 /// Issue 10, finding 10: one valid dummy NHS number given to 400 A&E records made one "person" of

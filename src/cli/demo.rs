@@ -21,9 +21,11 @@ const DEMO_MARKER: &str = ".pseudolink-demo";
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
 Runs the pipeline on a synthetic population: generates it, makes a project key, tokenises
-every provider's extract as that provider's IG team would, links the pseudonymised extracts
-into persons, and measures the accuracy against the known truth, printing each stage with its
-time and where the outputs are.
+every provider's extract as that provider's IG team would, applies the TRE's second key as the
+extracts enter the TRE (rekey), links them into persons, measures the accuracy against the known
+truth, audits what an insider could learn from the extracts without a key, builds timelines and
+the population tables, and writes the report, printing each stage with its time and where the
+outputs are.
 
 EXAMPLE:
   pseudolink demo
@@ -121,15 +123,39 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     }
     say(format!("   inspect an extract with: pseudolink inspect {}", tokens.join("gp.parquet").display()));
 
+    // Where the extracts enter the TRE: the second key, which no provider holds.
+    let t = Instant::now();
+    let tre_dir = args.out.join("tre");
+    let tre_key_path = args.out.join("tre.key");
+    if tre_key_path.exists() {
+        std::fs::remove_file(&tre_key_path)
+            .map_err(|e| Error::io("removing the earlier demo key", &tre_key_path, e))?;
+    }
+    let tre_key = ProjectKey::generate()?;
+    tre_key.write_new_file_as(&tre_key_path, crate::token::key::KeyRole::Tre)?;
+    crate::io::atomic::create_output_dir(&tre_dir)?;
+    let mut extracts = Vec::new();
+    for p in &pop.providers {
+        let name = format!("{}.parquet", p.source);
+        crate::token::rekey::rekey_file(&tre_key, &tokens.join(&name), &tre_dir.join(&name))?;
+        extracts.push(tre_dir.join(&name));
+    }
+    say(format!(
+        "4. rekey      TRE key {} applied as extracts enter the TRE    {:>6.1} s  → {}",
+        tre_key.id(),
+        t.elapsed().as_secs_f64(),
+        tre_dir.display()
+    ));
+    say("     every token now depends on both keys: neither the providers nor the TRE can reverse one alone".into());
+
     let t = Instant::now();
     let linked = args.out.join("linked");
-    let extracts: Vec<PathBuf> = pop.providers.iter().map(|p| tokens.join(format!("{}.parquet", p.source))).collect();
     let l = crate::link::link(&extracts, &crate::link::LinkOptions::default(), &|_| {})?;
     let (lkey, save) = crate::link::output::linkage_key(&linked, None)?;
     crate::link::output::write(&l, &linked, &lkey, save)?;
     let s = &l.summary;
     say(format!(
-        "4. link       {} records → {} persons; {} candidate pairs          {:>6.1} s  → {}",
+        "5. link       {} records → {} persons; {} candidate pairs          {:>6.1} s  → {}",
         group_digits(s.records),
         group_digits(s.persons),
         group_digits(s.candidate_pairs),
@@ -146,7 +172,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let t = Instant::now();
     let e = crate::evaluate::evaluate(&pop.truth, &linked)?;
     say(format!(
-        "5. evaluate   against the synthetic truth                             {:>6.1} s",
+        "6. evaluate   against the synthetic truth                             {:>6.1} s",
         t.elapsed().as_secs_f64()
     ));
     say(format!(
@@ -164,13 +190,35 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     ));
 
     let t = Instant::now();
+    let options = crate::audit::AuditOptions { linkage: Some(linked.clone()), ..Default::default() };
+    let audit = crate::audit::audit(&extracts, &options)?;
+    let audit_path = args.out.join("audit.txt");
+    crate::io::atomic::write_atomic(&audit_path, audit.to_text().as_bytes())?;
+    let family = audit.attacks.iter().find(|a| a.column.starts_with("family")).map_or(0.0, |a| a.named);
+    say(format!(
+        "7. audit      what a TRE insider could learn without a key              {:>6.1} s  → {}",
+        t.elapsed().as_secs_f64(),
+        audit_path.display()
+    ));
+    say(format!(
+        "     family names named by a frequency attack: {:.1}% (estimated); named and unique: {:.2}%; {}",
+        100.0 * family,
+        100.0 * audit.uniqueness.named_and_unique,
+        if audit.failed.is_empty() {
+            "within every limit".to_string()
+        } else {
+            format!("{} limit(s) exceeded", audit.failed.len())
+        }
+    ));
+
+    let t = Instant::now();
     let tdir = args.out.join("timeline");
     // The synthetic activity runs to the end of the financial year 2024-25.
     let as_of = chrono::NaiveDate::from_ymd_opt(2025, 3, 31).expect("a valid date");
     let options = crate::timeline::TimelineOptions { config: Default::default(), as_of };
     let ts = crate::timeline::timeline(&linked, &extracts, &tdir, &options, &|_| {})?;
     say(format!(
-        "6. timeline   {} events of {} persons across {} financial years     {:>6.1} s  → {}",
+        "8. timeline   {} events of {} persons across {} financial years     {:>6.1} s  → {}",
         group_digits(ts.events),
         group_digits(ts.persons),
         ts.financial_years.len(),
@@ -191,7 +239,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let svg = args.out.join("theograph.svg");
     crate::io::atomic::write_atomic(&svg, crate::theograph::render(&crate::theograph::load(&tdir, &top)?).as_bytes())?;
     say(format!(
-        "7. report     linkage and population report, self-contained HTML   {:>6.1} s  → {}",
+        "9. report     linkage and population report, self-contained HTML   {:>6.1} s  → {}",
         t.elapsed().as_secs_f64(),
         report.display()
     ));
