@@ -56,6 +56,10 @@ pub struct TokeniseConfig {
     /// Bloom-filter parameters for every Bloom encoding in this extract.
     #[serde(default)]
     pub bloom: BloomParams,
+    /// The encoding profile: `standard`, or `resistant` (name tokens salted with the year of
+    /// birth, so that their frequencies no longer follow the names'; see docs/fields.md).
+    #[serde(default)]
+    pub profile: EncodingProfile,
     /// The SHA-256 of the config file's bytes, set when read from a file.
     #[serde(skip)]
     pub digest: String,
@@ -109,6 +113,20 @@ pub enum TextEncoding {
     /// Windows-1252, as Excel and many older clinical systems export. Every byte decodes.
     #[serde(rename = "windows-1252")]
     Windows1252,
+}
+
+/// Encoding profiles: which deterministic tokens the TRE receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum EncodingProfile {
+    /// Per-field exact and phonetic name tokens.
+    #[default]
+    Standard,
+    /// Exact and phonetic name tokens salted with the record's year of birth: equal only for equal
+    /// names born in the same year, so a token's frequency is that of a name within one birth
+    /// cohort. Needs a date-of-birth field.
+    Resistant,
 }
 
 /// The record id column and what happens to it.
@@ -486,6 +504,11 @@ impl TokeniseConfig {
             if let Some(Err(bad)) = t.formats.as_ref().map(|f| crate::encode::date::DateFormats::new(f)) {
                 p.push(format!("{what}: date format `{bad}` is not valid chrono syntax (see docs/config.md)"));
             }
+        }
+        if self.profile == EncodingProfile::Resistant && !self.fields.iter().any(|f| f.kind == FieldType::DateOfBirth) {
+            p.push(
+                "`profile = \"resistant\"` salts name tokens with the year of birth: map a date_of_birth field".into(),
+            );
         }
         if self.record_id.danger_keep_nhs_number_like_ids && self.record_id.mode != RecordIdMode::Keep {
             p.push("`record_id.danger_keep_nhs_number_like_ids` applies only with `mode = \"keep\"`; remove it".into());

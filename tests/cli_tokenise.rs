@@ -368,3 +368,58 @@ fn pseudonymised_record_ids_are_keyed_tokens_per_source() {
     let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("p.parquet")).unwrap();
     assert_eq!(m.record_id_mode, pseudolink::config::RecordIdMode::Pseudonymise);
 }
+
+/// The `resistant` profile (issue 10, finding 7): name tokens salted with the year of birth, so a
+/// token's frequency is a name's within one birth cohort; linking it with a standard extract is
+/// refused.
+#[test]
+fn resistant_profile_salts_name_tokens_with_the_year_of_birth() {
+    let d = Dir::new();
+    let key = setup(&d, 0);
+    d.write(
+        "in.csv",
+        "episode_id,nhs_no,forename,surname,dob,postcode,sex,admit_date,cost\n\
+         A,,Ann,Smith,1980-01-02,M1 1AE,F,2024-02-03,1\n\
+         B,,Ann,Smith,1980-07-09,M1 1AE,F,2024-02-03,1\n\
+         C,,Ann,Smith,1981-01-02,M1 1AE,F,2024-02-03,1\n\
+         D,,Ann,Smith,,M1 1AE,F,2024-02-03,1\n",
+    );
+    d.write("r.toml", format!("profile = \"resistant\"\n{CONFIG}"));
+    d.ok(&["tokenise", "--config", "r.toml", "--key-file", &key, "--input", "in.csv", "--output", "r.parquet", "-q"]);
+    d.ok(&["tokenise", "--config", "cfg.toml", "--key-file", &key, "--input", "in.csv", "--output", "s.parquet", "-q"]);
+    let by_id = |file: &str, col: &str| {
+        let ids = column_values(&d.path(file), "record_id");
+        let vals = column_values(&d.path(file), col);
+        let mut m = std::collections::BTreeMap::new();
+        for (i, v) in ids.into_iter().zip(vals) {
+            m.insert(i.unwrap(), v.unwrap());
+        }
+        m
+    };
+    for col in ["family_name_exact", "given_name_phonetic"] {
+        let r = by_id("r.parquet", col);
+        let s = by_id("s.parquet", col);
+        assert_eq!(r["A"], r["B"], "{col}: same name, same year of birth");
+        assert_ne!(r["A"], r["C"], "{col}: same name, another year");
+        assert_ne!(r["A"], r["D"], "{col}: same name, no date of birth");
+        assert!(s.values().all(|v| v == &s["A"]), "{col}: the standard profile ignores the year");
+        assert!(r.values().all(|v| !s.values().any(|x| x == v)), "{col}: no token shared across profiles");
+    }
+    let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("r.parquet")).unwrap();
+    assert!(m.salted_names());
+    let err = d.fails(&["link", "r.parquet", "s.parquet", "--out", "l"], 1);
+    assert!(
+        err.contains("was tokenised with the `standard` profile, but r.parquet with the `resistant` profile"),
+        "{err}"
+    );
+    // The profile needs a date of birth to salt with.
+    d.write(
+        "nodob.toml",
+        format!("profile = \"resistant\"\n{}", CONFIG.replace("type = \"date_of_birth\"", "type = \"date\"")),
+    );
+    let err = d.fails(
+        &["tokenise", "--config", "nodob.toml", "--key-file", &key, "--input", "in.csv", "--output", "x.parquet"],
+        2,
+    );
+    assert!(err.contains("map a date_of_birth field"), "{err}");
+}

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 /// Simulated populations per estimate: enough for the per-rank success rates to settle to a few
-/// percent, cheap at any population size (each is one normal draw per listed name).
+/// percent, cheap at any population size (each is one normal draw per ranked token).
 const SIMULATIONS: usize = 24;
 
 /// Counts of one deterministic column.
@@ -57,12 +57,59 @@ pub struct Attack {
     pub named_exact_ranking: f64,
 }
 
-/// Runs the attack estimate on `tokens` against `list` (frequencies, commonest first). Returns the
-/// outcome and, per unit, the estimated chance its token is named (0 where absent).
-pub fn attack(column: &str, tokens: &[Option<u128>], list: &[f64], seed: u64) -> (Attack, Vec<f64>) {
+/// The attack on each cohort apart (`cohorts[u]`: unit `u`'s cohort value; units without one form
+/// their own cohort), combined; or on the whole column when `cohorts` is `None`.
+pub fn attack_by_cohort(
+    column: &str,
+    tokens: &[Option<u128>],
+    cohorts: Option<&[Option<u128>]>,
+    list: usize,
+    seed: u64,
+) -> (Attack, Vec<f64>) {
+    let Some(cohorts) = cohorts else { return attack(column, tokens, list, seed) };
+    let mut groups: HashMap<Option<u128>, Vec<usize>> = HashMap::default();
+    for (u, c) in cohorts.iter().enumerate() {
+        groups.entry(*c).or_default().push(u);
+    }
+    let mut keys: Vec<Option<u128>> = groups.keys().copied().collect();
+    keys.sort_unstable();
+    let mut per_unit = vec![0.0; tokens.len()];
+    let (mut named, mut named10, mut exact, mut present, mut n10) = (0.0, 0.0, 0.0, 0u64, 0.0);
+    for key in keys {
+        let members = &groups[&key];
+        let sub: Vec<Option<u128>> = members.iter().map(|&u| tokens[u]).collect();
+        let (a, p) = attack(column, &sub, list, seed);
+        let n = sub.iter().flatten().count() as u64;
+        named += a.named * n as f64;
+        exact += a.named_exact_ranking * n as f64;
+        present += n;
+        // The ten commonest tokens of each cohort.
+        let top: u64 = sorted_counts(&sub).iter().take(10).map(|c| c.1).sum();
+        named10 += a.named_top10 * top as f64;
+        n10 += top as f64;
+        for (&u, q) in members.iter().zip(p) {
+            per_unit[u] = q;
+        }
+    }
+    let div = |x: f64, n: f64| if n == 0.0 { 0.0 } else { x / n };
+    (
+        Attack {
+            column: column.to_string(),
+            named: div(named, present as f64),
+            named_top10: div(named10, n10),
+            named_exact_ranking: div(exact, present as f64),
+        },
+        per_unit,
+    )
+}
+
+/// Runs the attack estimate on `tokens` by an attacker whose public list ranks `list` names.
+/// Returns the outcome and, per unit, the estimated chance its token is named (0 where absent).
+pub fn attack(column: &str, tokens: &[Option<u128>], list: usize, seed: u64) -> (Attack, Vec<f64>) {
     let counts = sorted_counts(tokens);
     let present: u64 = counts.iter().map(|c| c.1).sum();
-    let p_rank = rank_success(list, present, seed);
+    let observed: Vec<u64> = counts.iter().take(list).map(|c| c.1).collect();
+    let p_rank = rank_success(&observed, seed);
     let mut p_token: HashMap<u128, f64> = HashMap::default();
     let (mut named, mut named10, mut n10) = (0.0, 0.0, 0u64);
     for (rank, &(token, n)) in counts.iter().enumerate() {
@@ -93,32 +140,29 @@ pub fn attack(column: &str, tokens: &[Option<u128>], list: &[f64], seed: u64) ->
     )
 }
 
-/// For each rank, the chance that the name at that rank in a population of `n` drawn from
-/// `list`'s frequencies is the list's name at that rank (what an attacker assigns it). Counts are
-/// drawn by the normal approximation to the binomial, which is close for the counts that matter
-/// (common names) and errs towards ties (safe) for rare ones.
-fn rank_success(list: &[f64], n: u64, seed: u64) -> Vec<f64> {
-    let total: f64 = list.iter().sum();
-    if list.is_empty() || total <= 0.0 || n == 0 {
+/// For each rank, the chance that it holds the same token in a fresh population of the same size,
+/// untied: the chance that the data's order at that rank is the population's (the order the public
+/// list gives), and so that the attacker names it correctly. Each simulation redraws every count
+/// around its observed value (`c ± √c`, the sampling noise of a count); the order of counts far
+/// apart survives, that of close or small counts does not.
+fn rank_success(observed: &[u64], seed: u64) -> Vec<f64> {
+    if observed.is_empty() {
         return Vec::new();
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut hits = vec![0u32; list.len()];
-    let mut sample: Vec<(f64, usize)> = Vec::with_capacity(list.len());
+    let mut hits = vec![0u32; observed.len()];
+    let mut sample: Vec<(f64, usize)> = Vec::with_capacity(observed.len());
     for _ in 0..SIMULATIONS {
         sample.clear();
-        for (i, w) in list.iter().enumerate() {
-            let p = w / total;
-            let mean = n as f64 * p;
-            let sd = (mean * (1.0 - p)).sqrt();
-            let count = (mean + sd * normal(&mut rng)).round().max(0.0);
-            sample.push((count, i));
+        for (i, &c) in observed.iter().enumerate() {
+            let c = c as f64;
+            sample.push(((c + c.sqrt() * normal(&mut rng)).round().max(0.0), i));
         }
-        // Ties are broken against the attacker: a tied name is taken as misnamed.
+        // Ties are broken against the attacker: a tied token is taken as misnamed.
         sample.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-        for (rank, &(count, name)) in sample.iter().enumerate() {
+        for (rank, &(count, token)) in sample.iter().enumerate() {
             let tied = (rank > 0 && sample[rank - 1].0 == count) || sample.get(rank + 1).is_some_and(|x| x.0 == count);
-            if name == rank && count > 0.0 && !tied {
+            if token == rank && count > 0.0 && !tied {
                 hits[rank] += 1;
             }
         }
@@ -159,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_steep_list_in_a_large_population_is_named_and_a_flat_one_is_not() {
-        // A population drawn exactly from a steep list: the top ranks are stable.
+        // A steep distribution in a large population: the top ranks are stable.
         let steep: Vec<f64> = (1..=50).map(|r| 1.0 / (r as f64).powi(2)).collect();
         let mut tokens = Vec::new();
         for (i, w) in steep.iter().enumerate() {
@@ -167,13 +211,15 @@ mod tests {
                 tokens.push(Some(i as u128));
             }
         }
-        let (a, per_unit) = attack("family", &tokens, &steep, 1);
+        let (a, per_unit) = attack("family", &tokens, 50, 1);
         assert!(a.named > 0.8, "{a:?}");
         assert_eq!(per_unit.len(), tokens.len());
-        // A flat list: every rank is a coin toss among equals.
-        let flat = vec![1.0; 200];
+        // The attacker's list ranks only the commonest: nothing below it is named.
+        let (short, _) = attack("family", &tokens, 1, 1);
+        assert!(short.named < 0.7 && short.named > 0.5, "{short:?}");
+        // A flat distribution: every rank is a coin toss among equals.
         let tokens: Vec<Option<u128>> = (0..2_000).map(|i| Some(i % 200)).collect();
-        let (a, _) = attack("family", &tokens, &flat, 1);
+        let (a, _) = attack("family", &tokens, 200, 1);
         assert!(a.named < 0.05, "{a:?}");
         assert_eq!(a.named_exact_ranking, 0.0, "all tied");
     }

@@ -9,14 +9,17 @@
 //! - **Per deterministic column** ([`frequency`]): values present, distinct values, the share of
 //!   the commonest value and of the ten commonest, and the share of units holding a value no one
 //!   else holds.
-//! - **A frequency-alignment attack** on each name token column against a public name-frequency
-//!   list (built in for UK names, or `--public-names`): the attacker ranks tokens by how many
-//!   persons hold them and gives the token at rank *i* the list's *i*-th name. The audit cannot
-//!   check guesses (it has no plaintext), so it estimates their success: it draws populations of
-//!   the same size from the list's frequencies and counts how often the name at each rank is the
-//!   list's name at that rank — the chance the attack names a token of that rank correctly. It also
-//!   reports the worst case, an attacker who knows the population's own ranking exactly (every
-//!   token whose count is not tied is named).
+//! - **A frequency-alignment attack** on each name column (exact tokens, and Bloom filters, which
+//!   equal names make equal unless hardened per record) against a public list of the commonest
+//!   names in order (built in for England and Wales, or `--public-names`): the attacker ranks
+//!   tokens by how many persons hold them and gives the token at rank *i* the list's *i*-th name.
+//!   The audit cannot check guesses (it has no plaintext), so it estimates their success: the
+//!   guess at a rank is right when the data's order there is the population's, which the public
+//!   list gives; the audit redraws every count around its observed value (its sampling noise) and
+//!   counts how often each rank keeps its token, untied. It also reports the worst case, an
+//!   attacker who knows the data's own ranking (every token whose count is not tied is named).
+//!   Name tokens salted with the year of birth (the `resistant` profile) are attacked cohort by
+//!   cohort, as an insider holding the linkage would group them by the year-of-birth token.
 //! - **Quasi-identifier uniqueness** ([`uniqueness`]): the share of persons unique on (given-name
 //!   token, family-name token, plain year of birth, plain sex), and the estimated share both named
 //!   by the attack and unique — persons an insider could name and single out.
@@ -42,6 +45,7 @@ use crate::config::FieldType;
 use crate::error::{Error, Result};
 use crate::io::manifest::Manifest;
 use crate::io::schema::{Encoding, RECORD_ID};
+use crate::token::Purpose;
 
 /// Default gate: the estimated share of persons named (given and family) and unique, in percent.
 pub const DEFAULT_MAX_NAMED_UNIQUE_PERCENT: f64 = 1.0;
@@ -108,6 +112,8 @@ pub(crate) struct Units {
     pub names: Vec<String>,
     /// The field type of each column.
     pub kinds: Vec<FieldType>,
+    /// Whether each column's tokens are salted with the year of birth.
+    pub salted: Vec<bool>,
     /// `tokens[column][unit]`.
     pub tokens: Vec<Vec<Option<u128>>>,
     /// Plain year of birth per unit.
@@ -137,14 +143,26 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
         units.names.iter().zip(&units.tokens).map(|(name, t)| frequency::ColumnStats::of(name, t)).collect();
     let mut attacks = Vec::new();
     let mut named: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    // A salted column is attacked cohort by cohort: whoever holds the linkage groups a salted
+    // token's holders by their (deterministic) year-of-birth token.
+    let cohorts =
+        units.kinds.iter().zip(&units.names).position(|(k, n)| *k == FieldType::DateOfBirth && n.ends_with("_year"));
     for (k, name) in units.names.iter().enumerate() {
         let (list, which) = match units.kinds[k] {
-            FieldType::FamilyName if name.ends_with("_exact") => (&options.public.family, "family"),
-            FieldType::GivenName if name.ends_with("_exact") => (&options.public.given, "given"),
+            FieldType::FamilyName => (options.public.family, "family"),
+            FieldType::GivenName => (options.public.given, "given"),
             _ => continue,
         };
-        let (attack, per_unit) = frequency::attack(name, &units.tokens[k], list, options.seed);
-        named.insert(which, per_unit);
+        if !(name.ends_with("_exact") || name.ends_with("_bloom")) {
+            continue;
+        }
+        let by = if units.salted[k] { cohorts.map(|c| units.tokens[c].as_slice()) } else { None };
+        let (attack, per_unit) = frequency::attack_by_cohort(name, &units.tokens[k], by, list, options.seed);
+        // The worst of a name's columns stands for it in the named-and-unique estimate.
+        let entry = named.entry(which).or_insert_with(|| vec![0.0; per_unit.len()]);
+        for (e, p) in entry.iter_mut().zip(&per_unit) {
+            *e = e.max(*p);
+        }
         attacks.push(attack);
     }
     let uniqueness = uniqueness::measure(&units, named.get("given"), named.get("family"));
@@ -189,6 +207,20 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
     })
 }
 
+/// A value as a 128-bit key: a token as it is, a longer Bloom filter by two keyed-free 64-bit
+/// hashes (a collision merely merges two counts).
+fn value_key(v: &[u8]) -> u128 {
+    if let Ok(t) = <[u8; 16]>::try_from(v) {
+        return u128::from_le_bytes(t);
+    }
+    use std::hash::Hasher;
+    let (mut a, mut b) = (rustc_hash::FxHasher::default(), rustc_hash::FxHasher::default());
+    a.write(v);
+    b.write_u64(0x9E37_79B9_7F4A_7C15);
+    b.write(v);
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
 /// Person numbers by (source, record id), from a linkage's clusters.
 type PersonIndex = HashMap<(String, String), u32>;
 
@@ -224,12 +256,18 @@ fn read_extract(
     units: &mut Units,
     unit_of: &mut HashMap<u32, usize>,
 ) -> Result<Vec<order::RowOrder>> {
-    let mut token_cols: Vec<(String, FieldType)> = Vec::new();
+    let mut token_cols: Vec<(String, FieldType, bool)> = Vec::new();
     let (mut year_col, mut sex_col) = (None, None);
+    let salted_labels = [Purpose::NameExactByYear.label(), Purpose::NamePhoneticByYear.label()];
     for f in &m.fields {
         for c in &f.columns {
             match c.encoding {
-                Encoding::Token => token_cols.push((c.name.clone(), f.kind)),
+                // Bloom filters count too: without per-record hardening equal names give equal
+                // filters, as exposed to counting as exact tokens.
+                Encoding::Token | Encoding::Bloom => {
+                    let salted = c.purpose.as_ref().is_some_and(|p| salted_labels.contains(p));
+                    token_cols.push((c.name.clone(), f.kind, salted));
+                }
                 Encoding::Year => year_col = Some(c.name.clone()),
                 Encoding::Plain if f.kind == FieldType::Sex => sex_col = Some(c.name.clone()),
                 _ => {}
@@ -238,18 +276,19 @@ fn read_extract(
     }
     let slots: Vec<usize> = token_cols
         .iter()
-        .map(|(name, kind)| match units.names.iter().position(|n| n == name) {
+        .map(|(name, kind, salted)| match units.names.iter().position(|n| n == name) {
             Some(k) => k,
             None => {
                 units.names.push(name.clone());
                 units.kinds.push(*kind);
+                units.salted.push(*salted);
                 units.tokens.push(vec![None; units.year.len()]);
                 units.names.len() - 1
             }
         })
         .collect();
     let mut wanted: Vec<&str> = vec![RECORD_ID];
-    wanted.extend(token_cols.iter().map(|(n, _)| n.as_str()));
+    wanted.extend(token_cols.iter().map(|(n, _, _)| n.as_str()));
     wanted.extend(year_col.iter().map(String::as_str));
     wanted.extend(sex_col.iter().map(String::as_str));
     let reader = crate::io::parquet::read_columns(path, &wanted, "lacks a column its manifest declares")?;
@@ -261,7 +300,7 @@ fn read_extract(
         let ids = ids.ok_or_else(|| Error::manifest(path, "has no text record_id column"))?;
         let tokens: Vec<FixedSizeBinaryArray> = token_cols
             .iter()
-            .map(|(n, _)| {
+            .map(|(n, _, _)| {
                 batch
                     .column_by_name(n)
                     .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>().cloned())
@@ -307,7 +346,7 @@ fn read_extract(
                 }
             };
             for (k, a) in tokens.iter().enumerate() {
-                let v = a.is_valid(i).then(|| u128::from_le_bytes(a.value(i).try_into().unwrap_or([0; 16])));
+                let v = a.is_valid(i).then(|| value_key(a.value(i)));
                 orders[k].push(v);
                 let slot = &mut units.tokens[slots[k]][u];
                 if slot.is_none() {
@@ -326,7 +365,7 @@ fn read_extract(
     let worst = token_cols
         .iter()
         .zip(orders)
-        .map(|((name, _), adj)| order::RowOrder::of(&path.display().to_string(), name, &adj))
+        .map(|((name, _, _), adj)| order::RowOrder::of(&path.display().to_string(), name, &adj))
         .filter(|r| r.pairs > 0)
         .max_by(|a, b| a.ratio.total_cmp(&b.ratio).then(b.column.cmp(&a.column)));
     Ok(worst.into_iter().collect())

@@ -1,42 +1,37 @@
 //! Public name-frequency lists: what an attacker outside the NHS can know.
 //!
-//! Built in: the surnames and given names common in England and Wales, commonest first, with the
-//! Zipf-like frequencies `1 / rank^0.85` that reproduce published surname statistics (the
-//! commonest surname held by about 1 in 80 people, the top 20 by about 1 in 10). A list of one's
-//! own can be given as CSV with `name,count` rows (a header row is allowed); only the counts'
-//! shape matters to the estimate, so names need not match any spelling convention.
+//! A rank-alignment attacker needs only the *order* of the commonest names, which national
+//! statistics publish; the audit assumes that order is the population's own and asks how far down
+//! it the data's token counts are stable enough to line up. So a list matters to the estimate by
+//! how many names it ranks. Built in: the 331 surnames and the given names common in England and
+//! Wales, commonest first. A list of one's own can be given as CSV with `name,count` rows (a
+//! header row is allowed).
 
 use std::path::Path;
 
 use crate::error::{Error, Location, Result};
 use crate::synth::names::{FEMALE, MALE, SURNAMES};
 
-/// Frequencies, commonest first, for family and given names.
-#[derive(Debug, Clone)]
+/// How many family and given names the attacker's lists rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublicNames {
-    /// Family-name frequencies.
-    pub family: Vec<f64>,
-    /// Given-name frequencies (both sexes together).
-    pub given: Vec<f64>,
-}
-
-fn zipf(n: usize) -> Vec<f64> {
-    (1..=n).map(|r| 1.0 / (r as f64).powf(0.85)).collect()
+    /// Family names ranked.
+    pub family: usize,
+    /// Given names ranked (both sexes together).
+    pub given: usize,
 }
 
 impl PublicNames {
     /// The built-in lists for England and Wales.
     pub fn built_in() -> PublicNames {
-        let mut given: Vec<f64> = zipf(FEMALE.len()).into_iter().chain(zipf(MALE.len())).collect();
-        given.sort_by(|a, b| b.total_cmp(a));
-        PublicNames { family: zipf(SURNAMES.len()), given }
+        PublicNames { family: SURNAMES.len(), given: FEMALE.len() + MALE.len() }
     }
 
-    /// Reads a `name,count` CSV as the frequency list for both family and given names'
-    /// columns named by `which` (`family` or `given`); the other keeps the built-in list.
+    /// Reads a `name,count` CSV as the list of `which` (`family` or `given`); the other keeps the
+    /// built-in list.
     pub fn with_file(mut self, path: &Path, which: &str) -> Result<PublicNames> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-        let mut counts = Vec::new();
+        let mut names = 0;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() {
@@ -44,7 +39,7 @@ impl PublicNames {
             }
             let count = line.rsplit(',').next().unwrap_or("").trim();
             match count.parse::<f64>() {
-                Ok(c) if c >= 0.0 && c.is_finite() => counts.push(c),
+                Ok(c) if c >= 0.0 && c.is_finite() => names += 1,
                 _ if i == 0 => {} // a header
                 _ => {
                     return Err(Error::input(
@@ -54,13 +49,12 @@ impl PublicNames {
                 }
             }
         }
-        if counts.is_empty() {
+        if names == 0 {
             return Err(Error::input(Location::file(path), "holds no `name,count` rows"));
         }
-        counts.sort_by(|a, b| b.total_cmp(a));
         match which {
-            "given" => self.given = counts,
-            _ => self.family = counts,
+            "given" => self.given = names,
+            _ => self.family = names,
         }
         Ok(self)
     }

@@ -17,6 +17,7 @@ use crate::config::{FieldType, PassType, RecordIdMode};
 use crate::encode::bloom::BloomParams;
 use crate::error::{Error, Result};
 use crate::io::schema::{self, Encoding};
+use crate::token::Purpose;
 
 /// Parquet key-value metadata key holding the manifest.
 pub const MANIFEST_KEY: &str = "pseudolink.manifest";
@@ -185,6 +186,7 @@ impl Manifest {
                 plain_sex: has("category"),
                 release_year: has("year_of_birth"),
                 bloom: has("bloom"),
+                salted_names: f.columns.iter().any(|c| c.purpose == Some(Purpose::NameExactByYear.label())),
             };
             let want = schema::field_columns(f.kind, &f.name, options);
             let what = format!("field `{}` ({})", f.name, f.kind.as_str());
@@ -232,6 +234,12 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// Whether name tokens are salted with the year of birth (the `resistant` profile).
+    pub fn salted_names(&self) -> bool {
+        let label = Purpose::NameExactByYear.label();
+        self.fields.iter().flat_map(|f| f.columns.iter()).any(|c| c.purpose.as_deref() == Some(label.as_str()))
     }
 
     /// The manifest as pretty JSON.

@@ -66,6 +66,8 @@ pub struct FieldOptions {
     pub release_year: bool,
     /// A Bloom filter for an identifier or string field.
     pub bloom: bool,
+    /// Name tokens salted with the year of birth (the `resistant` profile).
+    pub salted_names: bool,
 }
 
 /// The columns of a field of type `kind` named `name`: the extract contract, used by tokenise to
@@ -77,11 +79,18 @@ pub fn field_columns(kind: FieldType, name: &str, options: FieldOptions) -> Vec<
         FieldType::NhsNumber => {
             vec![c("status", Encoding::Status, None), c("token", Encoding::Token, Some(Purpose::NhsNumber))]
         }
-        FieldType::GivenName | FieldType::FamilyName | FieldType::Name => vec![
-            c("exact", Encoding::Token, Some(Purpose::NameExact)),
-            c("phonetic", Encoding::Token, Some(Purpose::NamePhonetic)),
-            c("bloom", Encoding::Bloom, Some(Purpose::NameBloom)),
-        ],
+        FieldType::GivenName | FieldType::FamilyName | FieldType::Name => {
+            let (exact, phonetic) = if options.salted_names {
+                (Purpose::NameExactByYear, Purpose::NamePhoneticByYear)
+            } else {
+                (Purpose::NameExact, Purpose::NamePhonetic)
+            };
+            vec![
+                c("exact", Encoding::Token, Some(exact)),
+                c("phonetic", Encoding::Token, Some(phonetic)),
+                c("bloom", Encoding::Bloom, Some(Purpose::NameBloom)),
+            ]
+        }
         FieldType::DateOfBirth | FieldType::Date => {
             let dob = kind == FieldType::DateOfBirth;
             let (full, ym, y) = if dob {

@@ -206,6 +206,22 @@ impl Records {
                 ));
             }
         }
+        let salted = manifests[0].salted_names();
+        for (f, m) in files.iter().zip(&manifests).skip(1) {
+            if m.salted_names() != salted {
+                let profile = |s: bool| if s { "the `resistant` profile" } else { "the `standard` profile" };
+                return Err(Error::manifest(
+                    f,
+                    format!(
+                        "was tokenised with {}, but {} with {}; their name tokens never agree. Tokenise every extract \
+                         of a project with the same profile",
+                        profile(m.salted_names()),
+                        files[0].display(),
+                        profile(salted)
+                    ),
+                ));
+            }
+        }
         let key_id = manifests[0].key_id.clone();
         for (f, m) in files.iter().zip(&manifests).skip(1) {
             if m.key_id != key_id {

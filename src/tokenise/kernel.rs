@@ -180,6 +180,8 @@ struct Scratch {
     parts: Vec<(usize, usize)>,
     bloom: Vec<u8>,
     seed: Vec<u8>,
+    /// A name (or its phonetic code) with its salt, for the `resistant` profile.
+    salted: Vec<u8>,
     /// Phonetic codes of the names seen in this chunk. Names repeat heavily (a few are very
     /// common) and Double Metaphone was a visible cost in the profile; the cache lives for one
     /// chunk and its plaintext keys are wiped with it.
@@ -191,6 +193,7 @@ impl Drop for Scratch {
         self.text.zeroize();
         self.bloom.zeroize();
         self.seed.zeroize();
+        self.salted.zeroize();
         for (mut k, mut v) in self.codes.drain() {
             k.zeroize();
             v.zeroize();
@@ -265,6 +268,35 @@ pub(crate) fn tokenise_chunk(
     }
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(id_out.finish())];
 
+    // The `resistant` profile salts name tokens with each record's year of birth (`????` when
+    // the date of birth is missing or unusable).
+    let salts: Option<Vec<[u8; 4]>> = plan.name_salt.map(|k| {
+        let f = &plan.fields[k];
+        let input = &batch.columns[f.input];
+        (start..end)
+            .map(|r| {
+                let raw = if input.is_null(r) { "" } else { input.value(r) };
+                match &f.encoder {
+                    Encoder::Date { formats, min_year, max_year, .. } => {
+                        match parse_date(raw, formats, *min_year, *max_year).1 {
+                            Some(d) => {
+                                let y = d.year().clamp(0, 9_999) as u32;
+                                [
+                                    b'0' + (y / 1000) as u8,
+                                    b'0' + (y / 100 % 10) as u8,
+                                    b'0' + (y / 10 % 10) as u8,
+                                    b'0' + (y % 10) as u8,
+                                ]
+                            }
+                            None => *b"????",
+                        }
+                    }
+                    _ => *b"????",
+                }
+            })
+            .collect()
+    });
+
     // Identifying fields.
     for (fi, field) in plan.fields.iter().enumerate() {
         let input = &batch.columns[field.input];
@@ -332,7 +364,9 @@ pub(crate) fn tokenise_chunk(
                     let o = normalise_name(raw, &mut s.text, &mut s.parts);
                     fc.count(o);
                     if o == Outcome::Value {
-                        exact.token_into(s.text.as_bytes(), cols[0].fixed().push());
+                        let salt = salts.as_ref().map(|v| v[r - start]);
+                        salted_into(&mut s.salted, s.text.as_bytes(), salt);
+                        exact.token_into(&s.salted, cols[0].fixed().push());
                         if !s.codes.contains_key(s.text.as_str()) {
                             let code = phonetic.code(&s.text);
                             s.codes.insert(s.text.clone(), code);
@@ -341,7 +375,8 @@ pub(crate) fn tokenise_chunk(
                         if code.is_empty() {
                             cols[1].fixed().null();
                         } else {
-                            ph.token_into(code.as_bytes(), cols[1].fixed().push());
+                            salted_into(&mut s.salted, code.as_bytes(), salt);
+                            ph.token_into(&s.salted, cols[1].fixed().push());
                             fc.macs += 1;
                         }
                         fc.macs += 1 + fill_bloom(plan, bloom, &mut s, batch, r, &field.name, cols[2].fixed());
@@ -527,6 +562,16 @@ fn fill_bloom(
     }
     let slot = out.push();
     bloom::encode(&plan.bloom, mac, &s.text, &mut s.bloom, plan.blip.as_ref(), &s.seed, slot)
+}
+
+/// `value`, then (with a salt) a NUL and the salt: a name and its year of birth.
+fn salted_into(out: &mut Vec<u8>, value: &[u8], salt: Option<[u8; 4]>) {
+    out.clear();
+    out.extend_from_slice(value);
+    if let Some(s) = salt {
+        out.push(0);
+        out.extend_from_slice(&s);
+    }
 }
 
 fn parse_pass<T>(v: &str, c: &mut FieldCounts, parse: impl Fn(&str) -> Option<T>) -> Option<T> {

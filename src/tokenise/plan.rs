@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow_schema::{Field, Schema, SchemaRef};
 
-use crate::config::{FieldType, PassType, RecordIdMode, TokeniseConfig};
+use crate::config::{EncodingProfile, FieldType, PassType, RecordIdMode, TokeniseConfig};
 use crate::encode::bloom::{BloomParams, Hardening};
 use crate::encode::date::DateFormats;
 use crate::error::{Error, Result};
@@ -30,6 +30,9 @@ pub(crate) struct Plan {
     pub record_id: usize,
     pub record_mac: Option<TokenMac>,
     pub record_column: String,
+    /// With the `resistant` profile, the date-of-birth field (index in `fields`) whose year salts
+    /// name tokens.
+    pub name_salt: Option<usize>,
     /// Keys the order rows are written in.
     pub row_order: TokenMac,
     /// Kept record ids that look like NHS numbers are allowed (the config's danger setting).
@@ -148,6 +151,7 @@ impl Plan {
                 plain_sex: f.kind == FieldType::Sex && f.plain.unwrap_or(false),
                 release_year: f.kind == FieldType::DateOfBirth && f.release_year.unwrap_or(false),
                 bloom: f.bloom.unwrap_or(false),
+                salted_names: cfg.profile == EncodingProfile::Resistant,
             };
             let cols = schema::field_columns(f.kind, &name, options);
             let encoder = match f.kind {
@@ -161,8 +165,8 @@ impl Plan {
                         .collect(),
                 },
                 FieldType::GivenName | FieldType::FamilyName | FieldType::Name => Encoder::Name {
-                    exact: sub(&Purpose::NameExact),
-                    phonetic: sub(&Purpose::NamePhonetic),
+                    exact: sub(cols[0].purpose.as_ref().expect("a name's exact column is keyed")),
+                    phonetic: sub(cols[1].purpose.as_ref().expect("a name's phonetic column is keyed")),
                     bloom: sub(&Purpose::NameBloom),
                 },
                 FieldType::DateOfBirth | FieldType::Date => {
@@ -249,6 +253,9 @@ impl Plan {
             record_column: cfg.record_id.column.clone(),
             allow_nhs_like_ids: cfg.record_id.danger_keep_nhs_number_like_ids,
             row_order: sub(&Purpose::RowOrder),
+            name_salt: (cfg.profile == EncodingProfile::Resistant)
+                .then(|| fields.iter().position(|f: &FieldPlan| f.kind == FieldType::DateOfBirth))
+                .flatten(),
             fields,
             passthrough,
             bloom: cfg.bloom.clone(),
