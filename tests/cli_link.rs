@@ -232,3 +232,57 @@ fn issue10_candidate_pairs_are_capped_before_they_are_made() {
     assert!(err.contains("more than the limit of 100") && err.contains("--max-pairs"), "{err}");
     assert!(!d.path("l").exists(), "nothing written");
 }
+
+/// Issue 10, finding 3: person ids were SHA-256 of the public key id, the source and the record
+/// id, so anyone could recompute them from the extracts and name the record. Now keyed by the
+/// linkage key: the old recipe matches no person id.
+#[test]
+fn issue10_person_ids_cannot_be_recomputed_from_public_values() {
+    use sha2::{Digest, Sha256};
+    let d = Dir::new();
+    let extracts = tokenised_population(&d, "300", "6");
+    let mut args = vec!["link", "--out", "l", "-q"];
+    args.extend(extracts.iter().map(String::as_str));
+    d.ok(&args);
+    let key_id = text(&d.ok(&["inspect", "--json", &extracts[0]]).stdout);
+    let key_id: serde_json::Value = serde_json::from_str(&key_id).unwrap();
+    let key_id = hex::decode(key_id["manifest"]["key_id"].as_str().unwrap()).unwrap();
+    let sources = column_values(&d.path("l/clusters.parquet"), "source");
+    let ids = column_values(&d.path("l/clusters.parquet"), "record_id");
+    let persons: HashSet<String> =
+        column_values(&d.path("l/clusters.parquet"), "person_id").into_iter().flatten().collect();
+    for (s, r) in sources.iter().zip(&ids) {
+        let mut h = Sha256::new();
+        h.update(&key_id);
+        h.update([0]);
+        h.update(s.as_deref().unwrap().as_bytes());
+        h.update([0]);
+        h.update(r.as_deref().unwrap().as_bytes());
+        let old = format!("P{}", &hex::encode(h.finalize())[..20]);
+        assert!(!persons.contains(&old), "a person id recomputed from public values");
+    }
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(d.path("l/linkage.key")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(d.path("l/clusters.parquet")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "outputs are private by default");
+}
+
+/// Issue 10, finding 11: an extract whose every identifying value is missing was accepted
+/// silently. It is linked (every record accounted for) with a warning.
+#[test]
+fn issue10_an_extract_without_identifiers_is_warned_about() {
+    let d = Dir::new();
+    let extracts = tokenised_population(&d, "300", "6");
+    let key = d.path("k.key");
+    let header = std::fs::read_to_string(d.path("s/acute.csv")).unwrap().lines().next().unwrap().to_string();
+    let columns = header.split(',').count();
+    let blank = (0..3).map(|i| format!("X{i}{}", ",".repeat(columns - 1)));
+    d.write("blank.csv", std::iter::once(header).chain(blank).collect::<Vec<_>>().join("\n") + "\n");
+    tokenise_with_key(&d, &key, "s/acute.toml", "blank.csv", "blank.parquet");
+    let out = d.ok(&["link", &extracts[1], "blank.parquet", "--out", "l"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("blank.parquet: none of its 3 records holds an identifying token"), "{err}");
+}
