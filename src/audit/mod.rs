@@ -187,7 +187,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
         }
     }
     for r in &row_order {
-        if r.ratio > options.max_row_order_ratio {
+        if r.ratio > options.max_row_order_ratio && r.equal >= order::MIN_EQUAL_PAIRS {
             failed.push(format!(
                 "{}: adjacent rows share `{}` {:.1} times as often as random order would make them, above the limit of {}; \
                  the rows follow an order that gives values away",
@@ -367,7 +367,10 @@ fn read_extract(
         .zip(orders)
         .map(|((name, _, _), adj)| order::RowOrder::of(&path.display().to_string(), name, &adj))
         .filter(|r| r.pairs > 0)
-        .max_by(|a, b| a.ratio.total_cmp(&b.ratio).then(b.column.cmp(&a.column)));
+        .max_by(|a, b| {
+            let telling = |r: &order::RowOrder| r.equal >= order::MIN_EQUAL_PAIRS;
+            telling(a).cmp(&telling(b)).then(a.ratio.total_cmp(&b.ratio)).then(b.column.cmp(&a.column))
+        });
     Ok(worst.into_iter().collect())
 }
 

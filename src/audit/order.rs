@@ -7,6 +7,10 @@
 
 use serde::Serialize;
 
+/// Fewest equal adjacent pairs for a high ratio to count: below it, a small extract's ratio is
+/// noise (three pairs where one and a half were expected).
+pub const MIN_EQUAL_PAIRS: u64 = 20;
+
 /// Adjacent-pair counts of one column, gathered row by row.
 #[derive(Debug, Default)]
 pub(crate) struct Adjacency {
@@ -39,6 +43,8 @@ pub struct RowOrder {
     pub column: String,
     /// Adjacent pairs of rows both holding a value.
     pub pairs: u64,
+    /// Of those, pairs holding the same value.
+    pub equal: u64,
     /// The observed rate of equal adjacent values over the rate random order gives.
     pub ratio: f64,
 }
@@ -59,7 +65,7 @@ impl RowOrder {
         } else {
             1.0
         };
-        RowOrder { extract: extract.to_string(), column: column.to_string(), pairs: a.pairs, ratio }
+        RowOrder { extract: extract.to_string(), column: column.to_string(), pairs: a.pairs, equal: a.equal, ratio }
     }
 }
 
