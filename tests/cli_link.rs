@@ -286,3 +286,28 @@ fn issue10_an_extract_without_identifiers_is_warned_about() {
     let err = text(&out.stderr);
     assert!(err.contains("blank.parquet: none of its 3 records holds an identifying token"), "{err}");
 }
+
+/// Extracts without NHS numbers (social care, housing, education often have none) link with the
+/// default settings: the default NHS-number rule is left out, not an error (issue 11).
+#[test]
+fn extracts_without_nhs_numbers_link_with_defaults() {
+    let d = Dir::new();
+    d.ok(&["synth", "--persons", "300", "--seed", "2", "--out", "s", "-q"]);
+    let key = d.test_key("k.key");
+    let mut extracts = Vec::new();
+    for p in ["acute", "gp"] {
+        let config = std::fs::read_to_string(d.path(&format!("s/{p}.toml"))).unwrap();
+        let start = config.find("[[field]]").unwrap();
+        let end = start + config[start..].find("type = \"nhs_number\"\n").unwrap() + "type = \"nhs_number\"\n".len();
+        d.write(&format!("{p}.toml"), format!("{}{}", &config[..start], &config[end..]));
+        tokenise_with_key(&d, &key, &format!("{p}.toml"), &format!("s/{p}.csv"), &format!("{p}.parquet"));
+        extracts.push(format!("{p}.parquet"));
+    }
+    let mut args = vec!["link", "--out", "l"];
+    args.extend(extracts.iter().map(String::as_str));
+    let err = text(&d.ok(&args).stderr);
+    assert!(err.contains("default blocking rule [NhsNumber] left out: no extract holds NhsNumber"), "{err}");
+    let persons = column_values(&d.path("l/clusters.parquet"), "person_id");
+    let distinct: HashSet<_> = persons.iter().collect();
+    assert!(distinct.len() < persons.len(), "records were linked");
+}

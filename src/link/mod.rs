@@ -240,16 +240,10 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 
     // Blocking.
     let t = Instant::now();
-    for rule in &options.rules {
-        if let Some(k) = rule.iter().find(|k| !k.present(&records)) {
-            return Err(crate::error::Error::usage(format!(
-                "blocking rule {rule:?} uses {k:?}, which no extract holds; remove the rule or tokenise that field"
-            )));
-        }
-    }
+    let rules = usable_rules(&records, &options.rules, log)?;
     let max_pairs =
         options.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS_BASE + DEFAULT_MAX_PAIRS_PER_IDENTITY * reps.len() as u64);
-    let (cands, blocking) = candidate_pairs(&records, &reps, &options.rules, options.max_block, max_pairs)?;
+    let (cands, blocking) = candidate_pairs(&records, &reps, &rules, options.max_block, max_pairs)?;
     timings.push(("blocking".to_string(), t.elapsed().as_secs_f64()));
     for b in &blocking {
         if b.blocks_skipped > 0 {
@@ -433,6 +427,37 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         timings,
     };
     Ok(Linkage { records, identity, reps, pairs: scored, model, term_frequencies: tf, person, stage, best, summary })
+}
+
+/// The blocking rules a run can use. Default rules whose fields no extract holds are left out (an
+/// extract set without NHS numbers simply has no NHS-number rule) and said so; a rule the user
+/// configured that cannot be used is an error, as is having no usable rule at all.
+fn usable_rules(
+    records: &Records,
+    rules: &[Vec<blocking::Key>],
+    log: &dyn Fn(&str),
+) -> Result<Vec<Vec<blocking::Key>>> {
+    let defaults = rules == default_rules().as_slice();
+    let mut usable = Vec::new();
+    for rule in rules {
+        match rule.iter().find(|k| !k.present(records)) {
+            None => usable.push(rule.clone()),
+            Some(k) if defaults => log(&format!("default blocking rule {rule:?} left out: no extract holds {k:?}")),
+            Some(k) => {
+                return Err(crate::error::Error::usage(format!(
+                    "blocking rule {rule:?} uses {k:?}, which no extract holds; remove the rule or tokenise that field"
+                )));
+            }
+        }
+    }
+    if usable.is_empty() {
+        return Err(crate::error::Error::usage(
+            "no blocking rule can be used: the extracts hold none of the fields the default rules block on (NHS \
+             number, date of birth with a name, postcode with a name, names with year of birth); give rules on the \
+             fields they hold in a link config",
+        ));
+    }
+    Ok(usable)
 }
 
 /// Trains the model: u from random pairs; m from NHS-number labels; then EM in two sessions,
