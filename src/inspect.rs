@@ -52,6 +52,15 @@ impl Inspection {
         let _ = writeln!(t, "normalisation version: {}", m.normalisation_version);
         let _ = writeln!(t, "source:                {}", m.source);
         let _ = writeln!(t, "key id:                {}", m.key_id);
+        let _ = writeln!(
+            t,
+            "name tokens:           {}",
+            if m.salted_names() {
+                "salted with the year of birth (profile `resistant`)"
+            } else {
+                "one per name (profile `standard`)"
+            }
+        );
         match &m.tre_key_id {
             Some(id) => {
                 let _ = writeln!(t, "TRE key id:            {id} (re-keyed: tokens depend on both keys)");

@@ -134,9 +134,27 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
     let mut units = Units::default();
     let mut unit_of: HashMap<u32, usize> = HashMap::default();
     let mut row_order = Vec::new();
+    let mut first: Option<(PathBuf, Manifest)> = None;
     for path in extracts {
         let (m, _) = Manifest::read(path)?;
+        // Tokens under different keys never agree: counting them together would understate
+        // every frequency.
+        if let Some((f0, m0)) = &first {
+            if m.key_id != m0.key_id || m.tre_key_id != m0.tre_key_id || m.salted_names() != m0.salted_names() {
+                return Err(Error::manifest(
+                    path,
+                    format!(
+                        "was not tokenised (or re-keyed) like {}: their key ids or profiles differ. Audit the extracts \
+                         as they are linked together",
+                        f0.display()
+                    ),
+                ));
+            }
+        }
         row_order.extend(read_extract(path, &m, persons.as_ref(), &mut units, &mut unit_of)?);
+        if first.is_none() {
+            first = Some((path.clone(), m));
+        }
     }
     let n = units.year.len() as u64;
     let columns: Vec<frequency::ColumnStats> =

@@ -63,14 +63,32 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             )));
         }
     }
+    // The marker lists the key ids of the keys the demo made: a later demo deletes a key only if
+    // the marker vouches for it, so a real key placed in the folder is never lost.
+    let made_here = std::fs::read_to_string(&marker).unwrap_or_default();
+    let tre_key_path = args.out.join("tre.key");
+    for path in [&key_path, &tre_key_path] {
+        if !path.exists() {
+            continue;
+        }
+        let id = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("key-id:").map(|v| v.trim().to_string()))
+            .unwrap_or_default();
+        if id.is_empty() || !made_here.lines().any(|l| l.trim() == format!("key-id: {id}")) {
+            return Err(Error::usage(format!(
+                "{}: a key the demo did not make; the demo never deletes it. Move it away, or choose another --out",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path).map_err(|e| Error::io("removing the earlier demo key", path, e))?;
+    }
     crate::io::atomic::create_output_dir(&args.out)?;
     crate::io::atomic::write_atomic(
         &marker,
         b"made by pseudolink demo: a later demo may replace this folder's files\n",
     )?;
-    if key_path.exists() {
-        std::fs::remove_file(&key_path).map_err(|e| Error::io("removing the earlier demo key", &key_path, e))?;
-    }
     crate::io::atomic::create_output_dir(&tokens)?;
 
     say(format!("pseudolink demo: {} synthetic persons, seed {}", group_digits(args.persons), args.seed));
@@ -126,13 +144,17 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     // Where the extracts enter the TRE: the second key, which no provider holds.
     let t = Instant::now();
     let tre_dir = args.out.join("tre");
-    let tre_key_path = args.out.join("tre.key");
-    if tre_key_path.exists() {
-        std::fs::remove_file(&tre_key_path)
-            .map_err(|e| Error::io("removing the earlier demo key", &tre_key_path, e))?;
-    }
     let tre_key = ProjectKey::generate()?;
     tre_key.write_new_file_as(&tre_key_path, crate::token::key::KeyRole::Tre)?;
+    crate::io::atomic::write_atomic(
+        &marker,
+        format!(
+            "made by pseudolink demo: a later demo may replace this folder's files\nkey-id: {}\nkey-id: {}\n",
+            key.id(),
+            tre_key.id()
+        )
+        .as_bytes(),
+    )?;
     crate::io::atomic::create_output_dir(&tre_dir)?;
     let mut extracts = Vec::new();
     for p in &pop.providers {

@@ -108,8 +108,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             eprintln!("pseudolink: {s}");
         }
     };
-    let l = link(&args.extracts, &options, &log)?;
+    // The linkage key first: a wrong file is refused before the linkage runs.
     let (key, save_key) = output::linkage_key(&args.out, args.linkage_key.as_deref())?;
+    let l = link(&args.extracts, &options, &log)?;
     output::write(&l, &args.out, &key, save_key)?;
     if !quiet {
         let s = &l.summary;

@@ -63,6 +63,17 @@ pub fn create_private(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
+/// Whether `path` is an existing pseudolink key file (of any kind), by its first lines: whatever
+/// command is writing, and whether or not the key is one of its inputs, a key is never replaced.
+pub fn is_key_file(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = File::open(path) else { return false };
+    let mut head = [0u8; 512];
+    let n = f.take(512).read(&mut head).unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    text.lines().any(|l| l.trim().starts_with("format: pseudolink-") && l.trim().ends_with("key"))
+}
+
 /// A temporary name in `dir` for `name`: hidden, and with 64 random bits so it cannot be
 /// predicted (and pre-created) by another user.
 pub fn temp_name(dir: &Path, name: &str) -> PathBuf {
@@ -86,6 +97,12 @@ impl AtomicFile {
     pub fn create(dest: &Path) -> Result<AtomicFile> {
         if dest.is_dir() {
             return Err(Error::usage(format!("{}: is a directory; give a file name for the output", dest.display())));
+        }
+        if is_key_file(dest) {
+            return Err(Error::usage(format!(
+                "{}: is a pseudolink key file; pseudolink never writes over a key. Choose another output path",
+                dest.display()
+            )));
         }
         let name = dest.file_name().ok_or_else(|| Error::usage(format!("{}: not a file name", dest.display())))?;
         let dir = match dest.parent() {

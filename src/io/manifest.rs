@@ -233,6 +233,11 @@ impl Manifest {
                 Err(_) => return Err(format!("column `{}`, declared in its manifest, is not in the file", p.name)),
             }
         }
+        // And nothing else: a column the manifest does not declare would go unseen by `inspect`
+        // and the audit (a plain year of birth dropped from the manifest, say).
+        if let Some(extra) = file.fields().iter().find(|f| !claimed.contains(f.name())) {
+            return Err(format!("column `{}` is in the file but not in its manifest", extra.name()));
+        }
         Ok(())
     }
 

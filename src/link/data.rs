@@ -257,6 +257,19 @@ impl Records {
                 ));
             }
         }
+        for (i, (f, m)) in files.iter().zip(&manifests).enumerate() {
+            if let Some((g, _)) = files.iter().zip(&manifests).take(i).find(|(_, n)| n.source == m.source) {
+                return Err(Error::manifest(
+                    f,
+                    format!(
+                        "is of source `{}`, as {} is (the same extract given twice, or two extracts claiming one source); \
+                         give each source once, or tokenise the second with its own `source`",
+                        m.source,
+                        g.display()
+                    ),
+                ));
+            }
+        }
         let total: u64 = manifests.iter().map(|m| m.rows.written).sum();
         r.reserve(total as usize);
         let mut dicts = Dicts::default();

@@ -179,8 +179,9 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.note{color:
         "Aggregate counts and model parameters, and record-level theographs of named person ids (their events, \
          dates and costs): keep this report inside the TRE"
     } else {
-        "Aggregate counts and model parameters only: no identifier, token, person id or record-level event is in \
-         this report; the population tables are as published (small counts suppressed)"
+        "Aggregates only: no identifier, token, person id or record-level event is in this report. The \
+         population tables are as published (small counts suppressed); the linkage diagnostics are exact counts \
+         for use inside the TRE and are not disclosure-controlled: check them before this report leaves"
     };
     let _ = write!(
         h,

@@ -119,7 +119,7 @@ pub fn generate(
             group_digits(TEST_RANGE_CAPACITY as u64)
         )));
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io("creating folder", out_dir, e))?;
+    crate::io::atomic::create_output_dir(out_dir)?;
     let specs = specs();
     let rates: Vec<config::ErrorRates> = specs.iter().map(|s| cfg.rates_for(s.name)).collect();
     let tables = Tables::default();

@@ -404,13 +404,15 @@ fn segment_fields(conditions: &[String]) -> Vec<Field> {
 /// The segmentation table as rows of optional numbers (None: suppressed), exact when `rule` is
 /// None.
 ///
-/// With a rule (the published table), nothing is computed from an exact count: rates and averages
-/// would otherwise undo the rounding (an average of integers over an exact population pins the
-/// population) and narrow suppressed cells. So every per-person value divides by the *published*
-/// population, count numerators (persons with a condition, conditions) are rounded as counts are
-/// before dividing, averages are coarsened (age to whole years, money to whole pounds), and a
-/// prevalence whose complement is small (90% of 10: the one person without) is suppressed like a
-/// small count, with secondary suppression over its own grid.
+/// With a rule (the published table), no rate is computed from an exact count: a rate of whole
+/// numbers over an exact population (a prevalence, conditions per person) would undo the rounding
+/// and narrow suppressed cells. So count-based rates divide rounded counts by the *published*
+/// population; a prevalence whose complement is small (90% of 10: the one person without) is
+/// suppressed like a small count, with secondary suppression over its own grid; averages of
+/// measurements (age, spend, activity) are the exact means, coarsened (age to whole years, money to
+/// whole pounds), since they pin no count; and a spend figure with fewer contributors than the
+/// suppression threshold (one person's social care, say) is suppressed, as it would otherwise give
+/// that person's spend back.
 pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(String, String, Vec<Option<f64>>)> {
     let na = AGE_GROUPS.len() + 1;
     let nc = COMPLEXITY.len() + 1;
@@ -430,6 +432,17 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
             })
         })
         .collect();
+    // A spend figure is hidden when its contributors are few, with secondary suppression over the
+    // setting's grid of contributors so that no hidden figure comes back from a margin.
+    let spend_s: Vec<Option<Vec<Vec<bool>>>> = (0..=SETTING_GROUPS.len())
+        .map(|k| {
+            rule.map(|r| {
+                r.suppress_grid(&grid(&|c| {
+                    if k == SETTING_GROUPS.len() { c.spenders_any } else { c.spenders.get(k).copied().unwrap_or(0) }
+                }))
+            })
+        })
+        .collect();
     let mut rows = Vec::new();
     for a in 0..na {
         for c in 0..nc {
@@ -438,25 +451,28 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
             let hidden = pop_s.as_ref().is_some_and(|s| s[a][c]);
             // The denominator: the published population, or the exact one inside the TRE.
             let count = |n: u64| rule.map_or(n, |r| r.round(n)) as f64;
+            // Count-based rates over the published population; means of measurements exact.
             let denominator = count(cell.population);
             let per = |x: f64| if denominator == 0.0 { None } else { Some(x / denominator) };
+            let mean = |x: f64| if cell.population == 0 { None } else { Some(x / cell.population as f64) };
+            let few = |k: usize| spend_s[k].as_ref().is_some_and(|s| s[a][c]);
             let mut v: Vec<Option<f64>> = Vec::new();
             v.push(Some(count(cell.population)));
             v.push(match rule {
-                Some(r) if cell.aged > 0 && r.round(cell.aged) > 0 => {
-                    Some((cell.age_sum / r.round(cell.aged) as f64).round())
-                }
-                Some(_) => None,
-                None if cell.aged == 0 => None,
+                _ if cell.aged == 0 => None,
+                Some(r) if r.is_small(cell.aged) => None,
+                Some(_) => Some((cell.age_sum / cell.aged as f64).round()),
                 None => Some(round1(cell.age_sum / cell.aged as f64)),
             });
             v.push(
                 per(count(cell.conditions))
                     .map(|x| if rule.is_some() { round1(x) } else { (x * 100.0).round() / 100.0 }),
             );
-            v.push(per(cell.spend.iter().sum()).map(|x| x.round()));
-            v.extend(cell.spend.iter().map(|&s| per(s).map(|x| x.round())));
-            v.push(per(cell.activity.iter().sum()).map(round1));
+            v.push(if few(SETTING_GROUPS.len()) { None } else { mean(cell.spend.iter().sum()).map(|x| x.round()) });
+            v.extend(
+                cell.spend.iter().enumerate().map(|(k, &s)| if few(k) { None } else { mean(s).map(|x| x.round()) }),
+            );
+            v.push(mean(cell.activity.iter().sum()).map(round1));
             for (k, s) in cond_s.iter().enumerate() {
                 let n = cell.with_condition.get(k).copied().unwrap_or(0);
                 let small = s.as_ref().is_some_and(|s| s[a][c]);
@@ -577,6 +593,37 @@ mod tests {
         let (_, _, v) = rows.iter().find(|(a, c, _)| a == "75+" && c == "all").unwrap();
         assert_eq!(v[0], Some(20.0));
         assert_eq!(*v.last().unwrap(), None, "the prevalence names the one without");
+    }
+
+    /// The review read one person's social-care spend back from the published table (spend per
+    /// person × population). A spend figure with fewer contributors than the threshold is hidden,
+    /// and averages of measurements are the exact means.
+    #[test]
+    fn one_persons_spend_is_never_published_and_averages_are_exact_means() {
+        let mut seg = Segmentation::new(vec![]);
+        for i in 0..400 {
+            let mut spend = [0.0; SETTING_GROUPS.len()];
+            spend[5] = 100.0;
+            if i == 0 {
+                spend[4] = 1_499.5;
+            }
+            seg.add(&PersonRow {
+                age: Some(40 + (i % 3)),
+                conditions: vec![],
+                spend,
+                activity: [0.0; SETTING_GROUPS.len()],
+            });
+        }
+        seg.finish();
+        let rows = segment_rows(&seg, Some(DisclosureRule::default()));
+        for (ag, cx, v) in &rows {
+            if v[0].is_some_and(|p| p > 0.0) {
+                assert_eq!(v[4 + 4], None, "{ag}/{cx}: one person's spend in setting 4");
+                assert_eq!(v[4 + 5], Some(100.0), "{ag}/{cx}: spend with many contributors is published");
+            }
+        }
+        let (_, _, all) = rows.iter().find(|(a, c, _)| a == "18-74" && c == "low").unwrap();
+        assert_eq!(all[1], Some(41.0), "the exact mean age, in whole years");
     }
 
     /// The feasible range of every population cell, from the published table alone: each

@@ -74,6 +74,10 @@ pub struct Cell {
     pub activity: Vec<f64>,
     /// Persons with each condition.
     pub with_condition: Vec<u64>,
+    /// Persons with any spend, by setting group: the contributors to each spend figure.
+    pub spenders: Vec<u64>,
+    /// Persons with any spend at all.
+    pub spenders_any: u64,
 }
 
 impl Cell {
@@ -87,6 +91,10 @@ impl Cell {
         for (a, b) in resize(&mut self.with_condition, o.with_condition.len()).iter_mut().zip(&o.with_condition) {
             *a += b;
         }
+        for (a, b) in resize(&mut self.spenders, o.spenders.len()).iter_mut().zip(&o.spenders) {
+            *a += b;
+        }
+        self.spenders_any += o.spenders_any;
     }
 }
 
@@ -123,6 +131,7 @@ impl Segmentation {
             spend: vec![0.0; SETTING_GROUPS.len()],
             activity: vec![0.0; SETTING_GROUPS.len()],
             with_condition: vec![0; conditions.len()],
+            spenders: vec![0; SETTING_GROUPS.len()],
             ..Default::default()
         };
         Segmentation { cells: vec![vec![empty; COMPLEXITY.len() + 1]; AGE_GROUPS.len() + 1], conditions }
@@ -140,6 +149,12 @@ impl Segmentation {
         cell.conditions += p.condition_count() as u64;
         add_into(&mut cell.spend, &p.spend);
         add_into(&mut cell.activity, &p.activity);
+        for (k, &x) in p.spend.iter().enumerate() {
+            if x > 0.0 {
+                resize(&mut cell.spenders, k + 1)[k] += 1;
+            }
+        }
+        cell.spenders_any += u64::from(p.spend.iter().any(|&x| x > 0.0));
         for (k, &has) in p.conditions.iter().enumerate() {
             if has {
                 resize(&mut cell.with_condition, k + 1)[k] += 1;
@@ -177,6 +192,7 @@ fn zeroed(like: &Cell) -> Cell {
         spend: vec![0.0; like.spend.len()],
         activity: vec![0.0; like.activity.len()],
         with_condition: vec![0; like.with_condition.len()],
+        spenders: vec![0; like.spenders.len()],
         ..Default::default()
     }
 }

@@ -122,6 +122,24 @@ impl fmt::Debug for NhsNumber {
     }
 }
 
+/// Whether `text` looks like it holds an NHS number: its digits (after folding full-width and
+/// other compatibility digits to ASCII, and dropping every separator and letter) number 10 to 12,
+/// and some run of ten of them, starting with 3 to 9 as issued numbers do, passes the modulus-11
+/// check and is not a placeholder. Catches the shapes an NHS number takes when a system or Excel
+/// has been at it: `9434765919.0`, `09434765919`, `NHS9434765919`, `9434765919/01`,
+/// `RX1-9434765919`. Longer digit strings are other ids (episode numbers, timestamps), and ids
+/// with leading zeros (`E0000012345`) are not numbers anyone was issued.
+pub fn looks_like_nhs_number(text: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let digits: Vec<u8> = text.nfkc().filter(char::is_ascii_digit).map(|c| c as u8).collect();
+    if !(10..=12).contains(&digits.len()) {
+        return false;
+    }
+    digits
+        .windows(10)
+        .any(|w| (b'3'..=b'9').contains(&w[0]) && std::str::from_utf8(w).is_ok_and(|s| NhsNumber::parse(s).is_ok()))
+}
+
 /// The modulus-11 check digit for the first nine ASCII digits of `digits`, or `None` when the
 /// check value is 10 (no valid NHS number starts with these nine digits).
 pub fn check_digit(digits: &[u8]) -> Option<u8> {
@@ -136,6 +154,25 @@ pub fn check_digit(digits: &[u8]) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nhs_numbers_are_recognised_in_the_shapes_systems_and_excel_give_them() {
+        for id in [
+            "9434765919",
+            "943 476 5919",
+            "9434765919.0",
+            "09434765919",
+            "NHS9434765919",
+            "9434765919/01",
+            "RX1-9434765919",
+            "\u{ff19}\u{ff14}\u{ff13}\u{ff14}\u{ff17}\u{ff16}\u{ff15}\u{ff19}\u{ff11}\u{ff19}",
+        ] {
+            assert!(looks_like_nhs_number(id), "{id}");
+        }
+        for id in ["E0000000001", "A0418174705", "9434765918", "20240101123456", "R1", "9999999999"] {
+            assert!(!looks_like_nhs_number(id), "{id}");
+        }
+    }
 
     #[test]
     fn debug_shows_no_digits() {

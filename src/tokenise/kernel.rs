@@ -248,11 +248,11 @@ pub(crate) fn tokenise_chunk(
         order.push(u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]));
         match &plan.record_mac {
             None => {
-                if !plan.allow_nhs_like_ids && NhsNumber::parse(v).is_ok() {
+                if !plan.allow_nhs_like_ids && crate::token::nhs_number::looks_like_nhs_number(v) {
                     return Err(Error::input(
                         Location::file(input_name).at_row(batch.first_row + r as u64).in_column(&plan.record_column),
-                        "the record id is kept in clear (`mode = \"keep\"`) but looks like an NHS number (ten digits \
-                         passing the modulus-11 check); use `mode = \"pseudonymise\"`, or another id column",
+                        "the record id is kept in clear (`mode = \"keep\"`) but holds what looks like an NHS number \
+                         (ten of its digits pass the modulus-11 check); use `mode = \"pseudonymise\"`, or another id column",
                     ));
                 }
                 id_out.append_value(v)
