@@ -307,7 +307,17 @@ fn extracts_without_nhs_numbers_link_with_defaults() {
     args.extend(extracts.iter().map(String::as_str));
     let err = text(&d.ok(&args).stderr);
     assert!(err.contains("default blocking rule [NhsNumber] left out: no extract holds NhsNumber"), "{err}");
+    assert!(err.contains("the prior comes from the"), "{err}");
     let persons = column_values(&d.path("l/clusters.parquet"), "person_id");
     let distinct: HashSet<_> = persons.iter().collect();
     assert!(distinct.len() < persons.len(), "records were linked");
+    // The prior from names and date of birth: without it, it fell to 1e-12 and nothing linked.
+    let truth = std::fs::read_to_string(d.path("s/truth.csv")).unwrap();
+    let kept: Vec<&str> =
+        truth.lines().filter(|l| l.starts_with("source") || l.starts_with("acute,") || l.starts_with("gp,")).collect();
+    d.write("truth2.csv", kept.join("\n") + "\n");
+    let e: serde_json::Value =
+        serde_json::from_slice(&d.ok(&["evaluate", "--truth", "truth2.csv", "--clusters", "l", "--json"]).stdout)
+            .unwrap();
+    assert!(e["recall"].as_f64().unwrap() > 0.9 && e["precision"].as_f64().unwrap() > 0.9, "{e}");
 }

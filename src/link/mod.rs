@@ -76,6 +76,10 @@ pub struct LinkOptions {
     pub max_pairs: Option<u64>,
 }
 
+/// Fewest identity pairs sharing an NHS number for the prior to be estimated from them; below
+/// it, from a deterministic rule on names and date of birth.
+pub const MIN_NHS_PAIRS_FOR_PRIOR: u64 = 50;
+
 /// Candidate pairs always allowed.
 pub const DEFAULT_MAX_PAIRS_BASE: u64 = 10_000_000;
 /// Candidate pairs allowed per identity beyond the base. Real linkages make a few per identity
@@ -537,7 +541,7 @@ fn train_model(
             }
         }
     }
-    model.prior = random_match_probability(r, reps, &model);
+    model.prior = random_match_probability(r, reps, &model, &counts, log);
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
 }
@@ -545,7 +549,21 @@ fn train_model(
 /// λ, the probability that two random identities match: identity pairs sharing an NHS number,
 /// divided by the share of true matches whose NHS numbers would show it (both present, and
 /// agreeing with probability m), over all identity pairs.
-fn random_match_probability(r: &Records, reps: &[u32], model: &Model) -> f64 {
+///
+/// Where NHS numbers are absent or few (under [`MIN_NHS_PAIRS_FOR_PRIOR`] pairs share one:
+/// social care, housing and education data often have none), λ comes instead from a deterministic
+/// rule, as Splink's `estimate_probability_two_random_records_match` does: the candidate pairs
+/// agreeing exactly on given name, family name and date of birth, divided by the rule's recall —
+/// the share of true matches that agree on all three, the product of the trained m of those exact
+/// levels — over all identity pairs. Without either, λ would fall to its floor and no pair would
+/// ever be linked.
+fn random_match_probability(
+    r: &Records,
+    reps: &[u32],
+    model: &Model,
+    counts: &[(Pattern, u64)],
+    log: &dyn Fn(&str),
+) -> f64 {
     let mut groups: HashMap<u32, u64> = HashMap::default();
     let mut with = 0u64;
     for &i in reps {
@@ -556,10 +574,20 @@ fn random_match_probability(r: &Records, reps: &[u32], model: &Model) -> f64 {
     }
     let nhs_pairs: u64 = groups.values().map(|&g| g * (g - 1) / 2).sum();
     let n = reps.len() as f64;
-    let total = n * (n - 1.0) / 2.0;
-    let share = with as f64 / n.max(1.0);
-    let recall = (share * share * model.comparisons[0].levels[1].m).max(1e-3);
-    ((nhs_pairs as f64 / recall) / total.max(1.0)).clamp(1e-12, 0.5)
+    let total = (n * (n - 1.0) / 2.0).max(1.0);
+    if nhs_pairs >= MIN_NHS_PAIRS_FOR_PRIOR {
+        let share = with as f64 / n.max(1.0);
+        let recall = (share * share * model.comparisons[0].levels[1].m).max(1e-3);
+        return ((nhs_pairs as f64 / recall) / total).clamp(1e-12, 0.5);
+    }
+    // Given name, family name and date of birth all exact (level 1 of comparisons 1, 2 and 3).
+    let agreeing: u64 = counts.iter().filter(|(p, _)| p[1] == 1 && p[2] == 1 && p[3] == 1).map(|(_, c)| c).sum();
+    let recall = (1..=3).map(|c| model.comparisons[c].levels[1].m).product::<f64>().max(1e-3);
+    log(&format!(
+        "only {nhs_pairs} pairs share an NHS number: the prior comes from the {agreeing} pairs agreeing exactly on \
+         names and date of birth, with that rule's recall {recall:.3} from the trained model"
+    ));
+    ((agreeing as f64 / recall) / total).clamp(1e-12, 0.5)
 }
 
 /// Groups records with identical identifying tokens. A record joins a group only when it holds an
