@@ -24,7 +24,7 @@ for ((r = 0; r < regions; r++)); do
       --output "$plain/$p.parquet" -q
     "$R" "$r" "$plain/$p.parquet" "$work/r$rr-$p.parquet"
   done
-  awk -F, -v pre="r$rr-" 'NR > 1 { print $1 "," pre $2 "," pre $3 }' "$plain/truth.csv" >> "$work/truth.csv"
+  awk -F, -v pre="r$rr-" -v suf="-r$rr" 'NR > 1 { print $1 suf "," pre $2 "," pre $3 }' "$plain/truth.csv" >> "$work/truth.csv"
   rm -rf "$plain"
   echo "region $rr ready ($(( $(date +%s) - start )) s)"
 done

@@ -9,9 +9,10 @@
 //!
 //! - replaces every NHS-number token `t` by the first 16 bytes of `SHA-256(region ‖ t)`: equal
 //!   tokens stay equal within a region, and regions no longer share NHS numbers;
-//! - prefixes every record id with `rNN-`, so ids stay unique across regions.
+//! - prefixes every record id with `rNN-`, so ids stay unique across regions;
+//! - names the source `<source>-rNN` in the manifest, since a linkage takes one extract per source.
 //!
-//! Everything else, the manifest included, is copied unchanged.
+//! Everything else is copied unchanged.
 //!
 //! ```sh
 //! cargo run --release --example regionalise -- REGION IN.parquet OUT.parquet
@@ -44,7 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|kv| kv.iter().find(|e| e.key == MANIFEST_KEY))
         .and_then(|e| e.value.clone())
         .ok_or("not a pseudolink extract")?;
-    let parsed = Manifest::from_json(&manifest)?;
+    let mut parsed = Manifest::from_json(&manifest)?;
+    // Each region's extract is its own source (`acute-r03`): a linkage takes one extract per source.
+    parsed.source = format!("{}-r{region:02}", parsed.source);
+    let manifest = parsed.to_json();
     let nhs_column = parsed
         .fields
         .iter()
