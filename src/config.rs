@@ -214,7 +214,8 @@ impl FieldType {
         )
     }
 
-    fn default_output_name(self) -> Option<&'static str> {
+    /// The standard output name of the six singular types.
+    pub(crate) fn default_output_name(self) -> Option<&'static str> {
         match self {
             FieldType::NhsNumber => Some("nhs_number"),
             FieldType::GivenName => Some("given_name"),
@@ -224,6 +225,22 @@ impl FieldType {
             FieldType::Sex => Some("sex"),
             _ => None,
         }
+    }
+
+    /// The type whose standard output name is `name`, if any: a field of one of the six singular
+    /// types may not take another's standard name (a family name written as `given_name` would be
+    /// read as the given name by anyone going by names).
+    pub(crate) fn owning_standard_name(name: &str) -> Option<FieldType> {
+        [
+            FieldType::NhsNumber,
+            FieldType::GivenName,
+            FieldType::FamilyName,
+            FieldType::DateOfBirth,
+            FieldType::Postcode,
+            FieldType::Sex,
+        ]
+        .into_iter()
+        .find(|t| t.default_output_name() == Some(name))
     }
 }
 
@@ -424,6 +441,13 @@ impl TokeniseConfig {
             if !valid_output_name(&name) {
                 p.push(format!(
                     "{what}: output name `{name}` must be lower-case letters, digits and `_`, not starting with a digit"
+                ));
+            }
+            let singular = f.kind.default_output_name().is_some();
+            if let Some(owner) = FieldType::owning_standard_name(&name).filter(|t| singular && *t != f.kind) {
+                p.push(format!(
+                    "{what}: output name `{name}` is the standard name of type {}; choose another `name`",
+                    owner.as_str()
                 ));
             }
             claim(name, what.clone(), &mut p);

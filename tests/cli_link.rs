@@ -228,7 +228,7 @@ fn issue10_candidate_pairs_are_capped_before_they_are_made() {
     let mut args = vec!["link"];
     args.extend(extracts.iter().map(String::as_str));
     args.extend(["--out", "l", "--max-pairs", "100"]);
-    let err = d.fails(&args, 2);
+    let err = d.fails(&args, 1);
     assert!(err.contains("more than the limit of 100") && err.contains("--max-pairs"), "{err}");
     assert!(!d.path("l").exists(), "nothing written");
 }
@@ -320,4 +320,23 @@ fn extracts_without_nhs_numbers_link_with_defaults() {
         serde_json::from_slice(&d.ok(&["evaluate", "--truth", "truth2.csv", "--clusters", "l", "--json"]).stdout)
             .unwrap();
     assert!(e["recall"].as_f64().unwrap() > 0.9 && e["precision"].as_f64().unwrap() > 0.9, "{e}");
+}
+
+/// The same extract tokenised again under another source was linked, and timelines counted every
+/// event twice (a second review's finding).
+#[test]
+fn the_same_records_under_two_sources_are_refused() {
+    let d = Dir::new();
+    let extracts = tokenised_population(&d, "300", "6");
+    let key = d.path("k.key");
+    let config = std::fs::read_to_string(d.path("s/ae.toml")).unwrap().replace("source = \"ae\"", "source = \"ax\"");
+    d.write("ax.toml", config);
+    tokenise_with_key(&d, &key, "ax.toml", "s/ae.csv", "ax.parquet");
+    let mut args = vec!["link", "--out", "l", "ax.parquet"];
+    args.extend(extracts.iter().map(String::as_str));
+    let err = d.fails(&args, 1);
+    assert!(
+        err.contains("holds the same records as ax.parquet") || err.contains("holds the same records as ae.parquet"),
+        "{err}"
+    );
 }

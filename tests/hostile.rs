@@ -24,6 +24,7 @@
 //! tokenised) and files derived from it: `truncated.parquet` (cut in half), `not_extract.parquet`
 //! (a Parquet file without a manifest), `forged_key.parquet` (manifest claiming another key id),
 //! `forged_purpose.parquet` (the NHS-number token column declared as keyed for dates of birth),
+//! `swapped_types.parquet` (the given- and family-name fields' types swapped in the manifest),
 //! `missing_column.parquet` (a column the manifest declares removed from the file),
 //! `forged_bloom.parquet` (manifest claiming another Bloom width), `text_tokens.parquet` (token
 //! columns stored as text under the real manifest), `empty.parquet` (a manifest and no rows),
@@ -199,6 +200,16 @@ fn fixtures(d: &Dir) {
         "forged_bloom.parquet",
         |b| b,
         |m| m.replace("\"bytes\": 128", "\"bytes\": 64").replace("\"bytes\":128", "\"bytes\":64"),
+    );
+    rewrite(
+        d,
+        "swapped_types.parquet",
+        |b| b,
+        |m| {
+            m.replace("\"type\": \"given_name\"", "\"type\": \"@\"")
+                .replace("\"type\": \"family_name\"", "\"type\": \"given_name\"")
+                .replace("\"type\": \"@\"", "\"type\": \"family_name\"")
+        },
     );
     rewrite(d, "forged_purpose.parquet", |b| b, |m| m.replace("pseudolink/v1/nhs-number", "pseudolink/v1/dob/full"));
     rewrite(

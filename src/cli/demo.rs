@@ -8,6 +8,7 @@ use crate::error::{Error, Result, group_digits};
 use crate::synth::config::SynthConfig;
 use crate::synth::{SynthFormat, generate};
 use crate::token::ProjectKey;
+use crate::token::key::KeyRole;
 use crate::tokenise::{TokeniseOptions, tokenise};
 
 /// The demo's default population: large enough to show the speed (about 1.5 million records),
@@ -16,6 +17,12 @@ pub(crate) const DEMO_PERSONS: u64 = 200_000;
 
 /// The file that marks a folder as the demo's own, so a later demo may write over it.
 const DEMO_MARKER: &str = ".pseudolink-demo";
+
+/// The tag of a key the demo made: a keyed hash, so only the key's holder can produce it.
+fn demo_tag(key: &ProjectKey) -> String {
+    let mac = crate::token::TokenMac::new(&crate::token::Subkey::derive(key, &crate::token::Purpose::DemoMarker));
+    hex::encode(mac.token(b"pseudolink demo").0)
+}
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -63,20 +70,18 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             )));
         }
     }
-    // The marker lists the key ids of the keys the demo made: a later demo deletes a key only if
-    // the marker vouches for it, so a real key placed in the folder is never lost.
+    // The marker holds a tag of each key the demo made, computable only with that key's secret (a
+    // key id would not do: it is public). A later demo deletes a key only if its tag is there, so
+    // a real key placed in the folder, even beside a planted marker, is never lost.
     let made_here = std::fs::read_to_string(&marker).unwrap_or_default();
     let tre_key_path = args.out.join("tre.key");
-    for path in [&key_path, &tre_key_path] {
-        if !path.exists() {
+    for (path, role) in [(&key_path, KeyRole::Project), (&tre_key_path, KeyRole::Tre)] {
+        if std::fs::symlink_metadata(path).is_err() {
             continue;
         }
-        let id = std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("key-id:").map(|v| v.trim().to_string()))
-            .unwrap_or_default();
-        if id.is_empty() || !made_here.lines().any(|l| l.trim() == format!("key-id: {id}")) {
+        let vouched = ProjectKey::read_file_as(path, role)
+            .is_ok_and(|k| made_here.lines().any(|l| l.trim() == format!("key-tag: {}", demo_tag(&k))));
+        if !vouched {
             return Err(Error::usage(format!(
                 "{}: a key the demo did not make; the demo never deletes it. Move it away, or choose another --out",
                 path.display()
@@ -107,6 +112,14 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let t = Instant::now();
     let key = ProjectKey::generate()?;
     key.write_new_file(&key_path)?;
+    let stamp = |tags: &[String]| {
+        let mut text = String::from("made by pseudolink demo: a later demo may replace this folder's files\n");
+        for t in tags {
+            text.push_str(&format!("key-tag: {t}\n"));
+        }
+        crate::io::atomic::write_atomic(&marker, text.as_bytes())
+    };
+    stamp(&[demo_tag(&key)])?;
     say(format!(
         "2. keygen     project key id {}                      {:>6.1} s  → {}",
         key.id(),
@@ -145,16 +158,8 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let t = Instant::now();
     let tre_dir = args.out.join("tre");
     let tre_key = ProjectKey::generate()?;
-    tre_key.write_new_file_as(&tre_key_path, crate::token::key::KeyRole::Tre)?;
-    crate::io::atomic::write_atomic(
-        &marker,
-        format!(
-            "made by pseudolink demo: a later demo may replace this folder's files\nkey-id: {}\nkey-id: {}\n",
-            key.id(),
-            tre_key.id()
-        )
-        .as_bytes(),
-    )?;
+    tre_key.write_new_file_as(&tre_key_path, KeyRole::Tre)?;
+    stamp(&[demo_tag(&key), demo_tag(&tre_key)])?;
     crate::io::atomic::create_output_dir(&tre_dir)?;
     let mut extracts = Vec::new();
     for p in &pop.providers {

@@ -50,7 +50,8 @@ pub struct Args {
     #[arg(long)]
     pub max_block: Option<usize>,
     /// Most candidate pairs compared; a run that would make more is refused before making them
-    /// (default: 10,000,000 plus 50 per distinct identity).
+    /// (default: 10,000,000 plus 50 per distinct identity). Each rule is checked on its pairs before
+    /// those earlier rules found are taken out, so the check errs towards refusing; exit status 1.
     #[arg(long, value_name = "N")]
     pub max_pairs: Option<u64>,
     /// A link config (TOML): thresholds, blocking rules and training settings.

@@ -63,15 +63,24 @@ pub fn create_private(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
-/// Whether `path` is an existing pseudolink key file (of any kind), by its first lines: whatever
-/// command is writing, and whether or not the key is one of its inputs, a key is never replaced.
+/// Whether `path` is an existing pseudolink key file (of any kind), read as the key parser reads
+/// one (comments and blank lines skipped, `name: value` with any spacing): whatever command is
+/// writing, and whether or not the key is one of its inputs, a key is never replaced. Files over
+/// 1 MiB are not key files.
 pub fn is_key_file(path: &Path) -> bool {
     use std::io::Read;
     let Ok(f) = File::open(path) else { return false };
-    let mut head = [0u8; 512];
-    let n = f.take(512).read(&mut head).unwrap_or(0);
-    let text = String::from_utf8_lossy(&head[..n]);
-    text.lines().any(|l| l.trim().starts_with("format: pseudolink-") && l.trim().ends_with("key"))
+    let mut bytes = Vec::new();
+    if f.take(1 << 20).read_to_end(&mut bytes).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|l| {
+        l.split_once(':').is_some_and(|(name, value)| {
+            let value = value.trim();
+            name.trim() == "format" && value.starts_with("pseudolink-") && value.ends_with("key")
+        })
+    })
 }
 
 /// A temporary name in `dir` for `name`: hidden, and with 64 random bits so it cannot be
@@ -230,6 +239,26 @@ mod tests {
         assert!(create_private(&link).is_err());
         assert!(create_private(&target).is_err());
         assert_eq!(fs::read(&target).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn key_files_are_recognised_however_they_are_spaced_or_commented() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key) in [
+            ("format: pseudolink-key\n", true),
+            ("format:pseudolink-key\n", true),
+            ("  format  :   pseudolink-linkage-key  \n", true),
+            (&format!("{}\nformat: pseudolink-tre-key\n", "# comment\n".repeat(200)), true),
+            ("# format: pseudolink-key\n", false),
+            ("PAR1", false),
+        ] {
+            let p = dir.path().join("f");
+            fs::write(&p, text).unwrap();
+            assert_eq!(is_key_file(&p), key, "{text:?}");
+            if key {
+                assert!(AtomicFile::create(&p).is_err());
+            }
+        }
     }
 
     #[test]

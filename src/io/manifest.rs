@@ -190,6 +190,10 @@ impl Manifest {
             };
             let want = schema::field_columns(f.kind, &f.name, options);
             let what = format!("field `{}` ({})", f.name, f.kind.as_str());
+            let singular = f.kind.default_output_name().is_some();
+            if let Some(owner) = FieldType::owning_standard_name(&f.name).filter(|t| singular && *t != f.kind) {
+                return Err(format!("its manifest gives {what} the standard name of type {}", owner.as_str()));
+            }
             if want.len() != f.columns.len() {
                 return Err(format!("its manifest gives {what} {} columns, not {}", f.columns.len(), want.len()));
             }

@@ -95,8 +95,8 @@ impl LinkConfig {
         if self.max_block == Some(0) || self.max_block.is_some_and(|m| m > 100_000) {
             p.push("`max_block` must be between 1 and 100000".into());
         }
-        if self.u_sample == Some(0) {
-            p.push("`u_sample` must be at least 1".into());
+        if self.u_sample.is_some_and(|u| u == 0 || u > 100_000_000) {
+            p.push("`u_sample` must be between 1 and 100,000,000 (random pairs held in memory)".into());
         }
         for (i, b) in self.blocking.iter().enumerate() {
             if b.rule.is_empty() {

@@ -146,6 +146,42 @@ impl Records {
         self.record_id.is_empty()
     }
 
+    /// Refuses two extracts holding the same records' identifying tokens (the same data tokenised
+    /// again under another `source`): every record and event would count twice. Compared by a
+    /// fingerprint of each extract's sorted per-record token tuples.
+    fn refuse_copies(&self) -> Result<()> {
+        use std::hash::Hasher;
+        let mut per_source: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
+        for i in 0..self.len() {
+            let mut h = FxHasher::default();
+            for c in [&self.nhs, &self.given.0, &self.family.0, &self.dob[0], &self.postcode[0]] {
+                h.write_u32(c.codes[i]);
+            }
+            h.write_u8(self.sex[i]);
+            per_source[self.source[i] as usize].push(h.finish());
+        }
+        let mut seen: rustc_hash::FxHashMap<(usize, u64), usize> = Default::default();
+        for (s, mut v) in per_source.into_iter().enumerate() {
+            v.sort_unstable();
+            let mut h = FxHasher::default();
+            for x in &v {
+                h.write_u64(*x);
+            }
+            if let Some(&first) = seen.get(&(v.len(), h.finish())) {
+                return Err(Error::manifest(
+                    &self.files[s],
+                    format!(
+                        "holds the same records as {} (every identifying token equal), under another source; \
+                         linking both would count every record twice. Give each extract once",
+                        self.files[first].display()
+                    ),
+                ));
+            }
+            seen.insert((v.len(), h.finish()), s);
+        }
+        Ok(())
+    }
+
     /// Extracts none of whose records holds any identifying token, with their record counts.
     pub fn without_identifiers(&self) -> Vec<(&Path, u64)> {
         let mut any = vec![false; self.files.len()];
@@ -291,6 +327,7 @@ impl Records {
                 ));
             }
         }
+        r.refuse_copies()?;
         Ok(r)
     }
 

@@ -8,8 +8,8 @@
 //! linkage (the records are linked on their other fields like records without a number), counted
 //! in the summary and warned about.
 //!
-//! The rule works on a number's distinct *profiles* (given name, family name and date of birth
-//! tokens), not its records, so that one frequent attender's hundred identical records cannot
+//! The rule works on a number's distinct *profiles* (given name, family name, date of birth,
+//! postcode and sex), not its records, so that one frequent attender's hundred identical records cannot
 //! outvote the strangers sharing the number. A number with at least [`MIN_PROFILES`] profiles is a
 //! placeholder when, among the profiles whose source records the field:
 //! - fewer than [`MIN_AGREEMENT`] share the commonest family name or the commonest date of birth
@@ -19,7 +19,10 @@
 //!   given name (default details such as "Unknown" and 1900-01-01 agree; the given names of
 //!   strangers do not; a real person's nicknames rarely make that many profiles).
 //!
-//! Known dummy numbers can also be listed at the provider (the tokenise config's `placeholders`
+//! What it cannot see: strangers whose records carry no details but the number (every field blank
+//! or set to the same defaults, such as "Unknown", 1900-01-01, no postcode) make one profile, which
+//! is what one person's identical records make too. Such numbers are best listed where they are
+//! known: known dummy numbers can be listed at the provider (the tokenise config's `placeholders`
 //! on the NHS-number field), where they get the `placeholder` status and no token at all.
 
 use rustc_hash::FxHashMap as HashMap;
@@ -66,16 +69,23 @@ pub fn remove(r: &mut Records) -> Placeholders {
     let mut drop: Vec<u32> = Vec::new();
     for (code, members) in groups {
         // Distinct profiles, each with the source of its first record.
-        let mut seen: HashMap<[u32; 3], u16> = HashMap::default();
+        let mut seen: HashMap<[u32; 5], u16> = HashMap::default();
         for &m in &members {
             let i = m as usize;
-            let key = [r.given.0.codes[i], r.family.0.codes[i], r.dob[0].codes[i]];
+            let sex = u32::from(r.sex.get(i).copied().unwrap_or(0));
+            let key = [
+                r.given.0.codes[i],
+                r.family.0.codes[i],
+                r.dob[0].codes[i],
+                r.postcode[0].codes.get(i).copied().unwrap_or(0),
+                sex,
+            ];
             seen.entry(key).or_insert(r.source[i]);
         }
         if seen.len() < MIN_PROFILES {
             continue;
         }
-        let profiles: Vec<([u32; 3], u16)> = seen.into_iter().collect();
+        let profiles: Vec<([u32; 5], u16)> = seen.into_iter().collect();
         let agrees = |k: usize| {
             let expected: Vec<u32> =
                 profiles.iter().filter(|(_, s)| records_field[*s as usize][k]).map(|(p, _)| p[k]).collect();

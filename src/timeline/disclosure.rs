@@ -27,7 +27,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The suppression and rounding rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRule {
     /// Counts from 1 to `suppress_below - 1` are suppressed.
@@ -36,6 +36,15 @@ pub struct DisclosureRule {
     /// Published counts are rounded to a multiple of this (1: no rounding).
     #[serde(default = "default_round_to")]
     pub round_to: u64,
+    /// A total (spend) is suppressed when one contributor holds more than this share of it: the
+    /// dominance rule, since spend per person × population would otherwise give that person's
+    /// spend back nearly whole.
+    #[serde(default = "default_dominance")]
+    pub dominance: f64,
+}
+
+fn default_dominance() -> f64 {
+    0.5
 }
 
 fn default_suppress_below() -> u64 {
@@ -48,7 +57,11 @@ fn default_round_to() -> u64 {
 
 impl Default for DisclosureRule {
     fn default() -> Self {
-        DisclosureRule { suppress_below: default_suppress_below(), round_to: default_round_to() }
+        DisclosureRule {
+            suppress_below: default_suppress_below(),
+            round_to: default_round_to(),
+            dominance: default_dominance(),
+        }
     }
 }
 
@@ -58,6 +71,12 @@ impl DisclosureRule {
         let mut p = Vec::new();
         if self.round_to == 0 {
             p.push("[disclosure] `round_to` must be at least 1".to_string());
+        }
+        if !(self.dominance > 0.0 && self.dominance <= 1.0) {
+            p.push(
+                "[disclosure] `dominance` must be a share above 0 and at most 1 (0.5: no one person over half)"
+                    .to_string(),
+            );
         }
         if self.suppress_below > 1_000 {
             p.push("[disclosure] `suppress_below` above 1000 would hide almost everything".to_string());
@@ -80,9 +99,16 @@ impl DisclosureRule {
     /// margins (column totals and row totals, the corner the grand total). Returns which cells
     /// are suppressed.
     pub fn suppress_grid(&self, grid: &[Vec<u64>]) -> Vec<Vec<bool>> {
+        let primary = grid.iter().map(|r| r.iter().map(|&n| self.is_small(n)).collect()).collect();
+        self.suppress_with(grid, primary)
+    }
+
+    /// Secondary suppression over `grid` (as [`DisclosureRule::suppress_grid`]) starting from the
+    /// given primary suppressions (small counts, dominated totals …).
+    pub fn suppress_with(&self, grid: &[Vec<u64>], primary: Vec<Vec<bool>>) -> Vec<Vec<bool>> {
         let rows = grid.len();
         let cols = grid.first().map_or(0, Vec::len);
-        let mut s: Vec<Vec<bool>> = grid.iter().map(|r| r.iter().map(|&n| self.is_small(n)).collect()).collect();
+        let mut s = primary;
         // Additive groups: each row (cells and its total), each column (cells and its total).
         let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
         for r in 0..rows {

@@ -434,12 +434,32 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
         .collect();
     // A spend figure is hidden when its contributors are few, with secondary suppression over the
     // setting's grid of contributors so that no hidden figure comes back from a margin.
+    // Primary: few contributors, or one contributor holding more than the dominance share.
     let spend_s: Vec<Option<Vec<Vec<bool>>>> = (0..=SETTING_GROUPS.len())
         .map(|k| {
             rule.map(|r| {
-                r.suppress_grid(&grid(&|c| {
-                    if k == SETTING_GROUPS.len() { c.spenders_any } else { c.spenders.get(k).copied().unwrap_or(0) }
-                }))
+                let total = k == SETTING_GROUPS.len();
+                let contributors =
+                    grid(&|c| if total { c.spenders_any } else { c.spenders.get(k).copied().unwrap_or(0) });
+                let primary = (0..na)
+                    .map(|a| {
+                        (0..nc)
+                            .map(|c| {
+                                let cell = &seg.cells[a][c];
+                                let (sum, max) = if total {
+                                    (cell.spend.iter().sum::<f64>(), cell.spend_total_max)
+                                } else {
+                                    (
+                                        cell.spend.get(k).copied().unwrap_or(0.0),
+                                        cell.spend_max.get(k).copied().unwrap_or(0.0),
+                                    )
+                                };
+                                r.is_small(contributors[a][c]) || (sum > 0.0 && max > r.dominance * sum)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                r.suppress_with(&contributors, primary)
             })
         })
         .collect();
@@ -464,10 +484,12 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
                 Some(_) => Some((cell.age_sum / cell.aged as f64).round()),
                 None => Some(round1(cell.age_sum / cell.aged as f64)),
             });
-            v.push(
-                per(count(cell.conditions))
-                    .map(|x| if rule.is_some() { round1(x) } else { (x * 100.0).round() / 100.0 }),
-            );
+            v.push(match rule {
+                // A small total of conditions is as disclosive as a small count.
+                Some(r) if r.is_small(cell.conditions) => None,
+                Some(_) => per(count(cell.conditions)).map(round1),
+                None => per(count(cell.conditions)).map(|x| (x * 100.0).round() / 100.0),
+            });
             v.push(if few(SETTING_GROUPS.len()) { None } else { mean(cell.spend.iter().sum()).map(|x| x.round()) });
             v.extend(
                 cell.spend.iter().enumerate().map(|(k, &s)| if few(k) { None } else { mean(s).map(|x| x.round()) }),
@@ -624,6 +646,22 @@ mod tests {
         }
         let (_, _, all) = rows.iter().find(|(a, c, _)| a == "18-74" && c == "low").unwrap();
         assert_eq!(all[1], Some(41.0), "the exact mean age, in whole years");
+
+        // Ten contributors, one of them holding nearly all the spend: the dominance rule.
+        let mut seg = Segmentation::new(vec![]);
+        for i in 0..400 {
+            let mut spend = [0.0; SETTING_GROUPS.len()];
+            spend[5] = 100.0;
+            if i < 10 {
+                spend[4] = if i == 0 { 1_500_000.0 } else { 100.0 };
+            }
+            seg.add(&PersonRow { age: Some(40), conditions: vec![], spend, activity: [0.0; SETTING_GROUPS.len()] });
+        }
+        seg.finish();
+        for (ag, cx, v) in segment_rows(&seg, Some(DisclosureRule::default())) {
+            assert_eq!(v[4 + 4], None, "{ag}/{cx}: one person's spend dominates");
+            assert_eq!(v[3], None, "{ag}/{cx}: and the total spend too");
+        }
     }
 
     /// The feasible range of every population cell, from the published table alone: each

@@ -78,6 +78,10 @@ pub struct Cell {
     pub spenders: Vec<u64>,
     /// Persons with any spend at all.
     pub spenders_any: u64,
+    /// The largest one person's spend, by setting group (for the dominance rule).
+    pub spend_max: Vec<f64>,
+    /// The largest one person's spend in all.
+    pub spend_total_max: f64,
 }
 
 impl Cell {
@@ -95,6 +99,13 @@ impl Cell {
             *a += b;
         }
         self.spenders_any += o.spenders_any;
+        if self.spend_max.len() < o.spend_max.len() {
+            self.spend_max.resize(o.spend_max.len(), 0.0);
+        }
+        for (a, b) in self.spend_max.iter_mut().zip(&o.spend_max) {
+            *a = a.max(*b);
+        }
+        self.spend_total_max = self.spend_total_max.max(o.spend_total_max);
     }
 }
 
@@ -155,6 +166,13 @@ impl Segmentation {
             }
         }
         cell.spenders_any += u64::from(p.spend.iter().any(|&x| x > 0.0));
+        if cell.spend_max.len() < p.spend.len() {
+            cell.spend_max.resize(p.spend.len(), 0.0);
+        }
+        for (m, &x) in cell.spend_max.iter_mut().zip(&p.spend) {
+            *m = m.max(x);
+        }
+        cell.spend_total_max = cell.spend_total_max.max(p.spend.iter().sum());
         for (k, &has) in p.conditions.iter().enumerate() {
             if has {
                 resize(&mut cell.with_condition, k + 1)[k] += 1;

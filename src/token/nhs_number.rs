@@ -122,22 +122,27 @@ impl fmt::Debug for NhsNumber {
     }
 }
 
-/// Whether `text` looks like it holds an NHS number: its digits (after folding full-width and
-/// other compatibility digits to ASCII, and dropping every separator and letter) number 10 to 12,
-/// and some run of ten of them, starting with 3 to 9 as issued numbers do, passes the modulus-11
-/// check and is not a placeholder. Catches the shapes an NHS number takes when a system or Excel
-/// has been at it: `9434765919.0`, `09434765919`, `NHS9434765919`, `9434765919/01`,
-/// `RX1-9434765919`. Longer digit strings are other ids (episode numbers, timestamps), and ids
-/// with leading zeros (`E0000012345`) are not numbers anyone was issued.
+/// Whether `text` looks like it holds an NHS number. After folding full-width and other
+/// compatibility digits to ASCII: all its digits together (when they number 10 to 12), or any
+/// maximal run of digits with its leading zeros dropped (10 to 12 long), hold ten consecutive
+/// digits that start with 3 to 9, as issued numbers do, and make a valid, non-placeholder NHS
+/// number. Digits of other scripts (Arabic-Indic, Devanagari …), which cannot be read here, count
+/// as suspect too. Catches `9434765919.0`, `09434765919`, `NHS9434765919`, `9434765919/01`,
+/// `RX1-9434765919`, `ENC-9434765919-001`, `A9434765919B0001`, `00009434765919`. Ten digits that
+/// pass the check are indistinguishable from an NHS number: a provider whose own ids are such
+/// numbers pseudonymises them (the default) or says so explicitly.
 pub fn looks_like_nhs_number(text: &str) -> bool {
     use unicode_normalization::UnicodeNormalization;
-    let digits: Vec<u8> = text.nfkc().filter(char::is_ascii_digit).map(|c| c as u8).collect();
-    if !(10..=12).contains(&digits.len()) {
-        return false;
+    let folded: String = text.nfkc().collect();
+    if folded.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()) {
+        return true;
     }
-    digits
-        .windows(10)
-        .any(|w| (b'3'..=b'9').contains(&w[0]) && std::str::from_utf8(w).is_ok_and(|s| NhsNumber::parse(s).is_ok()))
+    let valid =
+        |w: &[u8]| (b'3'..=b'9').contains(&w[0]) && std::str::from_utf8(w).is_ok_and(|s| NhsNumber::parse(s).is_ok());
+    let any_window = |d: &[u8]| (10..=12).contains(&d.len()) && d.windows(10).any(valid);
+    let digits: Vec<u8> = folded.bytes().filter(u8::is_ascii_digit).collect();
+    any_window(&digits)
+        || folded.split(|c: char| !c.is_ascii_digit()).any(|run| any_window(run.trim_start_matches('0').as_bytes()))
 }
 
 /// The modulus-11 check digit for the first nine ASCII digits of `digits`, or `None` when the
@@ -165,6 +170,13 @@ mod tests {
             "NHS9434765919",
             "9434765919/01",
             "RX1-9434765919",
+            "ENC-9434765919-001",
+            "RX1-20240501-9434765919",
+            "9434765919-2024-05",
+            "A9434765919B0001",
+            "00009434765919",
+            "9434765919_4010232137",
+            "\u{669}\u{664}\u{663}\u{664}\u{667}\u{666}\u{665}\u{669}\u{661}\u{669}",
             "\u{ff19}\u{ff14}\u{ff13}\u{ff14}\u{ff17}\u{ff16}\u{ff15}\u{ff19}\u{ff11}\u{ff19}",
         ] {
             assert!(looks_like_nhs_number(id), "{id}");

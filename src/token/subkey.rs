@@ -78,6 +78,8 @@ pub enum Purpose {
     PersonId,
     /// Re-keying, under the TRE key, of tokens made for the purpose with this label.
     Rekey(String),
+    /// The tag by which `demo` recognises a key it made (public, but computable only with the key).
+    DemoMarker,
 }
 
 impl Purpose {
@@ -105,6 +107,7 @@ impl Purpose {
             Purpose::BloomBlip => "bloom/blip",
             Purpose::RowOrder => "row-order",
             Purpose::PersonId => "person-id",
+            Purpose::DemoMarker => "demo-marker",
             Purpose::Identifier(n) => return format!("pseudolink/v1/identifier/{n}"),
             Purpose::Text(n) => return format!("pseudolink/v1/string/{n}"),
             Purpose::TextBloom(n) => return format!("pseudolink/v1/string-bloom/{n}"),

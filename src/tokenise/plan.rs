@@ -237,7 +237,7 @@ impl Plan {
             });
         }
         if !problems.is_empty() {
-            problems.push(describe_header(cfg, header));
+            problems.push(describe_header(header));
             return Err(Error::input(
                 crate::error::Location::file(input),
                 format!("does not match the config:\n  - {}", problems.join("\n  - ")),
@@ -268,62 +268,17 @@ impl Plan {
 }
 
 /// What an error may say about the input's columns. A first row may be a patient's data (a file
-/// without its header row, or a header row with values pasted in), so no cell is ever printed
-/// unless it is close to a column the config expects (the same ignoring case, spaces and `_`, or,
-/// for names of six or more letters, within two edits): such a cell is a column name, and naming
-/// it is the useful hint. Short names must match exactly, so that a value such as `Bob` is never
-/// taken for the column `dob`.
-fn describe_header(cfg: &TokeniseConfig, header: &[String]) -> String {
-    let expected: Vec<&String> = std::iter::once(&cfg.record_id.column)
-        .chain(cfg.fields.iter().map(|f| &f.column))
-        .chain(cfg.passthrough.iter().map(|t| &t.column))
-        .collect();
-    let mut hints = Vec::new();
-    for want in &expected {
-        if header.iter().any(|h| h == *want) {
-            continue;
-        }
-        if let Some((i, h)) = header.iter().enumerate().find(|(_, h)| close(h, want)) {
-            hints.push(format!("`{want}` may be column {} (`{h}`)", i + 1));
-        }
-    }
-    let mut text = format!(
+/// without its header row, or a header row with values pasted in), and any rule for telling a
+/// column name from a value can be met by some value (a surname two letters from `gender`), so no
+/// cell of it is ever printed: only how many columns there are.
+fn describe_header(header: &[String]) -> String {
+    format!(
         "the input has {} columns; their names are not shown, as a first row may be data (if the file has no header \
-         row, set `has_header = false` in the config's [input] section and name columns `column_1` … `column_{}`)",
+         row, set `has_header = false` in the config's [input] section and name columns `column_1` … `column_{}`; \
+         otherwise compare the config's column names with the export's header)",
         header.len(),
         header.len()
-    );
-    if !hints.is_empty() {
-        text.push_str(&format!("; {}", hints.join(", ")));
-    }
-    text
-}
-
-/// Whether a header cell is close to an expected column name.
-fn close(cell: &str, want: &str) -> bool {
-    let fold = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
-    let (a, b) = (fold(cell), fold(want));
-    if a.len() < 3 || b.len() < 3 {
-        return false;
-    }
-    a == b || (a.len() >= 6 && b.len() >= 6 && edits(&a, &b) <= 2)
-}
-
-/// Levenshtein distance, capped at 3 (only "at most two" matters).
-fn edits(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 2 {
-        return 3;
-    }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()].min(3)
+    )
 }
 
 /// Compiles date formats, noting a bad one as a problem (the config check catches these first).
