@@ -108,10 +108,12 @@ pub enum InputFormat {
 #[non_exhaustive]
 pub enum TextEncoding {
     /// UTF-8 (a leading byte-order mark is ignored). Invalid bytes are an error.
-    #[serde(rename = "utf-8")]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
     Utf8,
-    /// Windows-1252, as Excel and many older clinical systems export. Every byte decodes.
-    #[serde(rename = "windows-1252")]
+    /// Windows-1252, as Excel and many older clinical systems export. Every byte decodes. Also
+    /// accepted as `cp1252` and `latin1` (ISO 8859-1, whose printable characters Windows-1252
+    /// decodes the same).
+    #[serde(rename = "windows-1252", alias = "cp1252", alias = "latin1", alias = "iso-8859-1", alias = "Windows-1252")]
     Windows1252,
 }
 
@@ -610,6 +612,16 @@ type = "date"
         assert_eq!(c.fields[1].output_name(), "dob");
         assert_eq!(c.passthrough[0].output_name(), "activity_date");
         assert_eq!(c.digest.len(), 64);
+    }
+
+    #[test]
+    fn encoding_names_as_systems_write_them_are_accepted() {
+        for name in ["cp1252", "latin1", "iso-8859-1", "windows-1252", "Windows-1252"] {
+            let c = TokeniseConfig::from_toml_str(&GOOD.replace("windows-1252", name), Path::new("c.toml")).unwrap();
+            assert_eq!(c.input.encoding, TextEncoding::Windows1252, "{name}");
+        }
+        let c = TokeniseConfig::from_toml_str(&GOOD.replace("windows-1252", "utf8"), Path::new("c.toml")).unwrap();
+        assert_eq!(c.input.encoding, TextEncoding::Utf8);
     }
 
     #[test]
