@@ -63,15 +63,18 @@ pub fn create_private(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
+/// Largest key file: a key file is a few hundred bytes; the key parser refuses larger ones, so
+/// that everything it accepts is recognised here.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
 /// Whether `path` is an existing pseudolink key file (of any kind), read as the key parser reads
 /// one (comments and blank lines skipped, `name: value` with any spacing): whatever command is
-/// writing, and whether or not the key is one of its inputs, a key is never replaced. Files over
-/// 1 MiB are not key files.
+/// writing or removing, and whether or not the key is one of its inputs, a key is never replaced.
 pub fn is_key_file(path: &Path) -> bool {
     use std::io::Read;
     let Ok(f) = File::open(path) else { return false };
     let mut bytes = Vec::new();
-    if f.take(1 << 20).read_to_end(&mut bytes).is_err() {
+    if f.take(MAX_KEY_FILE_BYTES).read_to_end(&mut bytes).is_err() {
         return false;
     }
     let text = String::from_utf8_lossy(&bytes);
@@ -81,6 +84,19 @@ pub fn is_key_file(path: &Path) -> bool {
             name.trim() == "format" && value.starts_with("pseudolink-") && value.ends_with("key")
         })
     })
+}
+
+/// Removes an earlier run's output (a summary written last, which marks a finished folder) before
+/// a new run writes it again; refuses if the file is a key.
+pub fn remove_stale(path: &Path) -> Result<()> {
+    if is_key_file(path) {
+        return Err(Error::usage(format!(
+            "{}: is a pseudolink key file; pseudolink never removes or writes over a key. Move it away",
+            path.display()
+        )));
+    }
+    let _ = fs::remove_file(path);
+    Ok(())
 }
 
 /// A temporary name in `dir` for `name`: hidden, and with 64 random bits so it cannot be

@@ -161,6 +161,15 @@ impl Manifest {
                 version.map_or("unknown".into(), |v| v.to_string())
             ));
         }
+        let normalisation = probe.get("normalisation_version").and_then(|v| v.as_u64());
+        if normalisation != Some(u64::from(crate::encode::NORMALISATION_VERSION)) {
+            return Err(format!(
+                "was tokenised with normalisation version {}, but this pseudolink normalises by version {}: its tokens \
+                 would not agree with this release's; tokenise again with the release the project agreed on",
+                normalisation.map_or("unknown".into(), |v| v.to_string()),
+                crate::encode::NORMALISATION_VERSION
+            ));
+        }
         serde_json::from_value(probe).map_err(|e| {
             // serde's message may quote a manifest value; keep only its category and position.
             format!("its manifest is malformed ({}); the file may be damaged", e.classify_name())

@@ -60,7 +60,7 @@ pub fn linkage_key(dir: &Path, given: Option<&Path>) -> Result<(ProjectKey, bool
 pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Result<()> {
     crate::io::atomic::create_output_dir(dir)?;
     let [clusters, pairs, model, summary] = output_paths(dir);
-    let _ = std::fs::remove_file(&summary);
+    crate::io::atomic::remove_stale(&summary)?;
     if save_key {
         key.write_new_file_as(&dir.join(LINKAGE_KEY_FILE), KeyRole::Linkage)?;
     }

@@ -160,7 +160,7 @@ pub fn timeline(
     crate::io::outputs::check(&written.iter().map(PathBuf::as_path).collect::<Vec<_>>(), &inputs)?;
     crate::io::atomic::create_output_dir(out)?;
     let summary_path = out.join("timeline_summary.json");
-    let _ = std::fs::remove_file(&summary_path);
+    crate::io::atomic::remove_stale(&summary_path)?;
     // Spill files: a private folder under an unpredictable name, created exclusively.
     let dir = crate::io::atomic::temp_name(out, "spill");
     let mut builder = std::fs::DirBuilder::new();

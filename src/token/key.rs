@@ -142,6 +142,12 @@ impl ProjectKey {
             return Err(Error::key(path, "is not a regular file; give the path of the key file itself"));
         }
         check_private(path, &meta)?;
+        if meta.len() > crate::io::atomic::MAX_KEY_FILE_BYTES {
+            return Err(Error::key(
+                path,
+                "is far larger than a key file (a few hundred bytes); give the key file itself",
+            ));
+        }
         let text = Zeroizing::new(fs::read(path).map_err(|e| Error::io("reading key file", path, e))?);
         parse_key_file(path, &text, role)
     }

@@ -124,9 +124,9 @@ impl fmt::Debug for NhsNumber {
 
 /// Whether `text` looks like it holds an NHS number. After folding full-width and other
 /// compatibility digits to ASCII: all its digits together (when they number 10 to 12), or any
-/// maximal run of digits with its leading zeros dropped (10 to 12 long), hold ten consecutive
-/// digits that start with 3 to 9, as issued numbers do, and make a valid, non-placeholder NHS
-/// number. Digits of other scripts (Arabic-Indic, Devanagari …), which cannot be read here, count
+/// maximal run of digits with its leading zeros dropped (10 to 12 long; longer, its first or last
+/// ten), hold ten consecutive digits that start with 3 to 9, as issued numbers do, and make a
+/// valid, non-placeholder NHS number. Digits of other scripts (Arabic-Indic, Devanagari …), which cannot be read here, count
 /// as suspect too. Catches `9434765919.0`, `09434765919`, `NHS9434765919`, `9434765919/01`,
 /// `RX1-9434765919`, `ENC-9434765919-001`, `A9434765919B0001`, `00009434765919`. Ten digits that
 /// pass the check are indistinguishable from an NHS number: a provider whose own ids are such
@@ -140,9 +140,15 @@ pub fn looks_like_nhs_number(text: &str) -> bool {
     let valid =
         |w: &[u8]| (b'3'..=b'9').contains(&w[0]) && std::str::from_utf8(w).is_ok_and(|s| NhsNumber::parse(s).is_ok());
     let any_window = |d: &[u8]| (10..=12).contains(&d.len()) && d.windows(10).any(valid);
+    // A longer run is judged by its first and last ten digits: a number with a sequence or a date
+    // appended or prepended (`9434765919001`, `202405019434765919`).
+    let ends = |d: &[u8]| d.len() > 12 && (valid(&d[..10]) || valid(&d[d.len() - 10..]));
     let digits: Vec<u8> = folded.bytes().filter(u8::is_ascii_digit).collect();
     any_window(&digits)
-        || folded.split(|c: char| !c.is_ascii_digit()).any(|run| any_window(run.trim_start_matches('0').as_bytes()))
+        || folded.split(|c: char| !c.is_ascii_digit()).any(|run| {
+            let run = run.trim_start_matches('0').as_bytes();
+            any_window(run) || ends(run)
+        })
 }
 
 /// The modulus-11 check digit for the first nine ASCII digits of `digits`, or `None` when the
@@ -176,6 +182,10 @@ mod tests {
             "A9434765919B0001",
             "00009434765919",
             "9434765919_4010232137",
+            "9434765919001",
+            "943476591920240501",
+            "ENC9434765919001",
+            "RX1-94347659190001",
             "\u{669}\u{664}\u{663}\u{664}\u{667}\u{666}\u{665}\u{669}\u{661}\u{669}",
             "\u{ff19}\u{ff14}\u{ff13}\u{ff14}\u{ff17}\u{ff16}\u{ff15}\u{ff19}\u{ff11}\u{ff19}",
         ] {
