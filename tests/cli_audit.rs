@@ -65,6 +65,20 @@ fn audit_measures_frequency_uniqueness_and_row_order_and_gates_on_them() {
     let shown = text(&d.ok(&args).stdout);
     assert!(shown.contains("every figure is within its limit"), "{shown}");
 
+    // A config mistake that passes names through in clear is caught by the gate.
+    let config = std::fs::read_to_string(d.path("s/acute.toml")).unwrap();
+    let leaky = config.replace(
+        "[[field]]\ncolumn = \"surname\"\ntype = \"family_name\"",
+        "[[passthrough]]\ncolumn = \"surname\"\ntype = \"string\"",
+    );
+    assert_ne!(leaky, config);
+    d.write("leaky.toml", leaky);
+    crate::util::tokenise_with_key(&d, &d.path("k.key"), "leaky.toml", "s/acute.csv", "leaky.parquet");
+    let mut args = vec!["audit", "leaky.parquet"];
+    args.extend(relaxed);
+    let err = d.fails(&args, 1);
+    assert!(err.contains("pass-through column `surname` holds values shaped like names, in clear"), "{err}");
+
     // Limits are percentages.
     let err = d.fails(&["audit", "gp_sorted.parquet", "--max-family-named", "101"], 2);
     assert!(err.contains("is a percentage"), "{err}");

@@ -25,6 +25,8 @@
 //!   by the attack and unique — persons an insider could name and single out.
 //! - **Row order** ([`order`]): how much more often adjacent rows share a token than random order
 //!   would make them; an extract sorted by surname or date of birth gives those away by position.
+//! - **Identifiers in clear**: text pass-through columns whose values are mostly shaped like NHS
+//!   numbers, postcodes or names (a config mistake that lets an identifier through).
 //!
 //! Units are persons when a linkage is given (each person's commonest token per column), records
 //! otherwise. The exit status is 1 when a figure exceeds its threshold.
@@ -101,9 +103,39 @@ pub struct AuditReport {
     pub uniqueness: uniqueness::Uniqueness,
     /// Row order per extract: its most telling column.
     pub row_order: Vec<order::RowOrder>,
+    /// Text pass-through columns whose values are mostly distinct: in clear, such a column is
+    /// likely an identifier (a name or an NHS number passed through by a config mistake).
+    pub clear_text: Vec<ClearColumn>,
     /// Gates that failed, as sentences.
     pub failed: Vec<String>,
 }
+
+/// A text pass-through column: how many of its values have the shape of an identifier.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClearColumn {
+    /// The extract.
+    pub extract: String,
+    /// The column.
+    pub column: String,
+    /// Rows holding a value.
+    pub present: u64,
+    /// Distinct values.
+    pub distinct: u64,
+    /// Values that are valid NHS numbers.
+    pub nhs_numbers: u64,
+    /// Values that are UK postcodes.
+    pub postcodes: u64,
+    /// Values shaped like names: letters (with spaces, hyphens, apostrophes), mixed case.
+    pub names: u64,
+}
+
+/// Share of a text pass-through column's values that, shaped as an identifier, flags it.
+pub const MAX_IDENTIFIER_SHARE: f64 = 0.5;
+/// Fewest values, and fewest distinct name-shaped values, for a column to be judged: settings and
+/// activity types are words too, but few.
+pub const MIN_CLEAR_VALUES: u64 = 20;
+/// Fewest distinct values for name-shaped values to flag a column.
+pub const MIN_DISTINCT_NAMES: u64 = 50;
 
 /// One unit's tokens per audited column, and its plain year of birth and sex.
 #[derive(Debug, Default)]
@@ -135,6 +167,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
     let mut unit_of: HashMap<u32, usize> = HashMap::default();
     let mut row_order = Vec::new();
     let mut first: Option<(PathBuf, Manifest)> = None;
+    let mut clear_text = Vec::new();
     for path in extracts {
         let (m, _) = Manifest::read(path)?;
         // Tokens under different keys never agree: counting them together would understate
@@ -152,6 +185,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
             }
         }
         row_order.extend(read_extract(path, &m, persons.as_ref(), &mut units, &mut unit_of)?);
+        clear_text.extend(clear_text_columns(path, &m)?);
         if first.is_none() {
             first = Some((path.clone(), m));
         }
@@ -204,6 +238,25 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
             ));
         }
     }
+    for c in &clear_text {
+        let share = |n: u64| n as f64 > MAX_IDENTIFIER_SHARE * c.present as f64;
+        let what = if share(c.nhs_numbers) {
+            Some("NHS numbers")
+        } else if share(c.postcodes) {
+            Some("postcodes")
+        } else if share(c.names) && c.distinct >= MIN_DISTINCT_NAMES {
+            Some("names")
+        } else {
+            None
+        };
+        if let (Some(what), true) = (what, c.present >= MIN_CLEAR_VALUES) {
+            failed.push(format!(
+                "{}: pass-through column `{}` holds values shaped like {what}, in clear ({} distinct in {} rows); \
+                 check the tokenise config's [[passthrough]] entries",
+                c.extract, c.column, c.distinct, c.present
+            ));
+        }
+    }
     for r in &row_order {
         if r.ratio > options.max_row_order_ratio && r.equal >= order::MIN_EQUAL_PAIRS {
             failed.push(format!(
@@ -221,8 +274,61 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
         attacks,
         uniqueness,
         row_order,
+        clear_text,
         failed,
     })
+}
+
+/// The spread of each text pass-through column of one extract.
+fn clear_text_columns(path: &Path, m: &Manifest) -> Result<Vec<ClearColumn>> {
+    let mut out = Vec::new();
+    for p in m.passthrough.iter().filter(|p| p.kind == crate::config::PassType::String) {
+        let reader =
+            crate::io::parquet::read_columns(path, &[p.name.as_str()], "lacks a column its manifest declares")?;
+        let mut seen: rustc_hash::FxHashSet<u64> = Default::default();
+        let (mut present, mut nhs, mut postcodes, mut names) = (0u64, 0u64, 0u64, 0u64);
+        let mut scratch = String::new();
+        for batch in reader {
+            let batch =
+                batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
+            let Some(a) = batch.column(0).as_any().downcast_ref::<StringArray>() else { continue };
+            for i in 0..a.len() {
+                if a.is_valid(i) {
+                    present += 1;
+                    let v = a.value(i).trim();
+                    nhs += u64::from(crate::token::NhsNumber::parse(v).is_ok());
+                    let pc = crate::encode::postcode::normalise_postcode(v, &mut scratch).0;
+                    postcodes += u64::from(pc == crate::encode::Outcome::Value);
+                    names += u64::from(name_shaped(v));
+                    use std::hash::Hasher;
+                    let mut h = rustc_hash::FxHasher::default();
+                    h.write(a.value(i).as_bytes());
+                    seen.insert(h.finish());
+                }
+            }
+        }
+        scratch.clear();
+        out.push(ClearColumn {
+            extract: path.display().to_string(),
+            column: p.name.clone(),
+            present,
+            distinct: seen.len() as u64,
+            nhs_numbers: nhs,
+            postcodes,
+            names,
+        });
+    }
+    Ok(out)
+}
+
+/// Letters (and spaces, hyphens, apostrophes) only, at least two letters, not all upper case (codes
+/// such as `ED` or `AMBULANCE` are), starting with a capital.
+fn name_shaped(v: &str) -> bool {
+    let letters = v.chars().filter(|c| c.is_alphabetic()).count();
+    letters >= 2
+        && v.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\''))
+        && v.chars().next().is_some_and(char::is_uppercase)
+        && v.chars().any(char::is_lowercase)
 }
 
 /// A value as a 128-bit key: a token as it is, a longer Bloom filter by two keyed-free 64-bit
@@ -439,6 +545,13 @@ impl AuditReport {
         );
         for r in &self.row_order {
             let _ = writeln!(t, "  {:<40} {:<28} {:>6.2}", r.extract, r.column, r.ratio);
+        }
+        for c in &self.clear_text {
+            let _ = writeln!(
+                t,
+                "  pass-through text {:<40} {:<24} {} distinct of {}; shaped as NHS numbers {}, postcodes {}, names {}",
+                c.extract, c.column, c.distinct, c.present, c.nhs_numbers, c.postcodes, c.names
+            );
         }
         if self.failed.is_empty() {
             let _ = writeln!(t, "\nresult: every figure is within its limit");
