@@ -86,15 +86,21 @@ pub fn is_key_file(path: &Path) -> bool {
     })
 }
 
-/// Removes an earlier run's output (a summary written last, which marks a finished folder) before
-/// a new run writes it again; refuses if the file is a key.
-pub fn remove_stale(path: &Path) -> Result<()> {
+/// Refuses an output path that holds a key file.
+pub fn refuse_key(path: &Path) -> Result<()> {
     if is_key_file(path) {
         return Err(Error::usage(format!(
-            "{}: is a pseudolink key file; pseudolink never removes or writes over a key. Move it away",
+            "{}: is a pseudolink key file; pseudolink never writes over a key. Choose another output path",
             path.display()
         )));
     }
+    Ok(())
+}
+
+/// Removes an earlier run's output (a summary written last, which marks a finished folder) before
+/// a new run writes it again; refuses if the file is a key.
+pub fn remove_stale(path: &Path) -> Result<()> {
+    refuse_key(path)?;
     let _ = fs::remove_file(path);
     Ok(())
 }
@@ -123,12 +129,7 @@ impl AtomicFile {
         if dest.is_dir() {
             return Err(Error::usage(format!("{}: is a directory; give a file name for the output", dest.display())));
         }
-        if is_key_file(dest) {
-            return Err(Error::usage(format!(
-                "{}: is a pseudolink key file; pseudolink never writes over a key. Choose another output path",
-                dest.display()
-            )));
-        }
+        refuse_key(dest)?;
         let name = dest.file_name().ok_or_else(|| Error::usage(format!("{}: not a file name", dest.display())))?;
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -34,12 +34,7 @@ pub fn check(outputs: &[&Path], inputs: &[Input<'_>]) -> Result<()> {
                 input.path.display()
             )));
         }
-        if crate::io::atomic::is_key_file(out) {
-            return Err(Error::usage(format!(
-                "{}: is a pseudolink key file; pseudolink never writes over a key. Choose another output path",
-                out.display()
-            )));
-        }
+        crate::io::atomic::refuse_key(out)?;
         if let Some((_, other)) = seen.iter().find(|(i, _)| i.same(&id)) {
             return Err(Error::usage(format!(
                 "{}: two outputs of this run would be the same file ({}); choose distinct output paths",
