@@ -72,6 +72,10 @@ pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 /// writing or removing, and whether or not the key is one of its inputs, a key is never replaced.
 pub fn is_key_file(path: &Path) -> bool {
     use std::io::Read;
+    // Only regular files: opening a FIFO or a terminal to read would block.
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let Ok(f) = File::open(path) else { return false };
     let mut bytes = Vec::new();
     if f.take(MAX_KEY_FILE_BYTES).read_to_end(&mut bytes).is_err() {
