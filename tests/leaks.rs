@@ -147,31 +147,16 @@ fn no_canary_in_any_output_log_or_error_of_any_command() {
     let canary_at = lines.iter().position(|l| l.contains(&canaries[1])).unwrap();
     lines.swap(0, canary_at);
     d.write("headerless.csv", lines.join("\n") + "\n");
-    run(
-        &[
-            "tokenise",
-            "--config",
-            "s/acute.toml",
-            "--key-file",
-            key,
-            "--input",
-            "headerless.csv",
-            "--output",
-            "h.parquet",
-        ],
-        1,
-        None,
-    );
     let config = std::fs::read_to_string(d.path("s/acute.toml")).unwrap();
     let nhs_as_id = config
         .replace("column = \"episode_id\"", "column = \"nhs_number\"")
         .replace("[[field]]\ncolumn = \"nhs_number\"\ntype = \"nhs_number\"\n", "");
     d.write("nhs_id.toml", nhs_as_id);
-    run(
-        &["tokenise", "--config", "nhs_id.toml", "--key-file", key, "--input", "s/acute.csv", "--output", "n.parquet"],
-        1,
-        None,
-    );
+    for (config, input, output) in
+        [("s/acute.toml", "headerless.csv", "h.parquet"), ("nhs_id.toml", "s/acute.csv", "n.parquet")]
+    {
+        run(&["tokenise", "--config", config, "--key-file", key, "--input", input, "--output", output], 1, None);
+    }
 
     // Failures while the canary is being read: a ragged row, and a panic.
     let mut acute = std::fs::read_to_string(d.path("s/acute.csv")).unwrap();

@@ -72,14 +72,8 @@ pub fn remove(r: &mut Records) -> Placeholders {
         let mut seen: HashMap<[u32; 5], u16> = HashMap::default();
         for &m in &members {
             let i = m as usize;
-            let sex = u32::from(r.sex.get(i).copied().unwrap_or(0));
-            let key = [
-                r.given.0.codes[i],
-                r.family.0.codes[i],
-                r.dob[0].codes[i],
-                r.postcode[0].codes.get(i).copied().unwrap_or(0),
-                sex,
-            ];
+            let sex = u32::from(r.sex[i]);
+            let key = [r.given.0.codes[i], r.family.0.codes[i], r.dob[0].codes[i], r.postcode[0].codes[i], sex];
             seen.entry(key).or_insert(r.source[i]);
         }
         if seen.len() < MIN_PROFILES {
@@ -133,8 +127,15 @@ mod tests {
     }
 
     fn records(nhs: &[u32], given: &[u32], family: &[u32], dob: &[u32]) -> Records {
-        let mut r =
-            Records { sources: vec!["ae".into()], source: vec![0; nhs.len()], nhs: col(nhs), ..Default::default() };
+        let n = nhs.len();
+        let mut r = Records {
+            sources: vec!["ae".into()],
+            source: vec![0; n],
+            nhs: col(nhs),
+            sex: vec![0; n],
+            ..Default::default()
+        };
+        r.postcode[0] = col(&vec![0; n]);
         r.given.0 = col(given);
         r.family.0 = col(family);
         r.dob[0] = col(dob);

@@ -184,7 +184,8 @@ impl ProjectKey {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let tmp = crate::io::atomic::temp_name(dir, "pseudolink-key");
         let result = (|| {
-            let mut file = private_create(&tmp)?;
+            let mut file =
+                crate::io::atomic::create_private(&tmp).map_err(|e| Error::io("creating key file", &tmp, e))?;
             file.write_all(text.as_bytes()).map_err(|e| Error::io("writing key file", &tmp, e))?;
             file.sync_all().map_err(|e| Error::io("writing key file", &tmp, e))?;
             // A hard link fails if the target exists, so a concurrent keygen cannot be clobbered.
@@ -236,22 +237,6 @@ impl fmt::Debug for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "KeyId({self})")
     }
-}
-
-#[cfg(unix)]
-fn private_create(path: &Path) -> Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io("creating key file", path, e))
-}
-
-#[cfg(not(unix))]
-fn private_create(path: &Path) -> Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| Error::io("creating key file", path, e))
 }
 
 #[cfg(unix)]

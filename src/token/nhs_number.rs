@@ -132,21 +132,35 @@ impl fmt::Debug for NhsNumber {
 /// pass the check are indistinguishable from an NHS number: a provider whose own ids are such
 /// numbers pseudonymises them (the default) or says so explicitly.
 pub fn looks_like_nhs_number(text: &str) -> bool {
+    // Kept ids are checked on every row: ASCII ones (nearly all) without allocating.
+    if text.is_ascii() {
+        return digits_hold_nhs_number(text.as_bytes());
+    }
     use unicode_normalization::UnicodeNormalization;
     let folded: String = text.nfkc().collect();
-    if folded.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()) {
-        return true;
-    }
+    folded.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()) || digits_hold_nhs_number(folded.as_bytes())
+}
+
+/// The digit rules of [`looks_like_nhs_number`] on UTF-8 bytes (only ASCII digits count).
+fn digits_hold_nhs_number(text: &[u8]) -> bool {
     let valid =
         |w: &[u8]| (b'3'..=b'9').contains(&w[0]) && std::str::from_utf8(w).is_ok_and(|s| NhsNumber::parse(s).is_ok());
     let any_window = |d: &[u8]| (10..=12).contains(&d.len()) && d.windows(10).any(valid);
     // A longer run is judged by its first and last ten digits: a number with a sequence or a date
     // appended or prepended (`9434765919001`, `202405019434765919`).
     let ends = |d: &[u8]| d.len() > 12 && (valid(&d[..10]) || valid(&d[d.len() - 10..]));
-    let digits: Vec<u8> = folded.bytes().filter(u8::is_ascii_digit).collect();
-    any_window(&digits)
-        || folded.split(|c: char| !c.is_ascii_digit()).any(|run| {
-            let run = run.trim_start_matches('0').as_bytes();
+    let mut all = [0u8; 12];
+    let mut n = 0;
+    for &c in text.iter().filter(|c| c.is_ascii_digit()) {
+        if n < all.len() {
+            all[n] = c;
+        }
+        n += 1;
+    }
+    (n <= all.len() && any_window(&all[..n]))
+        || text.split(|c| !c.is_ascii_digit()).any(|run| {
+            let start = run.iter().position(|&c| c != b'0').unwrap_or(run.len());
+            let run = &run[start..];
             any_window(run) || ends(run)
         })
 }

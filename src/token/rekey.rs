@@ -135,17 +135,7 @@ impl Rekey {
                             out.append_null();
                             continue;
                         }
-                        f.iter_mut().for_each(|b| *b = 0);
-                        // Only set bits move: a filter holds a few hundred of its thousand bits.
-                        for (byte, &v) in a.value(i).iter().enumerate() {
-                            let mut bits = v;
-                            while bits != 0 {
-                                let from = byte * 8 + bits.trailing_zeros() as usize;
-                                let t = to[from] as usize;
-                                f[t / 8] |= 1 << (t % 8);
-                                bits &= bits - 1;
-                            }
-                        }
+                        permute_into(to, a.value(i), &mut f);
                         out.append_value(&f).map_err(|_| bad_column())?;
                     }
                     Arc::new(out.finish())
@@ -196,6 +186,20 @@ pub fn rekey_file(tre: &ProjectKey, input: &Path, output: &Path) -> Result<Manif
     out.append_metadata(crate::io::manifest::MANIFEST_KEY, manifest.to_json());
     out.commit()?;
     Ok(manifest)
+}
+
+/// Moves the set bits of filter `v` to their places under permutation `to` (input bit `i` becomes
+/// output bit `to[i]`) in `out`. Only set bits move: a filter holds a few hundred of its thousand.
+fn permute_into(to: &[u32], v: &[u8], out: &mut [u8]) {
+    out.iter_mut().for_each(|b| *b = 0);
+    for (byte, &x) in v.iter().enumerate() {
+        let mut bits = x;
+        while bits != 0 {
+            let t = to[byte * 8 + bits.trailing_zeros() as usize] as usize;
+            out[t / 8] |= 1 << (t % 8);
+            bits &= bits - 1;
+        }
+    }
 }
 
 /// The label under which pseudonymised record ids of a source are re-keyed.
@@ -252,12 +256,7 @@ mod tests {
         let b: Vec<u8> = (0..128u32).map(|i| (i * 91 % 241) as u8).collect();
         let perm = |v: &[u8]| {
             let mut f = vec![0u8; v.len()];
-            for (to, &from) in p.iter().enumerate() {
-                let from = from as usize;
-                if v[from / 8] >> (from % 8) & 1 == 1 {
-                    f[to / 8] |= 1 << (to % 8);
-                }
-            }
+            permute_into(&p, v, &mut f);
             f
         };
         assert_eq!(dice(&a, &b), dice(&perm(&a), &perm(&b)));

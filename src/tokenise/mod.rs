@@ -90,12 +90,7 @@ pub fn tokenise(
     options: &TokeniseOptions<'_>,
 ) -> Result<TokeniseSummary> {
     let started = Instant::now();
-    if same_file(input, output) {
-        return Err(Error::usage(format!(
-            "{}: the output would replace the input; choose another output path",
-            output.display()
-        )));
-    }
+    crate::io::outputs::check(&[output], &[crate::io::outputs::Input { path: input, what: "the input extract" }])?;
     let format = config.input_format(input)?;
     let mut source: Box<dyn BatchSource> = match format {
         InputFormat::Csv => Box::new(CsvSource::open(input, &config.input, options.batch_rows)?),
@@ -249,12 +244,5 @@ fn quality_report(
         fields,
         passthrough,
         hmac_evaluations: totals.macs(),
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
     }
 }
