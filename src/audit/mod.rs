@@ -345,12 +345,24 @@ fn value_key(v: &[u8]) -> u128 {
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
-/// Person numbers by (source, record id), from a linkage's clusters.
-type PersonIndex = HashMap<(String, String), u32>;
+/// Person numbers by a 64-bit hash of (source, record id), from a linkage's clusters: no string
+/// is kept per record (a collision, about one in 10^11 pairs at national scale, would merely count
+/// one record under another person in an estimate).
+type PersonIndex = HashMap<u64, u32>;
+
+/// The key of a record in a [`PersonIndex`].
+fn record_key(source: &str, record_id: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(source.as_bytes());
+    h.write_u8(0);
+    h.write(record_id.as_bytes());
+    h.finish()
+}
 
 fn person_index(clusters: &Path) -> Result<PersonIndex> {
     let mut index = PersonIndex::default();
-    let mut ids: HashMap<String, u32> = HashMap::default();
+    let mut ids: HashMap<u64, u32> = HashMap::default();
     let reader = crate::io::parquet::read_columns(
         clusters,
         &["source", "record_id", "person_id"],
@@ -364,8 +376,8 @@ fn person_index(clusters: &Path) -> Result<PersonIndex> {
         };
         for i in 0..batch.num_rows() {
             let next = ids.len() as u32;
-            let person = *ids.entry(p.value(i).to_string()).or_insert(next);
-            index.insert((s.value(i).to_string(), r.value(i).to_string()), person);
+            let person = *ids.entry(record_key("", p.value(i))).or_insert(next);
+            index.insert(record_key(s.value(i), r.value(i)), person);
         }
     }
     Ok(index)
@@ -442,7 +454,7 @@ fn read_extract(
         for i in 0..batch.num_rows() {
             let unit = match persons {
                 Some(index) => {
-                    let Some(&p) = index.get(&(m.source.clone(), ids.value(i).to_string())) else {
+                    let Some(&p) = index.get(&record_key(&m.source, ids.value(i))) else {
                         return Err(Error::manifest(
                             path,
                             "holds a record the linkage does not; give the linkage made from these extracts",
