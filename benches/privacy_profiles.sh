@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Accuracy, speed and the audit's figures of one encoding profile on a synthetic population.
 #
-#   benches/privacy_profiles.sh PERSONS SEED PROFILE      PROFILE: standard | resistant | resistant-blip
+#   benches/privacy_profiles.sh PERSONS SEED PROFILE      PROFILE: standard | resistant
 #
 # Prints one line: pairwise precision, recall and F1 against the truth; link wall time and peak
 # memory; tokenise wall time (all five providers); and per name column the share of persons the
@@ -22,9 +22,6 @@ for p in $PROVIDERS; do
   case $V in
     standard) ;;
     resistant) sed -i 's/^source = /profile = "resistant"\nsource = /' "$D/cfg/$p.toml" ;;
-    resistant-blip)
-      sed -i 's/^source = /profile = "resistant"\nsource = /' "$D/cfg/$p.toml"
-      printf '\n[bloom]\nhardening = "blip"\n' >> "$D/cfg/$p.toml" ;;
     *) echo "unknown profile $V" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +37,7 @@ F1=$("$P" evaluate --truth "$W/s/truth.csv" --clusters "$D/l" --json \
 python3 - "$D/audit.json" "$V" "$N" "$F1" "$(cat "$D/link.time")" "$(python3 -c "print($t1 - $t0)")" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
-named = "; ".join(f'{x["column"]} named {100 * x["named"]:.2f}%' for x in a["attacks"])
+named = "; ".join(f'{x["column"]} named {100 * x["named"]:.2f}% (confidently {100 * x["named_confidently"]:.2f}%)' for x in a["attacks"])
 u = a["uniqueness"]
 print(f'{sys.argv[3]} {sys.argv[2]}: {sys.argv[4]}; link {sys.argv[5]}; tokenise {float(sys.argv[6]):.1f} s; {named}; '
       f'unique {100 * u["unique"]:.1f}%; named and unique {100 * u["named_and_unique"]:.2f}%')

@@ -56,7 +56,7 @@ pub struct TokeniseConfig {
     /// Bloom-filter parameters for every Bloom encoding in this extract.
     #[serde(default)]
     pub bloom: BloomParams,
-    /// The encoding profile: `standard`, or `resistant` (name tokens salted with the year of
+    /// The encoding profile: `standard`, or `resistant` (name tokens salted with the date of
     /// birth, so that their frequencies no longer follow the names'; see docs/fields.md).
     #[serde(default)]
     pub profile: EncodingProfile,
@@ -125,9 +125,9 @@ pub enum EncodingProfile {
     /// Per-field exact and phonetic name tokens.
     #[default]
     Standard,
-    /// Exact and phonetic name tokens salted with the record's year of birth: equal only for equal
-    /// names born in the same year, so a token's frequency is that of a name within one birth
-    /// cohort. Needs a date-of-birth field.
+    /// Exact and phonetic name tokens salted with the record's date of birth: equal only for
+    /// equal names born on the same day, so a token's frequency is that of a name among the few
+    /// persons born that day. Needs a date-of-birth field.
     Resistant,
 }
 
@@ -402,7 +402,25 @@ impl TokeniseConfig {
             Error::config(path, vec![p])
         })?;
         cfg.digest = hex::encode(Sha256::digest(text.as_bytes()));
-        let problems = cfg.problems();
+        // The `resistant` profile hardens Bloom filters per record unless told otherwise: plain
+        // filters give equal names equal filters, whose frequencies the salting is there to hide.
+        let explicit_hardening = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| t.get("bloom").and_then(|b| b.get("hardening")).cloned())
+            .is_some();
+        let mut problems = Vec::new();
+        if cfg.profile == EncodingProfile::Resistant && cfg.bloom.hardening == crate::encode::bloom::Hardening::None {
+            if explicit_hardening {
+                problems.push(
+                    "`profile = \"resistant\"` needs hardened Bloom filters (plain ones give its salted names' \
+                     frequencies away): remove `bloom.hardening = \"none\"` (the profile uses \"blip\")"
+                        .into(),
+                );
+            } else {
+                cfg.bloom.hardening = crate::encode::bloom::Hardening::Blip;
+            }
+        }
+        problems.extend(cfg.problems());
         if problems.is_empty() { Ok(cfg) } else { Err(Error::config(path, problems)) }
     }
 
@@ -533,7 +551,7 @@ impl TokeniseConfig {
         }
         if self.profile == EncodingProfile::Resistant && !self.fields.iter().any(|f| f.kind == FieldType::DateOfBirth) {
             p.push(
-                "`profile = \"resistant\"` salts name tokens with the year of birth: map a date_of_birth field".into(),
+                "`profile = \"resistant\"` salts name tokens with the date of birth: map a date_of_birth field".into(),
             );
         }
         if self.record_id.danger_keep_nhs_number_like_ids && self.record_id.mode != RecordIdMode::Keep {

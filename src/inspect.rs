@@ -56,7 +56,7 @@ impl Inspection {
             t,
             "name tokens:           {}",
             if m.salted_names() {
-                "salted with the year of birth (profile `resistant`)"
+                "salted with the date of birth (profile `resistant`)"
             } else {
                 "one per name (profile `standard`)"
             }

@@ -369,21 +369,27 @@ fn pseudonymised_record_ids_are_keyed_tokens_per_source() {
     assert_eq!(m.record_id_mode, pseudolink::config::RecordIdMode::Pseudonymise);
 }
 
-/// The `resistant` profile (issue 10, finding 7): name tokens salted with the year of birth, so a
-/// token's frequency is a name's within one birth cohort; linking it with a standard extract is
-/// refused.
+/// The `resistant` profile (issue 10, finding 7): name tokens salted with the date of birth, so a
+/// token's frequency is a name's among the few persons born that day; each name's frequency band
+/// beside it; Bloom filters hardened per record; linking it with a standard extract is refused.
 #[test]
-fn resistant_profile_salts_name_tokens_with_the_year_of_birth() {
+fn resistant_profile_salts_name_tokens_with_the_date_of_birth() {
     let d = Dir::new();
     let key = setup(&d, 0);
-    d.write(
-        "in.csv",
-        "episode_id,nhs_no,forename,surname,dob,postcode,sex,admit_date,cost\n\
-         A,,Ann,Smith,1980-01-02,M1 1AE,F,2024-02-03,1\n\
-         B,,Ann,Smith,1980-07-09,M1 1AE,F,2024-02-03,1\n\
-         C,,Ann,Smith,1981-01-02,M1 1AE,F,2024-02-03,1\n\
-         D,,Ann,Smith,,M1 1AE,F,2024-02-03,1\n",
+    let mut csv = String::from("episode_id,nhs_no,forename,surname,dob,postcode,sex,admit_date,cost\n");
+    csv.push_str(
+        "A,,Ann,Smith,1980-01-02,M1 1AE,F,2024-02-03,1\n\
+         B,,Ann,Smith,1980-01-02,M1 1AE,F,2024-02-03,1\n\
+         C,,Ann,Smith,1980-01-03,M1 1AE,F,2024-02-03,1\n\
+         D,,Ann,Smith,,M1 1AE,F,2024-02-03,1\n\
+         E,,Ann,Smith,1990-01-02,M1 1AE,F,2024-02-03,1\n",
     );
+    // Smith is common in this extract (band 1); the 300 others' names are seen once (band 3).
+    for i in 0..300u16 {
+        let name: String = [b'A' + (i / 26 % 26) as u8, b'A' + (i % 26) as u8].iter().map(|&b| b as char).collect();
+        csv.push_str(&format!("R{i},,Bea,Name{name},1970-03-04,M1 1AE,F,2024-02-03,1\n"));
+    }
+    d.write("in.csv", csv);
     d.write("r.toml", format!("profile = \"resistant\"\n{CONFIG}"));
     d.ok(&["tokenise", "--config", "r.toml", "--key-file", &key, "--input", "in.csv", "--output", "r.parquet", "-q"]);
     d.ok(&["tokenise", "--config", "cfg.toml", "--key-file", &key, "--input", "in.csv", "--output", "s.parquet", "-q"]);
@@ -392,19 +398,33 @@ fn resistant_profile_salts_name_tokens_with_the_year_of_birth() {
         let vals = column_values(&d.path(file), col);
         let mut m = std::collections::BTreeMap::new();
         for (i, v) in ids.into_iter().zip(vals) {
-            m.insert(i.unwrap(), v.unwrap());
+            m.insert(i.unwrap(), v);
         }
         m
     };
     for col in ["family_name_exact", "given_name_phonetic"] {
         let r = by_id("r.parquet", col);
         let s = by_id("s.parquet", col);
-        assert_eq!(r["A"], r["B"], "{col}: same name, same year of birth");
-        assert_ne!(r["A"], r["C"], "{col}: same name, another year");
+        assert_eq!(r["A"], r["B"], "{col}: same name, same date of birth");
+        assert_ne!(r["A"], r["C"], "{col}: same name, another day");
         assert_ne!(r["A"], r["D"], "{col}: same name, no date of birth");
-        assert!(s.values().all(|v| v == &s["A"]), "{col}: the standard profile ignores the year");
+        assert!(["A", "B", "C", "D"].iter().all(|k| s[*k] == s["A"]), "{col}: the standard profile ignores the date");
         assert!(r.values().all(|v| !s.values().any(|x| x == v)), "{col}: no token shared across profiles");
     }
+    let band = by_id("r.parquet", "family_name_band");
+    assert_eq!((band["A"].as_deref(), band["R7"].as_deref()), (Some("1"), Some("3")), "Smith common, Name7 rare");
+    let standard = crate::util::read_parquet(&d.path("s.parquet"));
+    assert!(standard[0].schema().column_with_name("family_name_band").is_none(), "no band without the profile");
+    // Bloom filters hardened per record: equal names, unequal filters.
+    let bloom = by_id("r.parquet", "family_name_bloom");
+    assert_ne!(bloom["A"], bloom["B"]);
+    assert_eq!(by_id("s.parquet", "family_name_bloom")["A"], by_id("s.parquet", "family_name_bloom")["B"]);
+    d.write("plain.toml", format!("profile = \"resistant\"\n{CONFIG}\n[bloom]\nhardening = \"none\"\n"));
+    let err = d.fails(
+        &["tokenise", "--config", "plain.toml", "--key-file", &key, "--input", "in.csv", "--output", "x.parquet"],
+        2,
+    );
+    assert!(err.contains("needs hardened Bloom filters"), "{err}");
     let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("r.parquet")).unwrap();
     assert!(m.salted_names());
     let err = d.fails(&["link", "r.parquet", "s.parquet", "--out", "l"], 1);

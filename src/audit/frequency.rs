@@ -8,6 +8,9 @@ use serde::Serialize;
 /// percent, cheap at any population size (each is one normal draw per ranked token).
 const SIMULATIONS: usize = 24;
 
+/// A guess right at least this often counts as named confidently.
+pub const CONFIDENT: f64 = 0.5;
+
 /// Counts of one deterministic column.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnStats {
@@ -52,6 +55,11 @@ pub struct Attack {
     pub named: f64,
     /// The same among units holding one of the ten commonest tokens.
     pub named_top10: f64,
+    /// The share of present units named by a guess that is right more often than not: what an
+    /// attacker can name *and trust*. A blind guess (everyone is the commonest name) is right for
+    /// as many as hold that name, but the attacker cannot tell which; this counts only the
+    /// guesses the data makes likely.
+    pub named_confidently: f64,
     /// The share named by an attacker who knows the population's exact ranking: units whose
     /// token's count is not tied with another's.
     pub named_exact_ranking: f64,
@@ -63,44 +71,14 @@ pub fn attack_by_cohort(
     column: &str,
     tokens: &[Option<u128>],
     cohorts: Option<&[Option<u128>]>,
+    bands: Option<&[Option<u128>]>,
     list: usize,
     seed: u64,
 ) -> (Attack, Vec<f64>) {
-    let Some(cohorts) = cohorts else { return attack(column, tokens, list, seed) };
-    let mut groups: HashMap<Option<u128>, Vec<usize>> = HashMap::default();
-    for (u, c) in cohorts.iter().enumerate() {
-        groups.entry(*c).or_default().push(u);
+    match cohorts {
+        Some(c) => super::cohort::attack(column, tokens, c, bands, list, seed),
+        None => attack(column, tokens, list, seed),
     }
-    let mut keys: Vec<Option<u128>> = groups.keys().copied().collect();
-    keys.sort_unstable();
-    let mut per_unit = vec![0.0; tokens.len()];
-    let (mut named, mut named10, mut exact, mut present, mut n10) = (0.0, 0.0, 0.0, 0u64, 0.0);
-    for key in keys {
-        let members = &groups[&key];
-        let sub: Vec<Option<u128>> = members.iter().map(|&u| tokens[u]).collect();
-        let (a, p) = attack(column, &sub, list, seed);
-        let n = sub.iter().flatten().count() as u64;
-        named += a.named * n as f64;
-        exact += a.named_exact_ranking * n as f64;
-        present += n;
-        // The ten commonest tokens of each cohort.
-        let top: u64 = sorted_counts(&sub).iter().take(10).map(|c| c.1).sum();
-        named10 += a.named_top10 * top as f64;
-        n10 += top as f64;
-        for (&u, q) in members.iter().zip(p) {
-            per_unit[u] = q;
-        }
-    }
-    let div = |x: f64, n: f64| if n == 0.0 { 0.0 } else { x / n };
-    (
-        Attack {
-            column: column.to_string(),
-            named: div(named, present as f64),
-            named_top10: div(named10, n10),
-            named_exact_ranking: div(exact, present as f64),
-        },
-        per_unit,
-    )
 }
 
 /// Runs the attack estimate on `tokens` by an attacker whose public list ranks `list` names.
@@ -111,11 +89,14 @@ pub fn attack(column: &str, tokens: &[Option<u128>], list: usize, seed: u64) -> 
     let observed: Vec<u64> = counts.iter().take(list).map(|c| c.1).collect();
     let p_rank = rank_success(&observed, seed);
     let mut p_token: HashMap<u128, f64> = HashMap::default();
-    let (mut named, mut named10, mut n10) = (0.0, 0.0, 0u64);
+    let (mut named, mut named10, mut n10, mut confident) = (0.0, 0.0, 0u64, 0u64);
     for (rank, &(token, n)) in counts.iter().enumerate() {
         let p = p_rank.get(rank).copied().unwrap_or(0.0);
         p_token.insert(token, p);
         named += p * n as f64;
+        if p >= CONFIDENT {
+            confident += n;
+        }
         if rank < 10 {
             named10 += p * n as f64;
             n10 += n;
@@ -134,6 +115,7 @@ pub fn attack(column: &str, tokens: &[Option<u128>], list: usize, seed: u64) -> 
             column: column.to_string(),
             named: div(named, present),
             named_top10: div(named10, n10),
+            named_confidently: div(confident as f64, present),
             named_exact_ranking: div(exact as f64, present),
         },
         per_unit,

@@ -18,8 +18,8 @@
 //!   list gives; the audit redraws every count around its observed value (its sampling noise) and
 //!   counts how often each rank keeps its token, untied. It also reports the worst case, an
 //!   attacker who knows the data's own ranking (every token whose count is not tied is named).
-//!   Name tokens salted with the year of birth (the `resistant` profile) are attacked cohort by
-//!   cohort, as an insider holding the linkage would group them by the year-of-birth token.
+//!   Name tokens salted with the date of birth (the `resistant` profile) are attacked cohort by
+//!   cohort, as an insider holding the linkage would group them by the date-of-birth token.
 //! - **Quasi-identifier uniqueness** ([`uniqueness`]): the share of persons unique on (given-name
 //!   token, family-name token, plain year of birth, plain sex), and the estimated share both named
 //!   by the attack and unique — persons an insider could name and single out.
@@ -31,6 +31,7 @@
 //! Units are persons when a linkage is given (each person's commonest token per column), records
 //! otherwise. The exit status is 1 when a figure exceeds its threshold.
 
+pub mod cohort;
 pub mod frequency;
 pub mod order;
 pub mod public;
@@ -144,7 +145,7 @@ pub(crate) struct Units {
     pub names: Vec<String>,
     /// The field type of each column.
     pub kinds: Vec<FieldType>,
-    /// Whether each column's tokens are salted with the year of birth.
+    /// Whether each column's tokens are salted with the date of birth.
     pub salted: Vec<bool>,
     /// `tokens[column][unit]`.
     pub tokens: Vec<Vec<Option<u128>>>,
@@ -196,9 +197,9 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
     let mut attacks = Vec::new();
     let mut named: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     // A salted column is attacked cohort by cohort: whoever holds the linkage groups a salted
-    // token's holders by their (deterministic) year-of-birth token.
+    // token's holders by their (deterministic) date-of-birth token, the salt's own value.
     let cohorts =
-        units.kinds.iter().zip(&units.names).position(|(k, n)| *k == FieldType::DateOfBirth && n.ends_with("_year"));
+        units.kinds.iter().zip(&units.names).position(|(k, n)| *k == FieldType::DateOfBirth && n.ends_with("_full"));
     for (k, name) in units.names.iter().enumerate() {
         let (list, which) = match units.kinds[k] {
             FieldType::FamilyName => (options.public.family, "family"),
@@ -209,7 +210,9 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
             continue;
         }
         let by = if units.salted[k] { cohorts.map(|c| units.tokens[c].as_slice()) } else { None };
-        let (attack, per_unit) = frequency::attack_by_cohort(name, &units.tokens[k], by, list, options.seed);
+        let field = name.rsplit_once('_').map_or(name.as_str(), |(f, _)| f);
+        let bands = units.names.iter().position(|n| *n == format!("{field}_band")).map(|b| units.tokens[b].as_slice());
+        let (attack, per_unit) = frequency::attack_by_cohort(name, &units.tokens[k], by, bands, list, options.seed);
         // The worst of a name's columns stands for it in the named-and-unique estimate.
         let entry = named.entry(which).or_insert_with(|| vec![0.0; per_unit.len()]);
         for (e, p) in entry.iter_mut().zip(&per_unit) {
@@ -333,6 +336,21 @@ fn name_shaped(v: &str) -> bool {
 
 /// A value as a 128-bit key: a token as it is, a longer Bloom filter by two keyed-free 64-bit
 /// hashes (a collision merely merges two counts).
+/// A column the audit counts: tokens and Bloom filters, or a salted name's frequency band.
+enum TokenArray {
+    Token(FixedSizeBinaryArray),
+    Band(Int32Array),
+}
+
+impl TokenArray {
+    fn get(&self, i: usize) -> Option<u128> {
+        match self {
+            TokenArray::Token(a) => a.is_valid(i).then(|| value_key(a.value(i))),
+            TokenArray::Band(a) => a.is_valid(i).then(|| a.value(i).clamp(0, 3) as u128),
+        }
+    }
+}
+
 fn value_key(v: &[u8]) -> u128 {
     if let Ok(t) = <[u8; 16]>::try_from(v) {
         return u128::from_le_bytes(t);
@@ -394,7 +412,7 @@ fn read_extract(
 ) -> Result<Vec<order::RowOrder>> {
     let mut token_cols: Vec<(String, FieldType, bool)> = Vec::new();
     let (mut year_col, mut sex_col) = (None, None);
-    let salted_labels = [Purpose::NameExactByYear.label(), Purpose::NamePhoneticByYear.label()];
+    let salted_labels = [Purpose::NameExactByDob.label(), Purpose::NamePhoneticByDob.label()];
     for f in &m.fields {
         for c in &f.columns {
             match c.encoding {
@@ -404,6 +422,8 @@ fn read_extract(
                     let salted = c.purpose.as_ref().is_some_and(|p| salted_labels.contains(p));
                     token_cols.push((c.name.clone(), f.kind, salted));
                 }
+                // A salted name's frequency band refines the cohorts its tokens are attacked in.
+                Encoding::Band => token_cols.push((c.name.clone(), f.kind, false)),
                 Encoding::Year => year_col = Some(c.name.clone()),
                 Encoding::Plain if f.kind == FieldType::Sex => sex_col = Some(c.name.clone()),
                 _ => {}
@@ -434,12 +454,13 @@ fn read_extract(
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
         let ids = batch.column_by_name(RECORD_ID).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
         let ids = ids.ok_or_else(|| Error::manifest(path, "has no text record_id column"))?;
-        let tokens: Vec<FixedSizeBinaryArray> = token_cols
+        let tokens: Vec<TokenArray> = token_cols
             .iter()
             .map(|(n, _, _)| {
-                batch
-                    .column_by_name(n)
-                    .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>().cloned())
+                let c = batch.column_by_name(n);
+                c.and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>().cloned())
+                    .map(TokenArray::Token)
+                    .or_else(|| c.and_then(|c| c.as_any().downcast_ref::<Int32Array>().cloned()).map(TokenArray::Band))
                     .ok_or_else(|| Error::manifest(path, format!("column `{n}` is not a token column")))
             })
             .collect::<Result<_>>()?;
@@ -482,7 +503,7 @@ fn read_extract(
                 }
             };
             for (k, a) in tokens.iter().enumerate() {
-                let v = a.is_valid(i).then(|| value_key(a.value(i)));
+                let v = a.get(i);
                 orders[k].push(v);
                 let slot = &mut units.tokens[slots[k]][u];
                 if slot.is_none() {
@@ -536,10 +557,12 @@ impl AuditReport {
         for a in &self.attacks {
             let _ = writeln!(
                 t,
-                "  {:<32} with a public list {:>6.2}%  (ten commonest tokens {:>6.2}%)  with the exact ranking {:>6.2}%",
+                "  {:<32} with a public list {:>6.2}%  (ten commonest tokens {:>6.2}%; by a guess right more often than \
+                 not {:>6.2}%)  with the exact ranking {:>6.2}%",
                 a.column,
                 100.0 * a.named,
                 100.0 * a.named_top10,
+                100.0 * a.named_confidently,
                 100.0 * a.named_exact_ranking
             );
         }

@@ -219,8 +219,23 @@ fn flip_bits(params: &BloomParams, blip: &TokenMac, seed: &[u8], out: &mut [u8])
 /// assert_eq!(dice(&[0b1111], &[0b1111]), 1.0);
 /// ```
 pub fn dice(a: &[u8], b: &[u8]) -> f64 {
+    dice_words(a, b)
+}
+
+/// Bits counted a 64-bit word at a time: the linker's hottest loop when filters are hardened
+/// per record, and several times faster than counting byte by byte in the portable build.
+#[inline(always)]
+fn dice_words(a: &[u8], b: &[u8]) -> f64 {
     let (mut both, mut total) = (0u32, 0u32);
-    for (x, y) in a.iter().zip(b) {
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (wa.remainder(), wb.remainder());
+    for (x, y) in wa.zip(wb) {
+        let (x, y) =
+            (u64::from_le_bytes(x.try_into().unwrap_or([0; 8])), u64::from_le_bytes(y.try_into().unwrap_or([0; 8])));
+        both += (x & y).count_ones();
+        total += x.count_ones() + y.count_ones();
+    }
+    for (x, y) in ra.iter().zip(rb) {
         both += (x & y).count_ones();
         total += x.count_ones() + y.count_ones();
     }

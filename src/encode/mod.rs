@@ -6,6 +6,7 @@
 //! or unusable. The normalisation rules are versioned by [`NORMALISATION_VERSION`]: any change
 //! to them changes tokens, so it changes the version.
 
+pub mod band;
 pub mod bloom;
 pub mod category;
 pub mod date;

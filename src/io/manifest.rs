@@ -195,7 +195,7 @@ impl Manifest {
                 plain_sex: has("category"),
                 release_year: has("year_of_birth"),
                 bloom: has("bloom"),
-                salted_names: f.columns.iter().any(|c| c.purpose == Some(Purpose::NameExactByYear.label())),
+                salted_names: f.columns.iter().any(|c| c.purpose == Some(Purpose::NameExactByDob.label())),
             };
             let want = schema::field_columns(f.kind, &f.name, options);
             let what = format!("field `{}` ({})", f.name, f.kind.as_str());
@@ -254,9 +254,9 @@ impl Manifest {
         Ok(())
     }
 
-    /// Whether name tokens are salted with the year of birth (the `resistant` profile).
+    /// Whether name tokens are salted with the date of birth (the `resistant` profile).
     pub fn salted_names(&self) -> bool {
-        let label = Purpose::NameExactByYear.label();
+        let label = Purpose::NameExactByDob.label();
         self.fields.iter().flat_map(|f| f.columns.iter()).any(|c| c.purpose.as_deref() == Some(label.as_str()))
     }
 

@@ -7,6 +7,7 @@
 //! | `<field>_token`, `_exact`, `_phonetic`, `_full`, `_swapped`, `_year_month`, `_year`, `_sector`, `_district`, `_area` | FixedSizeBinary(16) | tokens; null when missing |
 //! | `<field>_bloom` | FixedSizeBinary(bits / 8) | Bloom-filter encodings |
 //! | `sex` (plain) | Utf8 | `M`, `F`, `I` or null |
+//! | `<field>_year_of_birth`, `<field>_band` | Int32 | plain year of birth (if released); a salted name's frequency band (1–3) |
 //! | pass-through | Utf8, Int64, Float64, Date32 or Boolean | as configured |
 //!
 //! Field order follows the config; the manifest lists every column with its encoding. Rows are in
@@ -42,6 +43,10 @@ pub enum Encoding {
     /// A plain year (Int32): the year of birth, released for age-based analysis when the
     /// config asks for it.
     Year,
+    /// A name's frequency band in the provider's extract (Int32: 1 common, 2 middling, 3 rare;
+    /// see `encode::band`), written beside salted name tokens so that the linker can still weigh
+    /// agreement on a common name below agreement on a rare one.
+    Band,
 }
 
 /// One column a field is encoded into: its part (`token`, `exact`, `bloom` …; empty for a plain
@@ -66,7 +71,7 @@ pub struct FieldOptions {
     pub release_year: bool,
     /// A Bloom filter for an identifier or string field.
     pub bloom: bool,
-    /// Name tokens salted with the year of birth (the `resistant` profile).
+    /// Name tokens salted with the date of birth (the `resistant` profile).
     pub salted_names: bool,
 }
 
@@ -81,15 +86,19 @@ pub fn field_columns(kind: FieldType, name: &str, options: FieldOptions) -> Vec<
         }
         FieldType::GivenName | FieldType::FamilyName | FieldType::Name => {
             let (exact, phonetic) = if options.salted_names {
-                (Purpose::NameExactByYear, Purpose::NamePhoneticByYear)
+                (Purpose::NameExactByDob, Purpose::NamePhoneticByDob)
             } else {
                 (Purpose::NameExact, Purpose::NamePhonetic)
             };
-            vec![
+            let mut v = vec![
                 c("exact", Encoding::Token, Some(exact)),
                 c("phonetic", Encoding::Token, Some(phonetic)),
                 c("bloom", Encoding::Bloom, Some(Purpose::NameBloom)),
-            ]
+            ];
+            if options.salted_names && kind != FieldType::Name {
+                v.push(c("band", Encoding::Band, None));
+            }
+            v
         }
         FieldType::DateOfBirth | FieldType::Date => {
             let dob = kind == FieldType::DateOfBirth;
@@ -143,7 +152,7 @@ pub fn encoded_field(name: &str, encoding: Encoding, bytes: usize) -> FieldRef {
         Encoding::Status | Encoding::Plain => DataType::Utf8,
         Encoding::Token => DataType::FixedSizeBinary(TOKEN_BYTES as i32),
         Encoding::Bloom => DataType::FixedSizeBinary(bytes as i32),
-        Encoding::Year => DataType::Int32,
+        Encoding::Year | Encoding::Band => DataType::Int32,
     };
     let nullable = encoding != Encoding::Status;
     Arc::new(Field::new(name, dt, nullable))

@@ -133,6 +133,12 @@ pub struct Records {
     pub sex: Vec<u8>,
     /// Records per extract.
     pub counts: Vec<u64>,
+    /// Whether name tokens are salted with the date of birth (the `resistant` profile): two
+    /// records' name tokens can then agree only when their dates of birth do.
+    pub salted_names: bool,
+    /// Frequency bands of the given and family names (`encode::band`; 0 when absent), written
+    /// beside salted name tokens.
+    pub name_bands: [Vec<u8>; 2],
 }
 
 impl Records {
@@ -277,7 +283,7 @@ impl Records {
             .flat_map(|m| m.fields.iter())
             .flat_map(|f| f.columns.iter())
             .find_map(|c| (c.encoding == crate::io::schema::Encoding::Bloom).then_some(c.bytes.unwrap_or(0)));
-        let mut r = Records { files: files.to_vec(), key_id, ..Default::default() };
+        let mut r = Records { files: files.to_vec(), key_id, salted_names: salted, ..Default::default() };
         let width = bloom_width.unwrap_or(0);
         r.given.2.width = width;
         r.family.2.width = width;
@@ -460,10 +466,11 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
     ];
     let blooms = [wanted(GivenName, "bloom"), wanted(FamilyName, "bloom")];
     let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
+    let bands = [wanted(GivenName, "band"), wanted(FamilyName, "band")];
     // Read only the columns linkage uses: pass-through activity columns stay on disk.
     let mut names: Vec<&str> = vec![RECORD_ID];
     let first_of_file = r.record_id.len() as u64;
-    let all = tokens.iter().chain(&blooms).chain(std::iter::once(&sex));
+    let all = tokens.iter().chain(&blooms).chain(std::iter::once(&sex)).chain(&bands);
     names.extend(all.flatten().map(String::as_str));
     let roots: Vec<usize> = schema
         .fields()
@@ -521,6 +528,18 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
                         let code = if a.is_valid(i) { dicts.bloom(which, col, a.value(i)) } else { 0 };
                         col.codes.push(code);
                     }
+                }
+            }
+        }
+        for (name, col) in bands.iter().zip(&mut r.name_bands) {
+            match name.as_ref().and_then(|nm| batch.column_by_name(nm)) {
+                None => col.extend(std::iter::repeat_n(0u8, n)),
+                Some(c) => {
+                    let a = c
+                        .as_any()
+                        .downcast_ref::<arrow_array::Int32Array>()
+                        .ok_or_else(|| Error::manifest(path, "a name-band column does not match its manifest"))?;
+                    col.extend((0..n).map(|i| if a.is_valid(i) { a.value(i).clamp(0, 3) as u8 } else { 0 }));
                 }
             }
         }

@@ -14,9 +14,18 @@
 //! name is. They are computed from the data of each run, so a model loaded with `--model`
 //! adjusts to the population it is applied to.
 
+use rayon::prelude::*;
+
 use crate::link::compare::{COMPARISONS, Pattern};
 use crate::link::data::{Records, TokCol};
 use crate::link::model::{MIN_PROBABILITY, Model};
+
+/// Same-day pairs sampled to estimate each band's frequency (salted names).
+const BAND_SAMPLE: usize = crate::link::train::u::SAME_DAY_SAMPLE;
+/// Seed of that sample, so that linkage is repeatable.
+const BAND_SAMPLE_SEED: u64 = 0x6261_6e64;
+/// Fewest sampled pairs a band's estimate rests on.
+const MIN_BAND_PAIRS: u64 = 200;
 
 /// Frequencies of each token value, per adjustable comparison.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +35,8 @@ pub struct TermFrequencies {
 }
 
 /// The token column whose values comparison `k` adjusts by, if any: the exact name tokens.
+/// Names salted with the date of birth are adjusted by their frequency band instead (see
+/// [`TermFrequencies::count`]).
 fn column(r: &Records, k: usize) -> Option<&TokCol> {
     match k {
         1 => Some(&r.given.0),
@@ -37,7 +48,16 @@ fn column(r: &Records, k: usize) -> Option<&TokCol> {
 impl TermFrequencies {
     /// Counts value frequencies among the identities `reps` for every comparison of `model`
     /// that has a term-frequency adjusted level.
+    ///
+    /// Salted names (the `resistant` profile) are adjusted by their frequency band: for a pair
+    /// agreeing on a name of band *b* the frequency to use is the average name frequency among
+    /// such agreements, Σp²/Σp over the band's names. Σp of a band is the share of identities in
+    /// it; Σp²/(Σp)² is the chance that two identities of the band, born on the same day and
+    /// otherwise unalike, share the salted token — both counted without ever seeing a name.
     pub fn count(r: &Records, reps: &[u32], model: &Model) -> TermFrequencies {
+        if r.salted_names {
+            return TermFrequencies::by_band(r, reps, model);
+        }
         let tables = (0..COMPARISONS)
             .map(|k| {
                 let adjusted = model.comparisons.get(k).is_some_and(|c| c.levels.iter().any(|l| l.term_frequency));
@@ -61,6 +81,71 @@ impl TermFrequencies {
         TermFrequencies { tables }
     }
 
+    fn by_band(r: &Records, reps: &[u32], model: &Model) -> TermFrequencies {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(BAND_SAMPLE_SEED);
+        let same_day = crate::link::train::u::same_day_pairs(r, reps, BAND_SAMPLE, &mut rng);
+        let tables = (0..COMPARISONS)
+            .map(|k| {
+                let adjusted = model.comparisons.get(k).is_some_and(|c| c.levels.iter().any(|l| l.term_frequency));
+                let (bands, exact, other) = match k {
+                    1 => (&r.name_bands[0], &r.given.0, 2),
+                    2 => (&r.name_bands[1], &r.family.0, 1),
+                    _ => return None,
+                };
+                if !adjusted || bands.iter().all(|&b| b == 0) {
+                    return None;
+                }
+                let mut held = [0u64; 4];
+                for &i in reps {
+                    if exact.get(i as usize).is_some() {
+                        held[bands[i as usize] as usize] += 1;
+                    }
+                }
+                let present: u64 = held[1..].iter().sum();
+                // Per band: sampled pairs, and those sharing the token.
+                let (pairs, shared) = same_day
+                    .par_chunks(65_536)
+                    .map(|chunk| {
+                        let (mut pairs, mut shared) = ([0u64; 4], [0u64; 4]);
+                        for &(a, b) in chunk {
+                            let (a, b) = (a as usize, b as usize);
+                            let band = bands[a];
+                            if band == 0 || band != bands[b] {
+                                continue;
+                            }
+                            let (Some(x), Some(y)) = (exact.get(a), exact.get(b)) else { continue };
+                            // Pairs alike elsewhere may be one person: keep those unalike on the
+                            // other name and the postcode, as the u estimate does.
+                            let p = crate::link::compare::pattern(r, a, b, crate::link::compare::Thresholds::default());
+                            if p[other] != 6 || !(p[4] == 0 || p[4] == 4) {
+                                continue;
+                            }
+                            pairs[band as usize] += 1;
+                            shared[band as usize] += u64::from(x == y);
+                        }
+                        (pairs, shared)
+                    })
+                    .reduce(
+                        || ([0u64; 4], [0u64; 4]),
+                        |(p1, s1), (p2, s2)| {
+                            (std::array::from_fn(|i| p1[i] + p2[i]), std::array::from_fn(|i| s1[i] + s2[i]))
+                        },
+                    );
+                // Table index = band; a band too thin to estimate keeps the level's average u.
+                let mut table = vec![0.0; 4];
+                for b in 1..4 {
+                    if pairs[b] >= MIN_BAND_PAIRS && present > 0 {
+                        let share = held[b] as f64 / present as f64;
+                        table[b] = (shared[b] as f64 / pairs[b] as f64) * share;
+                    }
+                }
+                Some(table)
+            })
+            .collect();
+        TermFrequencies { tables }
+    }
+
     /// No adjustment at all.
     pub fn none() -> TermFrequencies {
         TermFrequencies::default()
@@ -77,8 +162,15 @@ impl TermFrequencies {
                 continue;
             }
             // The larger of the two sides' frequencies, as Splink does: conservative when the
-            // level is not an exact agreement.
-            let tf = |i: usize| col.get(i).and_then(|c| table.get(c as usize)).copied().unwrap_or(0.0);
+            // level is not an exact agreement. Salted names look their band up; a band without
+            // an estimate (0) leaves the level's average u.
+            let tf = |i: usize| {
+                let key = if r.salted_names { Some(u32::from(r.name_bands[k - 1][i])) } else { col.get(i) };
+                key.and_then(|c| table.get(c as usize)).copied().unwrap_or(0.0)
+            };
+            if r.salted_names && (tf(a) == 0.0 || tf(b) == 0.0) {
+                continue;
+            }
             let f = tf(a).max(tf(b)).max(MIN_PROBABILITY);
             out[k] = (level.u.max(MIN_PROBABILITY) / f).log2();
         }

@@ -33,10 +33,10 @@ pub enum Purpose {
     NameExact,
     /// Tokens of names' phonetic codes.
     NamePhonetic,
-    /// Exact name tokens salted with the year of birth (the `resistant` profile).
-    NameExactByYear,
-    /// Phonetic name tokens salted with the year of birth (the `resistant` profile).
-    NamePhoneticByYear,
+    /// Exact name tokens salted with the date of birth (the `resistant` profile).
+    NameExactByDob,
+    /// Phonetic name tokens salted with the date of birth (the `resistant` profile).
+    NamePhoneticByDob,
     /// Bloom-filter n-gram hashing for names.
     NameBloom,
     /// Full date-of-birth tokens (and day/month-swapped ones, which must compare with them).
@@ -90,8 +90,8 @@ impl Purpose {
             Purpose::NhsNumber => "nhs-number",
             Purpose::NameExact => "name/exact",
             Purpose::NamePhonetic => "name/phonetic",
-            Purpose::NameExactByYear => "name/exact-by-year-of-birth",
-            Purpose::NamePhoneticByYear => "name/phonetic-by-year-of-birth",
+            Purpose::NameExactByDob => "name/exact-by-date-of-birth",
+            Purpose::NamePhoneticByDob => "name/phonetic-by-date-of-birth",
             Purpose::NameBloom => "name/bloom",
             Purpose::DobFull => "dob/full",
             Purpose::DobYearMonth => "dob/year-month",

@@ -138,7 +138,8 @@ impl FixedCol {
 enum OutCol {
     Fixed(FixedCol),
     Code(Vec<Option<&'static str>>),
-    Year(Vec<Option<i32>>),
+    /// Small integers: a plain year of birth, a name's frequency band.
+    Int(Vec<Option<i32>>),
 }
 
 impl OutCol {
@@ -150,9 +151,9 @@ impl OutCol {
         }
     }
 
-    fn year(&mut self) -> &mut Vec<Option<i32>> {
+    fn int(&mut self) -> &mut Vec<Option<i32>> {
         match self {
-            OutCol::Year(y) => y,
+            OutCol::Int(y) => y,
             _ => unreachable!("plan and kernel agree on column kinds"),
         }
     }
@@ -168,7 +169,7 @@ impl OutCol {
         match self {
             OutCol::Fixed(f) => f.finish(),
             OutCol::Code(c) => Arc::new(StringArray::from(c)),
-            OutCol::Year(y) => Arc::new(arrow_array::Int32Array::from(y)),
+            OutCol::Int(y) => Arc::new(arrow_array::Int32Array::from(y)),
         }
     }
 }
@@ -268,9 +269,10 @@ pub(crate) fn tokenise_chunk(
     }
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(id_out.finish())];
 
-    // The `resistant` profile salts name tokens with each record's year of birth (`????` when
-    // the date of birth is missing or unusable).
-    let salts: Option<Vec<[u8; 4]>> = plan.name_salt.map(|k| {
+    // The `resistant` profile salts name tokens with each record's full date of birth
+    // (`????-??-??` when it is missing or unusable): an insider who groups tokens by the
+    // date-of-birth token sees cohorts of a few persons, too small to rank names by frequency.
+    let salts: Option<Vec<Salt>> = plan.name_salt.map(|k| {
         let f = &plan.fields[k];
         let input = &batch.columns[f.input];
         (start..end)
@@ -279,19 +281,11 @@ pub(crate) fn tokenise_chunk(
                 match &f.encoder {
                     Encoder::Date { formats, min_year, max_year, .. } => {
                         match parse_date(raw, formats, *min_year, *max_year).1 {
-                            Some(d) => {
-                                let y = d.year().clamp(0, 9_999) as u32;
-                                [
-                                    b'0' + (y / 1000) as u8,
-                                    b'0' + (y / 100 % 10) as u8,
-                                    b'0' + (y / 10 % 10) as u8,
-                                    b'0' + (y % 10) as u8,
-                                ]
-                            }
-                            None => *b"????",
+                            Some(d) => date_salt(d.year(), d.month(), d.day()),
+                            None => *b"????-??-??",
                         }
                     }
-                    _ => *b"????",
+                    _ => *b"????-??-??",
                 }
             })
             .collect()
@@ -303,11 +297,17 @@ pub(crate) fn tokenise_chunk(
         let fc = &mut counts.fields[fi];
         let mut cols: Vec<OutCol> = match &field.encoder {
             Encoder::Nhs { .. } => vec![OutCol::Code(Vec::with_capacity(rows)), fixed(rows)],
-            Encoder::Name { .. } => vec![fixed(rows), fixed(rows), OutCol::Fixed(FixedCol::new(bloom_bytes, rows))],
+            Encoder::Name { .. } => {
+                let mut v = vec![fixed(rows), fixed(rows), OutCol::Fixed(FixedCol::new(bloom_bytes, rows))];
+                if plan.name_bands[fi].is_some() {
+                    v.push(OutCol::Int(Vec::with_capacity(rows)));
+                }
+                v
+            }
             Encoder::Date { release_year, .. } => {
                 let mut v = vec![fixed(rows), fixed(rows), fixed(rows), fixed(rows)];
                 if *release_year {
-                    v.push(OutCol::Year(Vec::with_capacity(rows)));
+                    v.push(OutCol::Int(Vec::with_capacity(rows)));
                 }
                 v
             }
@@ -380,6 +380,9 @@ pub(crate) fn tokenise_chunk(
                             fc.macs += 1;
                         }
                         fc.macs += 1 + fill_bloom(plan, bloom, &mut s, batch, r, &field.name, cols[2].fixed());
+                        if let Some(bands) = &plan.name_bands[fi] {
+                            cols[3].int().push(Some(i32::from(bands.band(&s.text))));
+                        }
                     } else {
                         nulls(&mut cols);
                     }
@@ -402,7 +405,7 @@ pub(crate) fn tokenise_chunk(
                             year.token_into(&p.year, cols[3].fixed().push());
                             fc.macs += 3;
                             if *release_year {
-                                cols[4].year().push(Some(d.year()));
+                                cols[4].int().push(Some(d.year()));
                             }
                         }
                         None => nulls(&mut cols),
@@ -538,7 +541,7 @@ fn nulls(cols: &mut [OutCol]) {
         match c {
             OutCol::Fixed(f) => f.null(),
             OutCol::Code(v) => v.push(None),
-            OutCol::Year(v) => v.push(None),
+            OutCol::Int(v) => v.push(None),
         }
     }
 }
@@ -564,8 +567,18 @@ fn fill_bloom(
     bloom::encode(&plan.bloom, mac, &s.text, &mut s.bloom, plan.blip.as_ref(), &s.seed, slot)
 }
 
-/// `value`, then (with a salt) a NUL and the salt: a name and its year of birth.
-fn salted_into(out: &mut Vec<u8>, value: &[u8], salt: Option<[u8; 4]>) {
+/// A name token's salt: the date of birth as `YYYY-MM-DD`.
+type Salt = [u8; 10];
+
+/// `YYYY-MM-DD` without allocating (the year clamped to four digits).
+fn date_salt(year: i32, month: u32, day: u32) -> Salt {
+    let y = year.clamp(0, 9_999) as u32;
+    let d = |x: u32| b'0' + (x % 10) as u8;
+    [d(y / 1000), d(y / 100), d(y / 10), d(y), b'-', d(month / 10), d(month), b'-', d(day / 10), d(day)]
+}
+
+/// `value`, then (with a salt) a NUL and the salt: a name and its date of birth.
+fn salted_into(out: &mut Vec<u8>, value: &[u8], salt: Option<Salt>) {
     out.clear();
     out.extend_from_slice(value);
     if let Some(s) = salt {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use rayon::prelude::*;
+use zeroize::Zeroize;
 
 pub use kernel::{Counts, FieldCounts};
 
@@ -99,8 +100,16 @@ pub fn tokenise(
     // Rows expected, for sizing the keyed shuffle: a CSV row is rarely under 64 bytes.
     let size = source.progress().1.unwrap_or(0);
     let expected_rows = if format == InputFormat::Csv { size / 64 } else { size };
-    let plan = Plan::new(config, source.header(), key, input)?;
+    let mut plan = Plan::new(config, source.header(), key, input)?;
     source.select(&plan.selected);
+    if plan.name_bands.iter().any(Option::is_some) {
+        let mut counting: Box<dyn BatchSource> = match format {
+            InputFormat::Csv => Box::new(CsvSource::open(input, &config.input, options.batch_rows)?),
+            InputFormat::Parquet => Box::new(ParquetSource::open(input, options.batch_rows)?),
+        };
+        counting.select(&plan.selected);
+        count_name_bands(&mut plan, counting.as_mut())?;
+    }
 
     let out = AtomicFile::create(output)?;
     let mut shuffle = shuffle::Shuffle::new(plan.schema.clone(), output, expected_rows);
@@ -206,6 +215,36 @@ pub fn tokenise(
 
     let report = quality_report(config, key, input, output, &plan, &totals);
     Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
+}
+
+/// The `resistant` profile's first pass: counts each banded name field's normalised names over
+/// the whole input, then fixes their frequency bands (`encode::band`).
+fn count_name_bands(plan: &mut Plan, source: &mut dyn BatchSource) -> Result<()> {
+    let (mut text, mut parts) = (String::new(), Vec::new());
+    let inputs: Vec<(usize, usize)> = plan
+        .name_bands
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.is_some())
+        .map(|(i, _)| (i, plan.fields[i].input))
+        .collect();
+    while let Some(batch) = source.next_batch()? {
+        for &(field, input) in &inputs {
+            let column = &batch.columns[input];
+            let Some(counts) = plan.name_bands[field].as_mut() else { continue };
+            for r in 0..batch.num_rows() {
+                let raw = if arrow_array::Array::is_null(column, r) { "" } else { column.value(r) };
+                if crate::encode::name::normalise_name(raw, &mut text, &mut parts) == crate::encode::Outcome::Value {
+                    counts.add(&text);
+                }
+            }
+        }
+    }
+    text.zeroize();
+    for counts in plan.name_bands.iter_mut().flatten() {
+        counts.finish();
+    }
+    Ok(())
 }
 
 fn quality_report(

@@ -33,6 +33,9 @@ pub(crate) struct Plan {
     /// With the `resistant` profile, the date-of-birth field (index in `fields`) whose year salts
     /// name tokens.
     pub name_salt: Option<usize>,
+    /// With the `resistant` profile, the frequency bands of each given- and family-name field's
+    /// names (by field index; counted before tokenising, see `encode::band`).
+    pub name_bands: Vec<Option<crate::encode::band::NameCounts>>,
     /// Keys the order rows are written in.
     pub row_order: TokenMac,
     /// Kept record ids that look like NHS numbers are allowed (the config's danger setting).
@@ -253,6 +256,14 @@ impl Plan {
             record_column: cfg.record_id.column.clone(),
             allow_nhs_like_ids: cfg.record_id.danger_keep_nhs_number_like_ids,
             row_order: sub(&Purpose::RowOrder),
+            name_bands: fields
+                .iter()
+                .map(|f| {
+                    (cfg.profile == EncodingProfile::Resistant
+                        && matches!(f.kind, FieldType::GivenName | FieldType::FamilyName))
+                    .then(crate::encode::band::NameCounts::default)
+                })
+                .collect(),
             name_salt: (cfg.profile == EncodingProfile::Resistant)
                 .then(|| fields.iter().position(|f: &FieldPlan| f.kind == FieldType::DateOfBirth))
                 .flatten(),

@@ -6,14 +6,25 @@
 //! rare levels (an exact NHS-number agreement between random records may never occur): levels
 //! unseen get a floor of one half of an observation, so their weights stay finite and large.
 //! Default sample: 1,000,000 pairs, seeded, so training is repeatable.
+//!
+//! Names salted with the date of birth (the `resistant` profile) can agree exactly only between
+//! records born on the same day, so among random pairs their exact and phonetic levels are as rare
+//! as a name *and* a birthday shared: priced at that, agreement would count the date of birth a
+//! second time. Their u is therefore estimated among random pairs born on the same day — the
+//! chance that names agree given that the dates do, which is what the score needs beside the
+//! date of birth's own weight.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::link::compare::{COMPARISONS, Thresholds, pattern};
+use crate::link::compare::{COMPARISONS, Pattern, Thresholds, pattern};
 use crate::link::data::Records;
 use crate::link::model::Model;
+
+/// Most pairs born on the same day sampled for salted names' u (their levels are common among
+/// such pairs, so fewer pairs than the random sample give as close an estimate).
+pub const SAME_DAY_SAMPLE: usize = 300_000;
 
 /// Default number of random pairs sampled.
 pub const DEFAULT_U_SAMPLE: usize = 1_000_000;
@@ -35,6 +46,38 @@ pub fn estimate_u(model: &mut Model, r: &Records, items: &[u32], sample: usize, 
             (items[a], items[b])
         })
         .collect();
+    let mut total = level_counts(r, &pairs, t, |_| true);
+    if r.salted_names {
+        // Records born on the same day are far likelier than random ones to be one person, so
+        // the sample keeps only pairs whose other name and postcode disagree outright: among
+        // non-matches that says nothing of this name (the fields are independent), and few
+        // matches disagree on both.
+        let same_day = same_day_pairs(r, items, sample.min(SAME_DAY_SAMPLE), &mut rng);
+        let postcode_differs = |p: &Pattern| p[4] == 0 || p[4] == 4;
+        let given = level_counts(r, &same_day, t, |p| p[2] == 6 && postcode_differs(p));
+        let family = level_counts(r, &same_day, t, |p| p[1] == 6 && postcode_differs(p));
+        total[1] = given[1];
+        total[2] = family[2];
+    }
+    for (k, comp) in model.comparisons.iter_mut().enumerate() {
+        let observed: u64 = total[k][1..comp.levels.len()].iter().sum();
+        if observed == 0 {
+            continue;
+        }
+        for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
+            level.u = (total[k][l] as f64).max(0.5) / observed as f64;
+        }
+    }
+    pairs.len()
+}
+
+/// Level counts per comparison over the `pairs` whose pattern passes `keep`.
+fn level_counts(
+    r: &Records,
+    pairs: &[(u32, u32)],
+    t: Thresholds,
+    keep: impl Fn(&Pattern) -> bool + Sync,
+) -> [[u64; 8]; COMPARISONS] {
     // Count levels in fixed chunks, summed in chunk order: the result is independent of threads.
     let counts: Vec<[[u64; 8]; COMPARISONS]> = pairs
         .par_chunks(65_536)
@@ -42,6 +85,9 @@ pub fn estimate_u(model: &mut Model, r: &Records, items: &[u32], sample: usize, 
             let mut c = [[0u64; 8]; COMPARISONS];
             for &(a, b) in chunk {
                 let p = pattern(r, a as usize, b as usize, t);
+                if !keep(&p) {
+                    continue;
+                }
                 for (k, &l) in p.iter().enumerate() {
                     c[k][l as usize] += 1;
                 }
@@ -57,14 +103,34 @@ pub fn estimate_u(model: &mut Model, r: &Records, items: &[u32], sample: usize, 
             }
         }
     }
-    for (k, comp) in model.comparisons.iter_mut().enumerate() {
-        let observed: u64 = total[k][1..comp.levels.len()].iter().sum();
-        if observed == 0 {
-            continue;
-        }
-        for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
-            level.u = (total[k][l] as f64).max(0.5) / observed as f64;
+    total
+}
+
+/// Up to `sample` random pairs of `items` born on the same day (same date-of-birth token).
+pub(crate) fn same_day_pairs(r: &Records, items: &[u32], sample: usize, rng: &mut ChaCha8Rng) -> Vec<(u32, u32)> {
+    let mut by_day: rustc_hash::FxHashMap<u32, Vec<u32>> = rustc_hash::FxHashMap::default();
+    for &i in items {
+        if let Some(d) = r.dob[0].get(i as usize) {
+            by_day.entry(d).or_default().push(i);
         }
     }
-    pairs.len()
+    let mut days: Vec<Vec<u32>> = by_day.into_values().filter(|v| v.len() >= 2).collect();
+    days.sort_unstable_by_key(|v| v[0]);
+    // Records in days with company, drawn uniformly; the partner uniformly from the same day.
+    let pool: Vec<(u32, u32)> =
+        days.iter().enumerate().flat_map(|(d, v)| (0..v.len() as u32).map(move |k| (d as u32, k))).collect();
+    if pool.is_empty() {
+        return Vec::new();
+    }
+    (0..sample)
+        .map(|_| {
+            let (d, k) = pool[rng.random_range(0..pool.len())];
+            let day = &days[d as usize];
+            let mut j = rng.random_range(0..day.len() - 1) as u32;
+            if j >= k {
+                j += 1;
+            }
+            (day[k as usize], day[j as usize])
+        })
+        .collect()
 }
