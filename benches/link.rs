@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use pseudolink::ProjectKey;
 use pseudolink::config::TokeniseConfig;
 use pseudolink::link::cluster::Clusters;
-use pseudolink::link::compare::{Thresholds, default_comparisons, pattern};
+use pseudolink::link::compare::{Comparisons, Thresholds, builtin, default_comparisons};
 use pseudolink::link::data::Records;
 use pseudolink::link::model::Model;
 use pseudolink::link::train::em::{EmOptions, train};
@@ -37,13 +37,14 @@ fn patterns(c: &mut Criterion) {
         })
         .collect();
     let r = Records::load(&files).unwrap();
+    let comparisons = Comparisons::resolve(default_comparisons(&r, Thresholds::default()), &r).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let pairs: Vec<(usize, usize)> =
         (0..100_000).map(|_| (rng.random_range(0..r.len()), rng.random_range(0..r.len()))).collect();
     let mut g = c.benchmark_group("compare");
     g.throughput(Throughput::Elements(pairs.len() as u64));
     g.bench_function("pattern_random_pairs", |b| {
-        b.iter(|| pairs.iter().map(|&(x, y)| pattern(&r, x, y, Thresholds::default())[1] as u64).sum::<u64>())
+        b.iter(|| pairs.iter().map(|&(x, y)| comparisons.pattern(&r, x, y).get(1) as u64).sum::<u64>())
     });
     g.finish();
 }
@@ -52,7 +53,16 @@ fn em(c: &mut Criterion) {
     let mut g = c.benchmark_group("em");
     for distinct in [100usize, 1_000, 5_000] {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let model = Model::new(0.01, default_comparisons());
+        let t = Thresholds::default();
+        let defs = [
+            builtin::nhs_number(),
+            builtin::name(pseudolink::link::compare::Subject::GivenName, t),
+            builtin::name(pseudolink::link::compare::Subject::FamilyName, t),
+            builtin::date_of_birth(),
+            builtin::postcode(),
+            builtin::sex(),
+        ];
+        let model = Model::new(0.01, defs.iter().map(|d| d.start()).collect());
         let counts: Vec<(Vec<u8>, u64)> = (0..distinct)
             .map(|_| {
                 let p = model.comparisons.iter().map(|c| rng.random_range(0..c.levels.len()) as u8).collect();

@@ -110,7 +110,7 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
     tokenise_with_key(&d, &key, "nopc.toml", "s/acute.csv", "nopc.parquet");
     d.write("pc.toml", "[[blocking]]\nrule = [\"postcode\"]\n");
     let err = d.fails(&["link", "nopc.parquet", "--out", "lp", "--config", "pc.toml"], 2);
-    assert!(err.contains("uses Postcode, which no extract holds"), "{err}");
+    assert!(err.contains("uses `postcode`, which no extract holds"), "{err}");
     d.write("bad.toml", "threshold = 3\ncolour = 1\n");
     let err = d.fails(&["link", "nopc.parquet", "--out", "lp", "--config", "bad.toml"], 2);
     assert!(err.contains("bad.toml") && err.contains("colour"), "{err}");
@@ -306,7 +306,8 @@ fn extracts_without_nhs_numbers_link_with_defaults() {
     let mut args = vec!["link", "--out", "l"];
     args.extend(extracts.iter().map(String::as_str));
     let err = text(&d.ok(&args).stderr);
-    assert!(err.contains("default blocking rule [NhsNumber] left out: no extract holds NhsNumber"), "{err}");
+    assert!(err.contains("default blocking rule [nhs_number] left out: no extract holds nhs_number"), "{err}");
+    assert!(err.contains("comparisons: given_name, family_name, date_of_birth"), "no NHS-number comparison: {err}");
     assert!(err.contains("the prior comes from the"), "{err}");
     let persons = column_values(&d.path("l/clusters.parquet"), "person_id");
     let distinct: HashSet<_> = persons.iter().collect();

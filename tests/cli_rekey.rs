@@ -33,7 +33,17 @@ fn rekeyed_extracts_link_exactly_as_raw_ones_and_no_token_survives() {
     };
     link("raw", extracts.clone());
     link("rekeyed", extracts.iter().map(|e| format!("tre/{e}")).collect());
-    for f in ["clusters.parquet", "pairs.parquet", "model.json"] {
+    // The model says which keys it was trained under; all else is equal.
+    let model = |dir: &str| {
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path(&format!("{dir}/model.json"))).unwrap()).unwrap();
+        let key = m["key_id"].take();
+        (m, key.as_str().unwrap().to_string())
+    };
+    let ((raw_model, raw_key), (re_model, re_key)) = (model("raw"), model("rekeyed"));
+    assert_eq!(raw_model, re_model, "model.json differs after rekeying");
+    assert!(!raw_key.contains("re-keyed") && re_key.contains(&format!("re-keyed under {}", id.trim())), "{re_key}");
+    for f in ["clusters.parquet", "pairs.parquet"] {
         assert!(
             std::fs::read(d.path(&format!("raw/{f}"))).unwrap()
                 == std::fs::read(d.path(&format!("rekeyed/{f}"))).unwrap(),

@@ -61,6 +61,10 @@ pub struct Args {
     /// DIR/linkage.key).
     #[arg(long, value_name = "KEYFILE")]
     pub linkage_key: Option<PathBuf>,
+    /// Which pairs may link: link_and_dedupe (default), link_only (only across sources) or
+    /// dedupe_only (only within each source).
+    #[arg(long, value_name = "TYPE")]
+    pub link_type: Option<String>,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
@@ -68,21 +72,22 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if let Some(p) = &args.config {
         crate::link::config::LinkConfig::read(p)?.apply(&mut options);
     }
-    if let Some(t) = args.threshold {
-        if !(t > 0.0 && t < 1.0) {
-            return Err(Error::usage("--threshold must be between 0 and 1"));
-        }
-        options.threshold = t;
+    // Flags are settings too: checked by the config's own rules, so that a value a config
+    // refuses is refused on the command line as well.
+    let flags = crate::link::config::LinkConfig {
+        threshold: args.threshold,
+        seed: args.seed,
+        max_block: args.max_block,
+        max_pairs: args.max_pairs,
+        link_type: args.link_type.clone(),
+        ..Default::default()
+    };
+    let problems = flags.problems();
+    if !problems.is_empty() {
+        let flag = |p: &String| p.replace("`threshold`", "--threshold").replace("`max_block`", "--max-block");
+        return Err(Error::usage(problems.iter().map(flag).collect::<Vec<_>>().join("; ")));
     }
-    if let Some(s) = args.seed {
-        options.seed = s;
-    }
-    if let Some(m) = args.max_block {
-        options.max_block = m.max(2);
-    }
-    if let Some(m) = args.max_pairs {
-        options.max_pairs = Some(m);
-    }
+    flags.apply(&mut options);
     let outs = crate::link::output_paths(&args.out);
     let key_out = args.out.join(output::LINKAGE_KEY_FILE);
     let mut out_refs: Vec<&std::path::Path> = outs.iter().map(PathBuf::as_path).collect();

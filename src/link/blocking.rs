@@ -19,9 +19,10 @@ use std::hash::Hasher;
 
 use crate::link::data::{Records, TokCol};
 
-/// A column a blocking rule may use (named in configs as below, in snake case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A column a blocking rule may use (named in configs as below, in snake case, or by an
+/// identifier or string field's own name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(from = "String", into = "String")]
 pub enum Key {
     /// NHS-number token.
     NhsNumber,
@@ -41,16 +42,58 @@ pub enum Key {
     Postcode,
     /// Postcode district.
     PostcodeDistrict,
+    /// An identifier or string field's exact token, by the field's name.
+    Field(String),
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Key {
+        match s.as_str() {
+            "nhs_number" => Key::NhsNumber,
+            "given_exact" => Key::GivenExact,
+            "given_phonetic" => Key::GivenPhonetic,
+            "family_exact" => Key::FamilyExact,
+            "family_phonetic" => Key::FamilyPhonetic,
+            "dob" => Key::Dob,
+            "dob_year" => Key::DobYear,
+            "postcode" => Key::Postcode,
+            "postcode_district" => Key::PostcodeDistrict,
+            _ => Key::Field(s),
+        }
+    }
+}
+
+impl From<Key> for String {
+    fn from(k: Key) -> String {
+        k.name().to_string()
+    }
 }
 
 impl Key {
-    /// Whether any record has this column.
-    pub fn present(self, r: &Records) -> bool {
-        self.column(r).codes.iter().any(|&c| c != 0)
+    /// The key's name in configs and reports.
+    pub fn name(&self) -> &str {
+        match self {
+            Key::NhsNumber => "nhs_number",
+            Key::GivenExact => "given_exact",
+            Key::GivenPhonetic => "given_phonetic",
+            Key::FamilyExact => "family_exact",
+            Key::FamilyPhonetic => "family_phonetic",
+            Key::Dob => "dob",
+            Key::DobYear => "dob_year",
+            Key::Postcode => "postcode",
+            Key::PostcodeDistrict => "postcode_district",
+            Key::Field(f) => f,
+        }
     }
 
-    fn column(self, r: &Records) -> &TokCol {
-        match self {
+    /// Whether any record has this column.
+    pub fn present(&self, r: &Records) -> bool {
+        self.column(r).is_some_and(|c| c.codes.iter().any(|&c| c != 0))
+    }
+
+    /// The token column; `None` for a field no extract declares.
+    pub fn column<'a>(&self, r: &'a Records) -> Option<&'a TokCol> {
+        Some(match self {
             Key::NhsNumber => &r.nhs,
             Key::GivenExact => &r.given.0,
             Key::GivenPhonetic => &r.given.1,
@@ -60,8 +103,22 @@ impl Key {
             Key::DobYear => &r.dob[3],
             Key::Postcode => &r.postcode[0],
             Key::PostcodeDistrict => &r.postcode[2],
-        }
+            Key::Field(f) => &r.extras[r.extra(f)?].token,
+        })
     }
+}
+
+/// The default rules for `r`: an exact rule on each identifier field the extracts hold, then
+/// the standard ones (rules on absent fields are left out when the run starts).
+pub fn default_rules_for(r: &Records) -> Vec<Vec<Key>> {
+    let mut rules: Vec<Vec<Key>> = r
+        .extras
+        .iter()
+        .filter(|e| e.kind == Some(crate::config::FieldType::Identifier))
+        .map(|e| vec![Key::Field(e.name.clone())])
+        .collect();
+    rules.extend(default_rules());
+    rules
 }
 
 /// The default rules.
@@ -95,40 +152,42 @@ pub struct RuleReport {
     pub largest_block: u64,
 }
 
-fn key_of(r: &Records, rule: &[Key], i: usize) -> Option<u64> {
+fn key_of(cols: &[&TokCol], i: usize) -> Option<u64> {
     let mut h = FxHasher::default();
-    for k in rule {
-        h.write_u32(k.column(r).get(i)?);
+    for c in cols {
+        h.write_u32(c.get(i)?);
     }
     Some(h.finish())
 }
 
-fn same(r: &Records, rule: &[Key], a: usize, b: usize) -> bool {
-    rule.iter().all(|k| {
-        let c = k.column(r);
-        matches!((c.get(a), c.get(b)), (Some(x), Some(y)) if x == y)
-    })
+fn same(cols: &[&TokCol], a: usize, b: usize) -> bool {
+    cols.iter().all(|c| matches!((c.get(a), c.get(b)), (Some(x), Some(y)) if x == y))
 }
 
 /// Candidate pairs (identity positions, smaller first, sorted) and a report per rule.
 pub type Candidates = (Vec<(u32, u32)>, Vec<RuleReport>);
 
 /// Candidate pairs among `items` (record indices, one per identity; pairs are returned as
-/// positions in `items`, smaller first, sorted).
+/// positions in `items`, smaller first, sorted) that `link_type` allows.
 pub fn candidate_pairs(
     r: &Records,
     items: &[u32],
     rules: &[Vec<Key>],
     max_block: usize,
     max_pairs: u64,
+    link_type: crate::link::LinkType,
 ) -> crate::error::Result<Candidates> {
     let mut all: Vec<(u32, u32)> = Vec::new();
     let mut reports = Vec::new();
+    let empty = TokCol::default();
+    let columns: Vec<Vec<&TokCol>> =
+        rules.iter().map(|rule| rule.iter().map(|k| k.column(r).unwrap_or(&empty)).collect()).collect();
     for (ri, rule) in rules.iter().enumerate() {
+        let cols = &columns[ri];
         let mut keyed: Vec<(u64, u32)> = items
             .par_iter()
             .enumerate()
-            .filter_map(|(pos, &rec)| key_of(r, rule, rec as usize).map(|k| (k, pos as u32)))
+            .filter_map(|(pos, &rec)| key_of(cols, rec as usize).map(|k| (k, pos as u32)))
             .collect();
         keyed.par_sort_unstable();
         let mut blocks: Vec<(usize, usize)> = Vec::new();
@@ -167,7 +226,7 @@ pub fn candidate_pairs(
                 report.largest_block
             )));
         }
-        let earlier = &rules[..ri];
+        let earlier = &columns[..ri];
         let pairs: Vec<(u32, u32)> = kept
             .par_iter()
             .flat_map_iter(|&(s, e)| {
@@ -178,7 +237,10 @@ pub fn candidate_pairs(
                         let (p, q) = (block[x].1.min(block[y].1), block[x].1.max(block[y].1));
                         let (a, b) = (items[p as usize] as usize, items[q as usize] as usize);
                         // A hash collision is not a match on the rule.
-                        if !same(r, rule, a, b) || earlier.iter().any(|e| same(r, e, a, b)) {
+                        if !link_type.allows(r.source[a], r.source[b])
+                            || !same(cols, a, b)
+                            || earlier.iter().any(|e| same(e, a, b))
+                        {
                             continue;
                         }
                         out.push((p, q));

@@ -12,14 +12,25 @@
 //! dice_low = 0.6
 //! term_frequency = true        # weigh exact name agreement by how common the name is
 //!
+//! link_type = "link_and_dedupe" # or "link_only", "dedupe_only"
+//!
 //! [[blocking]]                 # replaces the default rules when present
 //! rule = ["nhs_number"]
 //! [[blocking]]
 //! rule = ["dob", "family_phonetic"]
+//!
+//! [[comparison]]               # replaces the default comparisons when present
+//! name = "family_name"
+//! field = "family_name"
+//! levels = ["exact", "phonetic", "dice >= 0.8"]
+//! term_frequency = true
 //! ```
 //!
 //! Blocking keys: `nhs_number`, `given_exact`, `given_phonetic`, `family_exact`,
-//! `family_phonetic`, `dob`, `dob_year`, `postcode`, `postcode_district`.
+//! `family_phonetic`, `dob`, `dob_year`, `postcode`, `postcode_district`, or the name of an
+//! identifier or string field (its exact token). Comparison fields: `nhs_number`, `given_name`,
+//! `family_name`, `date_of_birth`, `postcode`, `sex`, or an identifier or string field's name;
+//! levels as `link::compare::Rule::parse` reads them.
 
 use std::path::Path;
 
@@ -51,9 +62,14 @@ pub struct LinkConfig {
     pub dice_low: Option<f64>,
     /// Term-frequency adjustment of exact name agreement.
     pub term_frequency: Option<bool>,
+    /// Which pairs may link.
+    pub link_type: Option<String>,
     /// Blocking rules, replacing the defaults.
     #[serde(default)]
     pub blocking: Vec<BlockingRule>,
+    /// Comparisons, replacing the defaults.
+    #[serde(default, rename = "comparison")]
+    pub comparisons: Vec<crate::link::compare::ComparisonSpec>,
 }
 
 /// One blocking rule.
@@ -103,6 +119,23 @@ impl LinkConfig {
                 p.push(format!("blocking rule {} is empty", i + 1));
             }
         }
+        if let Some(t) = &self.link_type {
+            if crate::link::LinkType::parse(t).is_none() {
+                p.push(format!("`link_type = \"{t}\"` is not one of link_and_dedupe, link_only, dedupe_only"));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for c in &self.comparisons {
+            if let Err(e) = crate::link::compare::ComparisonDef::from_spec(c) {
+                p.push(e);
+            }
+            if !names.insert(c.name.as_str()) {
+                p.push(format!("two comparisons are called `{}`", c.name));
+            }
+        }
+        if self.comparisons.len() > crate::link::compare::MAX_COMPARISONS {
+            p.push(format!("at most {} comparisons", crate::link::compare::MAX_COMPARISONS));
+        }
         p
     }
 
@@ -138,6 +171,17 @@ impl LinkConfig {
         if !self.blocking.is_empty() {
             options.rules = self.blocking.iter().map(|b| b.rule.clone()).collect();
         }
+        if let Some(t) = self.link_type.as_deref().and_then(crate::link::LinkType::parse) {
+            options.link_type = t;
+        }
+        if !self.comparisons.is_empty() {
+            options.comparisons = Some(
+                self.comparisons
+                    .iter()
+                    .filter_map(|c| crate::link::compare::ComparisonDef::from_spec(c).ok())
+                    .collect(),
+            );
+        }
     }
 }
 
@@ -156,6 +200,18 @@ mod tests {
         let bad: LinkConfig =
             toml::from_str("threshold = 2.0\ndice_high = 0.5\ndice_low = 0.7\nmax_block = 0\n").unwrap();
         assert_eq!(bad.problems().len(), 3);
-        assert!(toml::from_str::<LinkConfig>("[[blocking]]\nrule = [\"shoe_size\"]\n").is_err());
+        // A key that is not a standard one names an identifier or string field, checked against
+        // the extracts when the run starts.
+        let field: LinkConfig = toml::from_str("[[blocking]]\nrule = [\"local_id\"]\n").unwrap();
+        assert_eq!(field.blocking[0].rule, vec![Key::Field("local_id".into())]);
+        let bad: LinkConfig = toml::from_str(
+            "link_type = \"link_most\"\n[[comparison]]\nname = \"a\"\nfield = \"given_name\"\nlevels = [\"exact\", \"sector\"]\n",
+        )
+        .unwrap();
+        let p = bad.problems();
+        assert!(
+            p.iter().any(|m| m.contains("link_most")) && p.iter().any(|m| m.contains("`sector` does not apply")),
+            "{p:?}"
+        );
     }
 }

@@ -113,6 +113,8 @@ pub struct Records {
     pub sources: Vec<String>,
     /// The common key id.
     pub key_id: String,
+    /// The common TRE key id, when the extracts were re-keyed.
+    pub tre_key_id: Option<String>,
     /// Extract index per record.
     pub source: Vec<u16>,
     /// Record id per record.
@@ -139,6 +141,30 @@ pub struct Records {
     /// Frequency bands of the given and family names (`encode::band`; 0 when absent), written
     /// beside salted name tokens.
     pub name_bands: [Vec<u8>; 2],
+    /// Identifier and string fields (a local or national id, an address line …), by name, in
+    /// the order the extracts first declare them; an extract without one has it missing.
+    pub extras: Vec<ExtraField>,
+}
+
+/// An identifier or string field: its token and, when the tokenise config asked for one, its
+/// Bloom filter (for Dice similarity on typos).
+#[derive(Debug, Clone, Default)]
+pub struct ExtraField {
+    /// The field's name in the tokenise configs (tokens agree across extracts under one name).
+    pub name: String,
+    /// `identifier` or `string`.
+    pub kind: Option<FieldType>,
+    /// The exact token.
+    pub token: TokCol,
+    /// The Bloom filter, when some extract has one.
+    pub bloom: Option<BloomCol>,
+}
+
+impl Records {
+    /// The extra field called `name`.
+    pub fn extra(&self, name: &str) -> Option<usize> {
+        self.extras.iter().position(|e| e.name == name)
+    }
 }
 
 impl Records {
@@ -283,10 +309,28 @@ impl Records {
             .flat_map(|m| m.fields.iter())
             .flat_map(|f| f.columns.iter())
             .find_map(|c| (c.encoding == crate::io::schema::Encoding::Bloom).then_some(c.bytes.unwrap_or(0)));
-        let mut r = Records { files: files.to_vec(), key_id, salted_names: salted, ..Default::default() };
+        let mut r = Records { files: files.to_vec(), key_id, tre_key_id, salted_names: salted, ..Default::default() };
         let width = bloom_width.unwrap_or(0);
         r.given.2.width = width;
         r.family.2.width = width;
+        for m in &manifests {
+            for f in m.fields.iter().filter(|f| matches!(f.kind, FieldType::Identifier | FieldType::String)) {
+                let bloom = f.columns.iter().any(|c| c.part == "bloom");
+                match r.extras.iter_mut().find(|e| e.name == f.name) {
+                    Some(e) => {
+                        if bloom && e.bloom.is_none() {
+                            e.bloom = Some(BloomCol { width, ..Default::default() });
+                        }
+                    }
+                    None => r.extras.push(ExtraField {
+                        name: f.name.clone(),
+                        kind: Some(f.kind),
+                        bloom: bloom.then(|| BloomCol { width, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                }
+            }
+        }
         for (f, m) in files.iter().zip(&manifests).skip(1) {
             if m.bloom != manifests[0].bloom {
                 return Err(Error::manifest(
@@ -314,7 +358,11 @@ impl Records {
         }
         let total: u64 = manifests.iter().map(|m| m.rows.written).sum();
         r.reserve(total as usize);
-        let mut dicts = Dicts::default();
+        let mut dicts = Dicts {
+            blooms: vec![FxHashMap::default(); 2 + r.extras.len()],
+            extra_tokens: vec![FxHashMap::default(); r.extras.len()],
+            ..Default::default()
+        };
         for (fi, (f, m)) in files.iter().zip(&manifests).enumerate() {
             r.sources.push(m.source.clone());
             let before = r.len();
@@ -383,12 +431,23 @@ const SHARED_DICTIONARY: [usize; 13] = [0, 1, 2, 1, 4, 5, 5, 7, 8, 9, 10, 11, 12
 #[derive(Default)]
 struct Dicts {
     tokens: [FxHashMap<Tok, u32>; 13],
-    /// Hash of a filter's bytes → its code, for the given-name and family-name filters.
-    blooms: [FxHashMap<u64, u32>; 2],
+    /// Hash of a filter's bytes → its code: the given-name and family-name filters, then each
+    /// extra field's.
+    blooms: Vec<FxHashMap<u64, u32>>,
+    /// Token → code per extra field.
+    extra_tokens: Vec<FxHashMap<Tok, u32>>,
     sex: Vec<String>,
 }
 
 impl Dicts {
+    fn extra_token(&mut self, field: usize, t: &[u8]) -> u32 {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(t);
+        let d = &mut self.extra_tokens[field];
+        let next = d.len() as u32 + 1;
+        *d.entry(key).or_insert(next)
+    }
+
     fn token(&mut self, column: usize, t: &[u8]) -> u32 {
         let mut key = [0u8; 16];
         key.copy_from_slice(t);
@@ -467,11 +526,23 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
     let blooms = [wanted(GivenName, "bloom"), wanted(FamilyName, "bloom")];
     let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
     let bands = [wanted(GivenName, "band"), wanted(FamilyName, "band")];
+    // Each extra field's token and Bloom columns in this extract, in `r.extras` order.
+    let extra_part = |name: &str, p: &str| {
+        m.fields
+            .iter()
+            .find(|f| f.name == name && matches!(f.kind, FieldType::Identifier | FieldType::String))
+            .and_then(|f| f.columns.iter().find(|c| c.part == p))
+            .map(|c| c.name.clone())
+            .filter(|c| schema.column_with_name(c).is_some())
+    };
+    let extras: Vec<(Option<String>, Option<String>)> =
+        r.extras.iter().map(|e| (extra_part(&e.name, "token"), extra_part(&e.name, "bloom"))).collect();
     // Read only the columns linkage uses: pass-through activity columns stay on disk.
     let mut names: Vec<&str> = vec![RECORD_ID];
     let first_of_file = r.record_id.len() as u64;
     let all = tokens.iter().chain(&blooms).chain(std::iter::once(&sex)).chain(&bands);
     names.extend(all.flatten().map(String::as_str));
+    names.extend(extras.iter().flat_map(|(t, b)| t.iter().chain(b)).map(String::as_str));
     let roots: Vec<usize> = schema
         .fields()
         .iter()
@@ -526,6 +597,39 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
                         .ok_or_else(|| Error::manifest(path, "a Bloom-filter column does not match its manifest"))?;
                     for i in 0..n {
                         let code = if a.is_valid(i) { dicts.bloom(which, col, a.value(i)) } else { 0 };
+                        col.codes.push(code);
+                    }
+                }
+            }
+        }
+        for (k, (token, bloom)) in extras.iter().enumerate() {
+            let e = &mut r.extras[k];
+            match token.as_ref().and_then(|nm| batch.column_by_name(nm)) {
+                None => e.token.codes.extend(std::iter::repeat_n(0, n)),
+                Some(c) => {
+                    let a = c
+                        .as_any()
+                        .downcast_ref::<FixedSizeBinaryArray>()
+                        .filter(|a| a.value_length() == 16)
+                        .ok_or_else(|| {
+                            Error::manifest(path, "an identifier token column does not match its manifest")
+                        })?;
+                    e.token
+                        .codes
+                        .extend((0..n).map(|i| if a.is_valid(i) { dicts.extra_token(k, a.value(i)) } else { 0 }));
+                }
+            }
+            let Some(col) = e.bloom.as_mut() else { continue };
+            match bloom.as_ref().and_then(|nm| batch.column_by_name(nm)) {
+                None => col.codes.extend(std::iter::repeat_n(0, n)),
+                Some(c) => {
+                    let a = c
+                        .as_any()
+                        .downcast_ref::<FixedSizeBinaryArray>()
+                        .filter(|a| a.value_length() as usize == col.width)
+                        .ok_or_else(|| Error::manifest(path, "a Bloom-filter column does not match its manifest"))?;
+                    for i in 0..n {
+                        let code = if a.is_valid(i) { dicts.bloom(2 + k, col, a.value(i)) } else { 0 };
                         col.codes.push(code);
                     }
                 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::link::compare::{Thresholds, pattern};
+use crate::link::compare::{ComparisonDef, Comparisons};
 use crate::link::data::Records;
 use crate::link::model::Model;
 use crate::link::term_frequency::TermFrequencies;
@@ -43,19 +43,24 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
             .ok_or_else(|| Error::usage(format!("source `{source}` has no record `{id}`")))
     };
     let (a, b) = (find(left)?, find(right)?);
-    let defaults = Thresholds::default();
-    let thresholds = Thresholds {
-        high: summary["dice_high"].as_f64().unwrap_or(defaults.high),
-        low: summary["dice_low"].as_f64().unwrap_or(defaults.low),
-    };
-    let p = pattern(&records, a, b, thresholds);
+    // The model describes its comparisons: the pair is compared exactly as in the run.
+    let defs = model
+        .comparisons
+        .iter()
+        .map(ComparisonDef::from_model)
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map_err(|m| Error::manifest(&links.join("model.json"), m))?;
+    let comparisons = Comparisons::resolve(defs, &records).map_err(Error::usage)?;
+    let p = comparisons.pattern(&records, a, b);
     let tf = if model.uses_term_frequencies() {
-        let (_, reps) = crate::link::identities(&records);
-        TermFrequencies::count(&records, &reps, &model)
+        let link_type = crate::link::LinkType::parse(&model.link_type).unwrap_or_default();
+        let (_, reps) = crate::link::identities(&records, link_type);
+        TermFrequencies::count(&records, &comparisons, &reps, &model)
     } else {
         TermFrequencies::none()
     };
-    let adjust = tf.adjustments(&model, &records, a, b, &p);
+    let adjust = tf.adjustments(&model, &comparisons, &records, a, b, p);
+    let p = p.levels(comparisons.len());
     let threshold = summary["threshold"].as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
     let mut t = String::new();
     let _ = writeln!(t, "pair: {left}  ↔  {right}");

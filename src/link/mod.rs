@@ -37,7 +37,7 @@ use serde::Serialize;
 use crate::error::Result;
 use blocking::{DEFAULT_MAX_BLOCK, RuleReport, candidate_pairs, default_rules};
 use cluster::{Clusters, Union};
-use compare::{Pattern, Thresholds, default_comparisons};
+use compare::{ComparisonDef, Comparisons, Pattern, Rule, Subject, Thresholds, default_comparisons};
 use data::{Records, TokCol};
 use model::Model;
 use rayon::prelude::*;
@@ -74,6 +74,55 @@ pub struct LinkOptions {
     /// Most candidate pairs a run may compare; `None`: [`DEFAULT_MAX_PAIRS_BASE`] plus
     /// [`DEFAULT_MAX_PAIRS_PER_IDENTITY`] per identity.
     pub max_pairs: Option<u64>,
+    /// The comparisons; `None`: one built-in comparison for every field the extracts hold
+    /// ([`compare::builtin`]).
+    pub comparisons: Option<Vec<ComparisonDef>>,
+    /// Which pairs may link: across sources, within them, or both.
+    pub link_type: LinkType,
+}
+
+/// Which record pairs a linkage may link, as Splink's `link_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkType {
+    /// Records of different sources and of the same source (duplicates within a provider).
+    #[default]
+    LinkAndDedupe,
+    /// Only records of different sources; each source is taken as free of duplicates.
+    LinkOnly,
+    /// Only records of the same source: each extract deduplicated on its own.
+    DedupeOnly,
+}
+
+impl LinkType {
+    /// The name configs and models use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::LinkAndDedupe => "link_and_dedupe",
+            LinkType::LinkOnly => "link_only",
+            LinkType::DedupeOnly => "dedupe_only",
+        }
+    }
+
+    /// The link type a config or model names.
+    pub fn parse(s: &str) -> Option<LinkType> {
+        match s {
+            "link_and_dedupe" => Some(LinkType::LinkAndDedupe),
+            "link_only" => Some(LinkType::LinkOnly),
+            "dedupe_only" => Some(LinkType::DedupeOnly),
+            _ => None,
+        }
+    }
+
+    /// Whether records of sources `a` and `b` may be linked.
+    #[inline]
+    pub fn allows(self, a: u16, b: u16) -> bool {
+        match self {
+            LinkType::LinkAndDedupe => true,
+            LinkType::LinkOnly => a != b,
+            LinkType::DedupeOnly => a == b,
+        }
+    }
 }
 
 /// Fewest identity pairs sharing an NHS number for the prior to be estimated from them; below
@@ -100,6 +149,8 @@ impl Default for LinkOptions {
             rules: default_rules(),
             term_frequency: true,
             max_pairs: None,
+            comparisons: None,
+            link_type: LinkType::default(),
         }
     }
 }
@@ -144,6 +195,8 @@ pub struct Linkage {
     pub identity: Vec<u32>,
     /// Representative record per identity.
     pub reps: Vec<u32>,
+    /// The comparisons patterns are made of.
+    pub comparisons: Comparisons,
     /// Candidate pairs (identity positions) with their patterns and weights.
     pub pairs: Vec<(u32, u32, Pattern, f64)>,
     /// The model used.
@@ -238,7 +291,13 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 
     // Identities.
     let t = Instant::now();
-    let (identity, reps) = identities(&records);
+    let (identity, reps) = identities(&records, options.link_type);
+    let defs = match &options.comparisons {
+        Some(d) => d.clone(),
+        None => default_comparisons(&records, options.thresholds),
+    };
+    let comparisons = Comparisons::resolve(defs, &records).map_err(crate::error::Error::usage)?;
+    log(&format!("comparisons: {}", comparisons.defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")));
     timings.push(("identities".to_string(), t.elapsed().as_secs_f64()));
     log(&format!("{n} records, {} distinct identities", reps.len()));
 
@@ -247,13 +306,16 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let rules = usable_rules(&records, &options.rules, log)?;
     let max_pairs =
         options.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS_BASE + DEFAULT_MAX_PAIRS_PER_IDENTITY * reps.len() as u64);
-    let (cands, blocking) = candidate_pairs(&records, &reps, &rules, options.max_block, max_pairs)?;
+    let (cands, blocking) = candidate_pairs(&records, &reps, &rules, options.max_block, max_pairs, options.link_type)?;
     timings.push(("blocking".to_string(), t.elapsed().as_secs_f64()));
     for b in &blocking {
         if b.blocks_skipped > 0 {
             log(&format!(
-                "warning: blocking rule {:?} skipped {} blocks larger than {} identities ({} pairs); add a rule or raise --max-block",
-                b.rule, b.blocks_skipped, options.max_block, b.pairs_skipped
+                "warning: blocking rule [{}] skipped {} blocks larger than {} identities ({} pairs); add a rule or raise --max-block",
+                b.rule.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+                b.blocks_skipped,
+                options.max_block,
+                b.pairs_skipped
             ));
         }
     }
@@ -261,17 +323,28 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 
     // Patterns.
     let t = Instant::now();
-    let patterns = predict::patterns(&records, &reps, &cands, options.thresholds);
+    let patterns = predict::patterns(&records, &comparisons, &reps, &cands);
     timings.push(("compare".to_string(), t.elapsed().as_secs_f64()));
 
     // Training.
     let t = Instant::now();
-    let (model, trained, em, labelled) = match &options.model {
-        Some(m) => (m.clone(), false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0),
+    let (mut model, trained, em, labelled) = match &options.model {
+        Some(m) => {
+            let m = m.aligned_to(&comparisons.defs).map_err(|e| {
+                crate::error::Error::usage(format!("the model given with --model does not fit these extracts: {e}"))
+            })?;
+            (m, false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0)
+        }
         None => {
-            let (model, em, labelled) = train_model(&records, &reps, &patterns, options, log);
+            let (model, em, labelled) = train_model(&records, &comparisons, &reps, &patterns, options, log);
             (model, true, em, labelled)
         }
+    };
+    model.link_type = options.link_type.name().to_string();
+    model.blocking = rules.iter().map(|r| r.iter().map(|k| k.name().to_string()).collect()).collect();
+    model.key_id = match &records.tre_key_id {
+        Some(t) => format!("{} (re-keyed under {t})", records.key_id),
+        None => records.key_id.clone(),
     };
     let model = if options.term_frequency { model } else { model.without_term_frequencies() };
     timings.push(("training".to_string(), t.elapsed().as_secs_f64()));
@@ -279,17 +352,17 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     // Prediction and clustering.
     let t = Instant::now();
     let tf = if model.uses_term_frequencies() {
-        TermFrequencies::count(&records, &reps, &model)
+        TermFrequencies::count(&records, &comparisons, &reps, &model)
     } else {
         TermFrequencies::none()
     };
     let scored: Vec<(u32, u32, Pattern, f64)> = cands
         .par_iter()
         .zip(&patterns)
-        .map(|(&(a, b), p)| {
+        .map(|(&(a, b), &p)| {
             let (x, y) = (reps[a as usize] as usize, reps[b as usize] as usize);
-            let w = model.weight(p) + tf.adjustments(&model, &records, x, y, p).iter().sum::<f64>();
-            (a, b, *p, w)
+            let w = model.weight_of(p) + tf.adjustments(&model, &comparisons, &records, x, y, p).iter().sum::<f64>();
+            (a, b, p, w)
         })
         .collect();
     // `scored` holds the pairs and their patterns from here on.
@@ -314,18 +387,19 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let mut group_list: Vec<Vec<u32>> = groups.into_values().collect();
     group_list.sort_unstable();
     let mut contradicted = 0u64;
+    let (given_k, dob_k) = (comparisons.find(&Subject::GivenName), comparisons.find(&Subject::DateOfBirth));
+    let contradicts = |a: usize, b: usize| match (given_k, dob_k) {
+        (Some(g), Some(d)) => {
+            comparisons.level(g, &records, a, b) == comparisons.defs[g].else_level()
+                && comparisons.level(d, &records, a, b) == comparisons.defs[d].else_level()
+        }
+        _ => false,
+    };
     for g in &group_list {
         for (x, &i) in g.iter().enumerate().skip(1) {
             let partner = g[..x].iter().copied().find(|&j| {
-                g.len() > 50 || {
-                    let p = compare::pattern(
-                        &records,
-                        reps[i as usize] as usize,
-                        reps[j as usize] as usize,
-                        options.thresholds,
-                    );
-                    !(p[1] == 6 && p[3] == 5)
-                }
+                let (a, b) = (reps[i as usize] as usize, reps[j as usize] as usize);
+                options.link_type.allows(records.source[a], records.source[b]) && (g.len() > 50 || !contradicts(a, b))
             });
             match partner {
                 Some(j) => {
@@ -430,7 +504,19 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         nhs_labelled_pairs: labelled,
         timings,
     };
-    Ok(Linkage { records, identity, reps, pairs: scored, model, term_frequencies: tf, person, stage, best, summary })
+    Ok(Linkage {
+        records,
+        identity,
+        reps,
+        comparisons,
+        pairs: scored,
+        model,
+        term_frequencies: tf,
+        person,
+        stage,
+        best,
+        summary,
+    })
 }
 
 /// The blocking rules a run can use. Default rules whose fields no extract holds are left out (an
@@ -442,14 +528,20 @@ fn usable_rules(
     log: &dyn Fn(&str),
 ) -> Result<Vec<Vec<blocking::Key>>> {
     let defaults = rules == default_rules().as_slice();
+    let all = if defaults { blocking::default_rules_for(records) } else { rules.to_vec() };
+    let show = |rule: &[blocking::Key]| format!("[{}]", rule.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
     let mut usable = Vec::new();
-    for rule in rules {
+    for rule in &all {
         match rule.iter().find(|k| !k.present(records)) {
             None => usable.push(rule.clone()),
-            Some(k) if defaults => log(&format!("default blocking rule {rule:?} left out: no extract holds {k:?}")),
+            Some(k) if defaults => {
+                log(&format!("default blocking rule {} left out: no extract holds {}", show(rule), k.name()))
+            }
             Some(k) => {
                 return Err(crate::error::Error::usage(format!(
-                    "blocking rule {rule:?} uses {k:?}, which no extract holds; remove the rule or tokenise that field"
+                    "blocking rule {} uses `{}`, which no extract holds; remove the rule or tokenise that field",
+                    show(rule),
+                    k.name()
                 )));
             }
         }
@@ -464,44 +556,72 @@ fn usable_rules(
     Ok(usable)
 }
 
-/// Trains the model: u from random pairs; m from NHS-number labels; then EM in two sessions,
-/// each fixing the comparisons its pairs were blocked on (Splink's way of keeping blocking from
-/// masquerading as evidence), averaging the m each session trained; and the prior — the
-/// probability that two random records match — from the NHS-number links, corrected for the
-/// matches NHS numbers miss.
+/// Trains the model: u from random pairs; m from NHS-number labels where there are any; then EM
+/// in sessions chosen from the comparisons present, each on the candidate pairs one strong rule
+/// selects and each fixing the comparisons its pairs were selected on (Splink's way of keeping
+/// blocking from masquerading as evidence), averaging the m each session trained; and the prior
+/// — the probability that two random records match — from the NHS-number links or a
+/// deterministic rule ([`random_match_probability`]).
+///
+/// Sessions: (1) date of birth exact and both names phonetic or better, training everything
+/// else; (2) the NHS number exact, else the first identifier exact, else the full postcode,
+/// training everything else, names and date of birth included.
 fn train_model(
     r: &Records,
+    c: &Comparisons,
     reps: &[u32],
     patterns: &[Pattern],
     options: &LinkOptions,
     log: &dyn Fn(&str),
 ) -> (Model, EmReport, u64) {
-    let mut model = Model::new(0.01, default_comparisons());
-    let sampled = train::u::estimate_u(&mut model, r, reps, options.u_sample, options.seed, options.thresholds);
+    let mut model = c.start_model(0.01);
+    let sampled = train::u::estimate_u(&mut model, c, r, reps, options.u_sample, options.seed);
     log(&format!("u estimated from {sampled} random pairs"));
     let counts = predict::pattern_counts(patterns);
-    let labelled = train::labels::m_from_nhs_labels(&mut model, &counts);
-    log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
+    let labelled = train::labels::m_from_nhs_labels(&mut model, c, &counts);
+    if labelled > 0 {
+        log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
+    }
 
-    // Session 1: pairs agreeing on date of birth and on both names (phonetic or better; the
-    // given name keeps twins out), NHS number, postcode and sex trained. Session 2: pairs
-    // sharing an NHS number, everything else trained.
     let k = model.comparisons.len();
-    fn dob_and_family(p: &Pattern) -> bool {
-        p[3] == 1 && (1..=3).contains(&p[2]) && (1..=3).contains(&p[1])
+    // Each session: its name, and per comparison it selects on, the levels selected.
+    type Session = (String, Vec<(usize, Vec<u8>)>);
+    let mut sessions: Vec<Session> = Vec::new();
+    let (dob, given, family) =
+        (c.find(&Subject::DateOfBirth), c.find(&Subject::GivenName), c.find(&Subject::FamilyName));
+    if let (Some(d), Some(g), Some(f)) = (dob, given, family) {
+        let up_to_phonetic = |k: usize| -> Vec<u8> {
+            let last = c.defs[k].level_of(Rule::Phonetic).or(c.defs[k].level_of(Rule::Exact)).unwrap_or(1);
+            (1..=last).collect()
+        };
+        let exact = c.defs[d].level_of(Rule::Exact).unwrap_or(1);
+        sessions.push((
+            "date of birth + names".into(),
+            vec![(d, vec![exact]), (g, up_to_phonetic(g)), (f, up_to_phonetic(f))],
+        ));
     }
-    fn nhs(p: &Pattern) -> bool {
-        p[0] == 1
+    let strong = c
+        .find(&Subject::NhsNumber)
+        .or_else(|| {
+            c.defs.iter().position(|d| {
+                matches!(&d.subject, Subject::Field(name)
+                    if r.extra(name).is_some_and(|e| r.extras[e].kind == Some(crate::config::FieldType::Identifier)))
+            })
+        })
+        .or_else(|| c.find(&Subject::Postcode));
+    if let Some(s) = strong {
+        let exact = c.defs[s].level_of(Rule::Exact).unwrap_or(1);
+        sessions.push((c.defs[s].name.replace('_', " "), vec![(s, vec![exact])]));
     }
-    type Session = (&'static str, fn(&Pattern) -> bool, Vec<usize>);
-    let sessions: [Session; 2] =
-        [("date of birth + names", dob_and_family, vec![1, 2, 3]), ("NHS number", nhs, vec![0])];
-    let mut sums = vec![vec![0.0f64; 8]; k];
+    let mut sums = vec![vec![0.0f64; crate::link::compare::MAX_LEVELS]; k];
     let mut trained = vec![0u32; k];
     let mut last = EmReport { iterations: 0, converged: true, changes: vec![] };
-    for (name, select, fixed_idx) in &sessions {
-        let selected: Vec<(Vec<u8>, u64)> =
-            counts.iter().filter(|(p, _)| select(p)).map(|(p, c)| (p.to_vec(), *c)).collect();
+    for (name, select) in &sessions {
+        let selected: Vec<(Vec<u8>, u64)> = counts
+            .iter()
+            .filter(|(p, _)| select.iter().all(|(k, levels)| levels.contains(&p.get(*k))))
+            .map(|(p, n)| (p.levels(k), *n))
+            .collect();
         let n: u64 = selected.iter().map(|(_, c)| c).sum();
         if n < 50 {
             log(&format!("EM session `{name}`: only {n} pairs; skipped"));
@@ -510,8 +630,8 @@ fn train_model(
         let mut session = model.clone();
         session.prior = 0.5;
         let mut fixed = vec![false; k];
-        for &i in fixed_idx {
-            fixed[i] = true;
+        for (i, _) in select {
+            fixed[*i] = true;
         }
         let report = train::em::train(
             &mut session,
@@ -524,24 +644,24 @@ fn train_model(
             report.converged,
             report.changes.last().copied().unwrap_or(0.0)
         ));
-        for (c, comp) in session.comparisons.iter().enumerate() {
-            if !fixed[c] {
-                trained[c] += 1;
+        for (ci, comp) in session.comparisons.iter().enumerate() {
+            if !fixed[ci] {
+                trained[ci] += 1;
                 for (l, level) in comp.levels.iter().enumerate() {
-                    sums[c][l] += level.m;
+                    sums[ci][l] += level.m;
                 }
             }
         }
         last = report;
     }
-    for (c, comp) in model.comparisons.iter_mut().enumerate() {
-        if trained[c] > 0 {
+    for (ci, comp) in model.comparisons.iter_mut().enumerate() {
+        if trained[ci] > 0 {
             for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
-                level.m = sums[c][l] / f64::from(trained[c]);
+                level.m = sums[ci][l] / f64::from(trained[ci]);
             }
         }
     }
-    model.prior = random_match_probability(r, reps, &model, &counts, log);
+    model.prior = random_match_probability(r, c, reps, &model, &counts, log);
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
 }
@@ -553,12 +673,14 @@ fn train_model(
 /// Where NHS numbers are absent or few (under [`MIN_NHS_PAIRS_FOR_PRIOR`] pairs share one:
 /// social care, housing and education data often have none), λ comes instead from a deterministic
 /// rule, as Splink's `estimate_probability_two_random_records_match` does: the candidate pairs
-/// agreeing exactly on given name, family name and date of birth, divided by the rule's recall —
-/// the share of true matches that agree on all three, the product of the trained m of those exact
-/// levels — over all identity pairs. Without either, λ would fall to its floor and no pair would
-/// ever be linked.
+/// agreeing exactly on given name, family name and date of birth (those of the three the
+/// extracts hold; an identifier's exact agreement when none is), divided by the rule's recall —
+/// the share of true matches that agree on all of them, the product of the trained m of those
+/// exact levels — over all identity pairs. Without either, λ would fall to its floor and no pair
+/// would ever be linked.
 fn random_match_probability(
     r: &Records,
+    c: &Comparisons,
     reps: &[u32],
     model: &Model,
     counts: &[(Pattern, u64)],
@@ -575,27 +697,44 @@ fn random_match_probability(
     let nhs_pairs: u64 = groups.values().map(|&g| g * (g - 1) / 2).sum();
     let n = reps.len() as f64;
     let total = (n * (n - 1.0) / 2.0).max(1.0);
-    if nhs_pairs >= MIN_NHS_PAIRS_FOR_PRIOR {
+    let exact = |k: usize| c.defs[k].level_of(Rule::Exact).unwrap_or(1);
+    if let (true, Some(k)) = (nhs_pairs >= MIN_NHS_PAIRS_FOR_PRIOR, c.find(&Subject::NhsNumber)) {
         let share = with as f64 / n.max(1.0);
-        let recall = (share * share * model.comparisons[0].levels[1].m).max(1e-3);
+        let recall = (share * share * model.comparisons[k].levels[exact(k) as usize].m).max(1e-3);
         return ((nhs_pairs as f64 / recall) / total).clamp(1e-12, 0.5);
     }
-    // Given name, family name and date of birth all exact (level 1 of comparisons 1, 2 and 3).
-    let agreeing: u64 = counts.iter().filter(|(p, _)| p[1] == 1 && p[2] == 1 && p[3] == 1).map(|(_, c)| c).sum();
-    let recall = (1..=3).map(|c| model.comparisons[c].levels[1].m).product::<f64>().max(1e-3);
+    let mut rule: Vec<usize> =
+        [Subject::GivenName, Subject::FamilyName, Subject::DateOfBirth].iter().filter_map(|s| c.find(s)).collect();
+    if rule.is_empty() {
+        rule.extend(c.defs.iter().position(|d| matches!(d.subject, Subject::Field(_))));
+    }
+    if rule.is_empty() {
+        log("no NHS numbers, names, date of birth or identifier to estimate the prior from: it stays at 1e-4");
+        return 1e-4;
+    }
+    let agreeing: u64 = counts.iter().filter(|(p, _)| rule.iter().all(|&k| p.get(k) == exact(k))).map(|(_, n)| n).sum();
+    let recall = rule.iter().map(|&k| model.comparisons[k].levels[exact(k) as usize].m).product::<f64>().max(1e-3);
     log(&format!(
-        "only {nhs_pairs} pairs share an NHS number: the prior comes from the {agreeing} pairs agreeing exactly on \
-         names and date of birth, with that rule's recall {recall:.3} from the trained model"
+        "only {nhs_pairs} pairs share an NHS number: the prior comes from the {agreeing} pairs agreeing exactly on {}, \
+         with that rule's recall {recall:.3} from the trained model",
+        rule.iter().map(|&k| c.defs[k].name.as_str()).collect::<Vec<_>>().join(", ")
     ));
     ((agreeing as f64 / recall) / total).clamp(1e-12, 0.5)
 }
 
 /// Groups records with identical identifying tokens. A record joins a group only when it holds an
 /// NHS number, or both a family name and a date of birth: sparser records stay on their own.
-pub(crate) fn identities(r: &Records) -> (Vec<u32>, Vec<u32>) {
-    let mut map: HashMap<[u32; 6], u32> = HashMap::default();
+/// Identities never join records `link_type` keeps apart: under `dedupe_only` they stay within a
+/// source; under `link_only` each record is its own identity (two identical records of one
+/// source are two persons to that source).
+pub(crate) fn identities(r: &Records, link_type: LinkType) -> (Vec<u32>, Vec<u32>) {
+    if link_type == LinkType::LinkOnly {
+        return ((0..r.len() as u32).collect(), (0..r.len() as u32).collect());
+    }
+    let mut map: HashMap<Vec<u32>, u32> = HashMap::default();
     let mut identity = Vec::with_capacity(r.len());
     let mut reps = Vec::new();
+    let mut key = Vec::new();
     for i in 0..r.len() {
         let solid = r.nhs.has(i) || (r.family.0.has(i) && r.dob[0].has(i));
         if !solid {
@@ -604,9 +743,14 @@ pub(crate) fn identities(r: &Records) -> (Vec<u32>, Vec<u32>) {
             continue;
         }
         let c = |col: &TokCol| col.codes[i];
-        let key = [c(&r.nhs), c(&r.given.0), c(&r.family.0), c(&r.dob[0]), c(&r.postcode[0]), r.sex[i] as u32];
+        key.clear();
+        key.extend([c(&r.nhs), c(&r.given.0), c(&r.family.0), c(&r.dob[0]), c(&r.postcode[0]), r.sex[i] as u32]);
+        key.extend(r.extras.iter().map(|e| e.token.codes[i]));
+        if link_type == LinkType::DedupeOnly {
+            key.push(u32::from(r.source[i]));
+        }
         let next = reps.len() as u32;
-        let id = *map.entry(key).or_insert(next);
+        let id = *map.entry(key.clone()).or_insert(next);
         if id == next {
             reps.push(i as u32);
         }

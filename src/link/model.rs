@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The model JSON's format version.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// Smallest probability a trained m or u may take: keeps weights finite when a level was never
 /// observed among matches or non-matches.
@@ -60,9 +60,12 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
-    /// The field compared ("nhs_number", "family_name" …).
+    /// The comparison's name ("nhs_number", "family_name" …).
     pub name: String,
-    /// Levels; `levels[0]` is the null level.
+    /// The field it compares, when not its name (an identifier compared twice, say).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub field: String,
+    /// Levels; `levels[0]` is the null level, the last the else level.
     pub levels: Vec<Level>,
 }
 
@@ -72,7 +75,7 @@ impl Comparison {
         // The null level never contributes; m = u = 1 keeps its weight at 0 and the JSON plain.
         let mut all = vec![Level::new("null", 1.0, 1.0)];
         all.extend(levels);
-        Comparison { name: name.to_string(), levels: all }
+        Comparison { name: name.to_string(), field: String::new(), levels: all }
     }
 
     /// Non-null levels.
@@ -91,6 +94,15 @@ pub struct Model {
     pub prior: f64,
     /// Comparisons, in pattern order.
     pub comparisons: Vec<Comparison>,
+    /// How the model was trained to link: `link_and_dedupe`, `link_only` or `dedupe_only`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub link_type: String,
+    /// The blocking rules of the run that trained it, each as its keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocking: Vec<Vec<String>>,
+    /// The key id (and TRE key id, after `rekey`) of the extracts it was trained on.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_id: String,
 }
 
 /// One comparison's contribution to a pair's weight, for explanations.
@@ -109,7 +121,63 @@ pub struct Contribution {
 impl Model {
     /// A model with the given prior and comparisons.
     pub fn new(prior: f64, comparisons: Vec<Comparison>) -> Model {
-        Model { format_version: MODEL_FORMAT_VERSION, prior, comparisons }
+        Model {
+            format_version: MODEL_FORMAT_VERSION,
+            prior,
+            comparisons,
+            link_type: String::new(),
+            blocking: Vec::new(),
+            key_id: String::new(),
+        }
+    }
+
+    /// This model with its comparisons in the order of `defs` (a run's comparisons), after
+    /// checking that it has exactly those comparisons, by name, each with the same levels (labels
+    /// carry the thresholds). The error says which comparison or level differs: a model written
+    /// by hand with a level removed or two comparisons swapped is refused, never misapplied.
+    pub fn aligned_to(&self, defs: &[crate::link::compare::ComparisonDef]) -> Result<Model, String> {
+        let mut out = self.clone();
+        out.comparisons.clear();
+        for d in defs {
+            let Some(c) = self.comparisons.iter().find(|c| c.name == d.name) else {
+                return Err(format!(
+                    "the model has no comparison `{}`, which these extracts call for (the model has {}); train a                      model on extracts with the same fields, or give a link config whose comparisons match it",
+                    d.name,
+                    names(&self.comparisons)
+                ));
+            };
+            let want = d.labels();
+            let have: Vec<&str> = c.levels.iter().map(|l| l.label.as_str()).collect();
+            if have != want.iter().map(String::as_str).collect::<Vec<_>>() {
+                return Err(format!(
+                    "comparison `{}`: the model's levels are [{}], but this run's are [{}]",
+                    d.name,
+                    have.join(", "),
+                    want.join(", ")
+                ));
+            }
+            out.comparisons.push(c.clone());
+        }
+        if let Some(extra) = self.comparisons.iter().find(|c| !defs.iter().any(|d| d.name == c.name)) {
+            return Err(format!(
+                "the model's comparison `{}` is not one of this run's ({}): no extract holds its field, or the link                  config leaves it out",
+                extra.name,
+                defs.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The weight of a packed pattern.
+    pub fn weight_of(&self, p: crate::link::compare::Pattern) -> f64 {
+        let mut w = self.prior_weight();
+        for (k, c) in self.comparisons.iter().enumerate() {
+            let l = p.get(k) as usize;
+            if l != 0 {
+                w += c.levels[l].weight();
+            }
+        }
+        w
     }
 
     /// The prior's log-odds in bits.
@@ -181,9 +249,17 @@ impl Model {
         if !(m.prior > 0.0 && m.prior < 1.0) {
             return Err("the prior must be between 0 and 1".into());
         }
+        if m.comparisons.is_empty() || m.comparisons.len() > crate::link::compare::MAX_COMPARISONS {
+            return Err(format!("a model needs 1 to {} comparisons", crate::link::compare::MAX_COMPARISONS));
+        }
         for c in &m.comparisons {
-            if c.levels.len() < 2 || c.levels.len() > 32 {
-                return Err(format!("comparison `{}` needs a null level and 1 to 31 others", c.name));
+            let most = crate::link::compare::MAX_LEVELS;
+            if c.levels.len() < 3 || c.levels.len() > most {
+                return Err(format!(
+                    "comparison `{}` needs a null level, an else level and 1 to {} others",
+                    c.name,
+                    most - 2
+                ));
             }
             for l in &c.levels[1..] {
                 if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0) {
@@ -193,6 +269,10 @@ impl Model {
         }
         Ok(m)
     }
+}
+
+fn names(c: &[Comparison]) -> String {
+    c.iter().map(|c| format!("`{}`", c.name)).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -197,12 +197,12 @@ fn pairs_batch(l: &Linkage, rows: std::ops::Range<usize>) -> RecordBatch {
             text[2 * k + 1].append_value(r.record_id.get(rec));
         }
         let (x, y) = (l.reps[a as usize] as usize, l.reps[b as usize] as usize);
-        let adjust = l.term_frequencies.adjustments(m, r, x, y, &p);
+        let adjust = l.term_frequencies.adjustments(m, &l.comparisons, r, x, y, p);
         // As `Model::explain`, without allocating per pair.
         for (k, c) in m.comparisons.iter().enumerate() {
-            let level = &c.levels[p[k] as usize];
+            let level = &c.levels[p.get(k) as usize];
             levels[k].append_value(&level.label);
-            weights[k].append_value(if p[k] == 0 { 0.0 } else { level.weight() + adjust[k] });
+            weights[k].append_value(if p.get(k) == 0 { 0.0 } else { level.weight() + adjust[k] });
         }
         total.append_value(w);
         prob.append_value(crate::link::model::Model::probability(w));

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::link::compare::{Pattern, Thresholds, pattern};
+use crate::link::compare::{Comparisons, Pattern};
 use crate::link::data::Records;
 
 /// Patterns of candidate pairs (positions in `reps`), in pair order.
-pub fn patterns(r: &Records, reps: &[u32], pairs: &[(u32, u32)], t: Thresholds) -> Vec<Pattern> {
-    pairs.par_iter().map(|&(a, b)| pattern(r, reps[a as usize] as usize, reps[b as usize] as usize, t)).collect()
+pub fn patterns(r: &Records, c: &Comparisons, reps: &[u32], pairs: &[(u32, u32)]) -> Vec<Pattern> {
+    pairs.par_iter().map(|&(a, b)| c.pattern(r, reps[a as usize] as usize, reps[b as usize] as usize)).collect()
 }
 
 /// Distinct patterns and how many pairs have each, sorted.

@@ -8,6 +8,9 @@
 //! level's weight becomes `log2(m / tf)` instead of `log2(m / u)`; the adjustment
 //! `log2(u / tf)` is reported separately so that every decision stays explainable.
 //!
+//! Any comparison's exact level can be adjusted (names by default; identifiers and strings too,
+//! where a shared value such as a care home's address line is weak evidence).
+//!
 //! Frequencies are counted over the distinct identities being linked (not over records, where a
 //! GP extract's many encounters of one patient would inflate that patient's name), from the
 //! tokens alone: a name's token says how common the name is in these extracts, never what the
@@ -16,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use crate::link::compare::{COMPARISONS, Pattern};
+use crate::link::compare::{Comparisons, MAX_COMPARISONS, Pattern, Subject};
 use crate::link::data::{Records, TokCol};
 use crate::link::model::{MIN_PROBABILITY, Model};
 
@@ -27,22 +30,34 @@ const BAND_SAMPLE_SEED: u64 = 0x6261_6e64;
 /// Fewest sampled pairs a band's estimate rests on.
 const MIN_BAND_PAIRS: u64 = 200;
 
+/// How one comparison's agreeing value is looked up.
+#[derive(Debug, Clone)]
+enum Table {
+    /// Frequency by token code (index = code).
+    Tokens(Vec<f64>),
+    /// Frequency by the name's band (index = band, 1–3; 0 where not estimated), for salted names
+    /// (`which`: 0 given, 1 family).
+    Bands { which: usize, by_band: Vec<f64> },
+}
+
 /// Frequencies of each token value, per adjustable comparison.
 #[derive(Debug, Clone, Default)]
 pub struct TermFrequencies {
-    /// Per comparison in pattern order: frequency by token code (index = code), if adjustable.
-    tables: Vec<Option<Vec<f64>>>,
+    /// Per comparison in pattern order, if adjustable.
+    tables: Vec<Option<Table>>,
 }
 
-/// The token column whose values comparison `k` adjusts by, if any: the exact name tokens.
-/// Names salted with the date of birth are adjusted by their frequency band instead (see
-/// [`TermFrequencies::count`]).
-fn column(r: &Records, k: usize) -> Option<&TokCol> {
-    match k {
-        1 => Some(&r.given.0),
-        2 => Some(&r.family.0),
-        _ => None,
-    }
+/// The token column an exact level of `subject` compares.
+fn column<'a>(r: &'a Records, subject: &Subject) -> Option<&'a TokCol> {
+    Some(match subject {
+        Subject::NhsNumber => &r.nhs,
+        Subject::GivenName => &r.given.0,
+        Subject::FamilyName => &r.family.0,
+        Subject::DateOfBirth => &r.dob[0],
+        Subject::Postcode => &r.postcode[0],
+        Subject::Sex => return None,
+        Subject::Field(f) => &r.extras[r.extra(f)?].token,
+    })
 }
 
 impl TermFrequencies {
@@ -54,14 +69,31 @@ impl TermFrequencies {
     /// such agreements, Σp²/Σp over the band's names. Σp of a band is the share of identities in
     /// it; Σp²/(Σp)² is the chance that two identities of the band, born on the same day and
     /// otherwise unalike, share the salted token — both counted without ever seeing a name.
-    pub fn count(r: &Records, reps: &[u32], model: &Model) -> TermFrequencies {
-        if r.salted_names {
-            return TermFrequencies::by_band(r, reps, model);
-        }
-        let tables = (0..COMPARISONS)
-            .map(|k| {
+    pub fn count(r: &Records, c: &Comparisons, reps: &[u32], model: &Model) -> TermFrequencies {
+        let mut same_day: Option<Vec<(u32, u32)>> = None;
+        let tables = c
+            .defs
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
                 let adjusted = model.comparisons.get(k).is_some_and(|c| c.levels.iter().any(|l| l.term_frequency));
-                let col = column(r, k).filter(|_| adjusted)?;
+                if !adjusted {
+                    return None;
+                }
+                let which = match d.subject {
+                    Subject::GivenName => Some(0),
+                    Subject::FamilyName => Some(1),
+                    _ => None,
+                };
+                if let (true, Some(which)) = (r.salted_names, which) {
+                    let pairs = same_day.get_or_insert_with(|| {
+                        use rand::SeedableRng;
+                        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(BAND_SAMPLE_SEED);
+                        crate::link::train::u::same_day_pairs(r, reps, BAND_SAMPLE, &mut rng)
+                    });
+                    return by_band(r, c, reps, k, which, pairs);
+                }
+                let col = column(r, &d.subject)?;
                 let mut counts: Vec<u32> = Vec::new();
                 let mut present = 0u64;
                 for &i in reps {
@@ -75,72 +107,7 @@ impl TermFrequencies {
                     }
                 }
                 let total = present.max(1) as f64;
-                Some(counts.into_iter().map(|n| n as f64 / total).collect())
-            })
-            .collect();
-        TermFrequencies { tables }
-    }
-
-    fn by_band(r: &Records, reps: &[u32], model: &Model) -> TermFrequencies {
-        use rand::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(BAND_SAMPLE_SEED);
-        let same_day = crate::link::train::u::same_day_pairs(r, reps, BAND_SAMPLE, &mut rng);
-        let tables = (0..COMPARISONS)
-            .map(|k| {
-                let adjusted = model.comparisons.get(k).is_some_and(|c| c.levels.iter().any(|l| l.term_frequency));
-                let (bands, exact, other) = match k {
-                    1 => (&r.name_bands[0], &r.given.0, 2),
-                    2 => (&r.name_bands[1], &r.family.0, 1),
-                    _ => return None,
-                };
-                if !adjusted || bands.iter().all(|&b| b == 0) {
-                    return None;
-                }
-                let mut held = [0u64; 4];
-                for &i in reps {
-                    if exact.get(i as usize).is_some() {
-                        held[bands[i as usize] as usize] += 1;
-                    }
-                }
-                let present: u64 = held[1..].iter().sum();
-                // Per band: sampled pairs, and those sharing the token.
-                let (pairs, shared) = same_day
-                    .par_chunks(65_536)
-                    .map(|chunk| {
-                        let (mut pairs, mut shared) = ([0u64; 4], [0u64; 4]);
-                        for &(a, b) in chunk {
-                            let (a, b) = (a as usize, b as usize);
-                            let band = bands[a];
-                            if band == 0 || band != bands[b] {
-                                continue;
-                            }
-                            let (Some(x), Some(y)) = (exact.get(a), exact.get(b)) else { continue };
-                            // Pairs alike elsewhere may be one person: keep those unalike on the
-                            // other name and the postcode, as the u estimate does.
-                            let p = crate::link::compare::pattern(r, a, b, crate::link::compare::Thresholds::default());
-                            if p[other] != 6 || !(p[4] == 0 || p[4] == 4) {
-                                continue;
-                            }
-                            pairs[band as usize] += 1;
-                            shared[band as usize] += u64::from(x == y);
-                        }
-                        (pairs, shared)
-                    })
-                    .reduce(
-                        || ([0u64; 4], [0u64; 4]),
-                        |(p1, s1), (p2, s2)| {
-                            (std::array::from_fn(|i| p1[i] + p2[i]), std::array::from_fn(|i| s1[i] + s2[i]))
-                        },
-                    );
-                // Table index = band; a band too thin to estimate keeps the level's average u.
-                let mut table = vec![0.0; 4];
-                for b in 1..4 {
-                    if pairs[b] >= MIN_BAND_PAIRS && present > 0 {
-                        let share = held[b] as f64 / present as f64;
-                        table[b] = (shared[b] as f64 / pairs[b] as f64) * share;
-                    }
-                }
-                Some(table)
+                Some(Table::Tokens(counts.into_iter().map(|n| n as f64 / total).collect()))
             })
             .collect();
         TermFrequencies { tables }
@@ -153,40 +120,117 @@ impl TermFrequencies {
 
     /// The adjustment in bits, per comparison, for records `a` and `b` with pattern `p`:
     /// `log2(u / tf)` on a term-frequency adjusted level, 0 elsewhere.
-    pub fn adjustments(&self, model: &Model, r: &Records, a: usize, b: usize, p: &Pattern) -> [f64; COMPARISONS] {
-        let mut out = [0.0; COMPARISONS];
+    pub fn adjustments(
+        &self,
+        model: &Model,
+        c: &Comparisons,
+        r: &Records,
+        a: usize,
+        b: usize,
+        p: Pattern,
+    ) -> [f64; MAX_COMPARISONS] {
+        let mut out = [0.0; MAX_COMPARISONS];
         for (k, table) in self.tables.iter().enumerate() {
-            let (Some(table), Some(col)) = (table, column(r, k)) else { continue };
-            let level = &model.comparisons[k].levels[p[k] as usize];
-            if p[k] == 0 || !level.term_frequency {
+            let Some(table) = table else { continue };
+            let l = p.get(k) as usize;
+            let level = &model.comparisons[k].levels[l];
+            if l == 0 || !level.term_frequency {
                 continue;
             }
             // The larger of the two sides' frequencies, as Splink does: conservative when the
             // level is not an exact agreement. Salted names look their band up; a band without
             // an estimate (0) leaves the level's average u.
-            let tf = |i: usize| {
-                let key = if r.salted_names { Some(u32::from(r.name_bands[k - 1][i])) } else { col.get(i) };
-                key.and_then(|c| table.get(c as usize)).copied().unwrap_or(0.0)
+            let f = match table {
+                Table::Tokens(freq) => {
+                    let Some(col) = column(r, &c.defs[k].subject) else { continue };
+                    let tf = |i: usize| col.get(i).and_then(|c| freq.get(c as usize)).copied().unwrap_or(0.0);
+                    tf(a).max(tf(b))
+                }
+                Table::Bands { which, by_band } => {
+                    let tf = |i: usize| by_band.get(r.name_bands[*which][i] as usize).copied().unwrap_or(0.0);
+                    if tf(a) == 0.0 || tf(b) == 0.0 {
+                        continue;
+                    }
+                    tf(a).max(tf(b))
+                }
             };
-            if r.salted_names && (tf(a) == 0.0 || tf(b) == 0.0) {
-                continue;
-            }
-            let f = tf(a).max(tf(b)).max(MIN_PROBABILITY);
-            out[k] = (level.u.max(MIN_PROBABILITY) / f).log2();
+            out[k] = (level.u.max(MIN_PROBABILITY) / f.max(MIN_PROBABILITY)).log2();
         }
         out
     }
 }
 
+/// The band table of salted name comparison `k` (`which`: 0 given, 1 family).
+fn by_band(
+    r: &Records,
+    c: &Comparisons,
+    reps: &[u32],
+    k: usize,
+    which: usize,
+    same_day: &[(u32, u32)],
+) -> Option<Table> {
+    let bands = &r.name_bands[which];
+    let exact = column(r, &c.defs[k].subject)?;
+    if bands.iter().all(|&b| b == 0) {
+        return None;
+    }
+    let other = c.find(if which == 0 { &Subject::FamilyName } else { &Subject::GivenName })?;
+    let unalike = crate::link::train::u::unalike_elsewhere(c);
+    let mut held = [0u64; 4];
+    for &i in reps {
+        if exact.get(i as usize).is_some() {
+            held[bands[i as usize] as usize] += 1;
+        }
+    }
+    let present: u64 = held[1..].iter().sum();
+    // Per band: sampled pairs, and those sharing the token.
+    let (pairs, shared) = same_day
+        .par_chunks(65_536)
+        .map(|chunk| {
+            let (mut pairs, mut shared) = ([0u64; 4], [0u64; 4]);
+            for &(a, b) in chunk {
+                let (a, b) = (a as usize, b as usize);
+                let band = bands[a];
+                if band == 0 || band != bands[b] {
+                    continue;
+                }
+                let (Some(x), Some(y)) = (exact.get(a), exact.get(b)) else { continue };
+                // Pairs alike elsewhere may be one person: keep those unalike on the other name
+                // and the postcode, as the u estimate does.
+                if !unalike(&c.pattern(r, a, b), other) {
+                    continue;
+                }
+                pairs[band as usize] += 1;
+                shared[band as usize] += u64::from(x == y);
+            }
+            (pairs, shared)
+        })
+        .reduce(
+            || ([0u64; 4], [0u64; 4]),
+            |(p1, s1), (p2, s2)| (std::array::from_fn(|i| p1[i] + p2[i]), std::array::from_fn(|i| s1[i] + s2[i])),
+        );
+    // Index = band; a band too thin to estimate keeps the level's average u.
+    let mut by_band = vec![0.0; 4];
+    for b in 1..4 {
+        if pairs[b] >= MIN_BAND_PAIRS && present > 0 {
+            let share = held[b] as f64 / present as f64;
+            by_band[b] = (shared[b] as f64 / pairs[b] as f64) * share;
+        }
+    }
+    Some(Table::Bands { which, by_band })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::link::compare::default_comparisons;
+    use crate::link::compare::{Thresholds, default_comparisons};
 
     fn records(given: &[u32]) -> Records {
         let mut r = Records::default();
         r.given.0.codes = given.to_vec();
+        r.given.1.codes = given.to_vec();
         r.family.0.codes = vec![0; given.len()];
+        r.sex = vec![0; given.len()];
         r
     }
 
@@ -194,20 +238,22 @@ mod tests {
     fn rare_names_weigh_more_than_common_ones_and_only_on_adjusted_levels() {
         // Name 1 held by three identities of four, name 2 by one.
         let r = records(&[1, 1, 1, 2, 2]);
-        let model = Model::new(0.01, default_comparisons());
-        let u = model.comparisons[1].levels[1].u;
-        let tf = TermFrequencies::count(&r, &[0, 1, 2, 3], &model);
-        let exact: Pattern = [0, 1, 0, 0, 0, 0];
-        let common = tf.adjustments(&model, &r, 0, 1, &exact)[1];
-        let rare = tf.adjustments(&model, &r, 3, 4, &exact)[1];
+        let c = Comparisons::resolve(default_comparisons(&r, Thresholds::default()), &r).unwrap();
+        assert_eq!(c.defs[0].subject, Subject::GivenName);
+        let model = c.start_model(0.01);
+        let u = model.comparisons[0].levels[1].u;
+        let tf = TermFrequencies::count(&r, &c, &[0, 1, 2, 3], &model);
+        let exact = Pattern::from_levels(&[1]);
+        let common = tf.adjustments(&model, &c, &r, 0, 1, exact)[0];
+        let rare = tf.adjustments(&model, &c, &r, 3, 4, exact)[0];
         assert!((common - (u / 0.75).log2()).abs() < 1e-12, "{common}");
         assert!((rare - (u / 0.25).log2()).abs() < 1e-12, "{rare}");
         assert!(rare - common > 1.5, "a name three times rarer is log2(3) bits stronger");
         // Phonetic agreement (level 3) is not adjusted; nor is anything without the flag.
-        assert_eq!(tf.adjustments(&model, &r, 0, 1, &[0, 3, 0, 0, 0, 0])[1], 0.0);
+        assert_eq!(tf.adjustments(&model, &c, &r, 0, 1, Pattern::from_levels(&[3]))[0], 0.0);
         let plain = model.clone().without_term_frequencies();
         assert!(!plain.uses_term_frequencies());
-        let none = TermFrequencies::count(&r, &[0, 1, 2, 3], &plain);
-        assert_eq!(none.adjustments(&plain, &r, 0, 1, &exact), [0.0; COMPARISONS]);
+        let none = TermFrequencies::count(&r, &c, &[0, 1, 2, 3], &plain);
+        assert_eq!(none.adjustments(&plain, &c, &r, 0, 1, exact), [0.0; MAX_COMPARISONS]);
     }
 }

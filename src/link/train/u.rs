@@ -18,7 +18,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::link::compare::{COMPARISONS, Pattern, Thresholds, pattern};
+use crate::link::compare::{Comparisons, MAX_COMPARISONS, MAX_LEVELS, Pattern, Subject};
 use crate::link::data::Records;
 use crate::link::model::Model;
 
@@ -31,7 +31,7 @@ pub const DEFAULT_U_SAMPLE: usize = 1_000_000;
 
 /// Sets every comparison's u in `model` from `sample` random pairs of `items`.
 /// Returns the number of pairs used.
-pub fn estimate_u(model: &mut Model, r: &Records, items: &[u32], sample: usize, seed: u64, t: Thresholds) -> usize {
+pub fn estimate_u(model: &mut Model, c: &Comparisons, r: &Records, items: &[u32], sample: usize, seed: u64) -> usize {
     if items.len() < 2 {
         return 0;
     }
@@ -46,18 +46,19 @@ pub fn estimate_u(model: &mut Model, r: &Records, items: &[u32], sample: usize, 
             (items[a], items[b])
         })
         .collect();
-    let mut total = level_counts(r, &pairs, t, |_| true);
-    if r.salted_names {
+    let mut total = level_counts(r, c, &pairs, |_| true);
+    let (given, family) = (c.find(&Subject::GivenName), c.find(&Subject::FamilyName));
+    if let (true, Some(g), Some(f)) = (r.salted_names, given, family) {
         // Records born on the same day are far likelier than random ones to be one person, so
         // the sample keeps only pairs whose other name and postcode disagree outright: among
         // non-matches that says nothing of this name (the fields are independent), and few
         // matches disagree on both.
         let same_day = same_day_pairs(r, items, sample.min(SAME_DAY_SAMPLE), &mut rng);
-        let postcode_differs = |p: &Pattern| p[4] == 0 || p[4] == 4;
-        let given = level_counts(r, &same_day, t, |p| p[2] == 6 && postcode_differs(p));
-        let family = level_counts(r, &same_day, t, |p| p[1] == 6 && postcode_differs(p));
-        total[1] = given[1];
-        total[2] = family[2];
+        let unalike = unalike_elsewhere(c);
+        let given_u = level_counts(r, c, &same_day, |p| unalike(p, f));
+        let family_u = level_counts(r, c, &same_day, |p| unalike(p, g));
+        total[g] = given_u[g];
+        total[f] = family_u[f];
     }
     for (k, comp) in model.comparisons.iter_mut().enumerate() {
         let observed: u64 = total[k][1..comp.levels.len()].iter().sum();
@@ -71,34 +72,45 @@ pub fn estimate_u(model: &mut Model, r: &Records, items: &[u32], sample: usize, 
     pairs.len()
 }
 
+/// Whether a same-day pair disagrees outright on the name compared by `other` and on the
+/// postcode (missing counts as disagreeing): such pairs are almost never one person.
+pub(crate) fn unalike_elsewhere(c: &Comparisons) -> impl Fn(&Pattern, usize) -> bool + Sync + '_ {
+    let postcode = c.find(&Subject::Postcode);
+    move |p: &Pattern, other: usize| {
+        p.get(other) == c.defs[other].else_level()
+            && postcode.is_none_or(|k| p.get(k) == 0 || p.get(k) == c.defs[k].else_level())
+    }
+}
+
 /// Level counts per comparison over the `pairs` whose pattern passes `keep`.
 fn level_counts(
     r: &Records,
+    c: &Comparisons,
     pairs: &[(u32, u32)],
-    t: Thresholds,
     keep: impl Fn(&Pattern) -> bool + Sync,
-) -> [[u64; 8]; COMPARISONS] {
+) -> [[u64; MAX_LEVELS]; MAX_COMPARISONS] {
     // Count levels in fixed chunks, summed in chunk order: the result is independent of threads.
-    let counts: Vec<[[u64; 8]; COMPARISONS]> = pairs
+    let n = c.len();
+    let counts: Vec<[[u64; MAX_LEVELS]; MAX_COMPARISONS]> = pairs
         .par_chunks(65_536)
         .map(|chunk| {
-            let mut c = [[0u64; 8]; COMPARISONS];
+            let mut out = [[0u64; MAX_LEVELS]; MAX_COMPARISONS];
             for &(a, b) in chunk {
-                let p = pattern(r, a as usize, b as usize, t);
+                let p = c.pattern(r, a as usize, b as usize);
                 if !keep(&p) {
                     continue;
                 }
-                for (k, &l) in p.iter().enumerate() {
-                    c[k][l as usize] += 1;
+                for (k, o) in out.iter_mut().enumerate().take(n) {
+                    o[p.get(k) as usize] += 1;
                 }
             }
-            c
+            out
         })
         .collect();
-    let mut total = [[0u64; 8]; COMPARISONS];
+    let mut total = [[0u64; MAX_LEVELS]; MAX_COMPARISONS];
     for c in counts {
-        for k in 0..COMPARISONS {
-            for l in 0..8 {
+        for k in 0..n {
+            for l in 0..MAX_LEVELS {
                 total[k][l] += c[k][l];
             }
         }

@@ -1,0 +1,466 @@
+//! Comparisons as values: what a candidate pair's agreement pattern is made of.
+//!
+//! A comparison ([`ComparisonDef`]) is one definition: the field it reads ([`Subject`]), its
+//! levels best first as [`Rule`]s (labels derived from them and their thresholds), whether its
+//! exact level is adjusted by term frequency, and — implicitly — a *null* level 0 (a value
+//! missing on either side: absence is not evidence) and a final *else* level. A pair falls into
+//! the first level whose rule holds, as in Splink's comparison levels; but every rule here acts
+//! on tokens and Bloom filters, never on a value.
+//!
+//! [`builtin`] holds the default comparison for every field type; a link config can list its own
+//! (`[[comparison]]`, see `link::config`). [`Comparisons`] resolves a list against loaded records
+//! and computes patterns, packed four bits a comparison into a [`Pattern`].
+
+pub mod builtin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::encode::bloom::dice;
+use crate::link::data::{BloomCol, Records, TokCol};
+use crate::link::model::{Comparison, Level};
+
+pub use builtin::{Thresholds, default_comparisons};
+
+/// Most comparisons in a model (a pattern packs four bits for each into 64).
+pub const MAX_COMPARISONS: usize = 16;
+/// Most levels of a comparison, null and else included.
+pub const MAX_LEVELS: usize = 15;
+
+/// An agreement pattern: a level (0–14) per comparison, four bits each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Pattern(pub u64);
+
+impl Pattern {
+    /// The level of comparison `k`.
+    #[inline]
+    pub fn get(self, k: usize) -> u8 {
+        ((self.0 >> (4 * k)) & 0xF) as u8
+    }
+
+    /// This pattern with comparison `k` at `level`.
+    #[inline]
+    #[must_use]
+    pub fn with(self, k: usize, level: u8) -> Pattern {
+        let shift = 4 * k;
+        Pattern((self.0 & !(0xF << shift)) | (u64::from(level & 0xF) << shift))
+    }
+
+    /// The levels of the first `n` comparisons.
+    pub fn levels(self, n: usize) -> Vec<u8> {
+        (0..n).map(|k| self.get(k)).collect()
+    }
+
+    /// A pattern from levels.
+    pub fn from_levels(levels: &[u8]) -> Pattern {
+        levels.iter().enumerate().fold(Pattern(0), |p, (k, &l)| p.with(k, l))
+    }
+}
+
+/// The field a comparison reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// The NHS-number token (valid numbers only).
+    NhsNumber,
+    /// The given name (exact, phonetic and Bloom columns; the family name's for swaps).
+    GivenName,
+    /// The family name.
+    FamilyName,
+    /// The date of birth (full, swapped, year-month and year tokens).
+    DateOfBirth,
+    /// The postcode (full, sector and district tokens).
+    Postcode,
+    /// Sex.
+    Sex,
+    /// An identifier or string field, by its name (token, and Bloom filter if written).
+    Field(String),
+}
+
+impl Subject {
+    /// The name a link config uses: the standard field names, or the field's own.
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::NhsNumber => "nhs_number",
+            Subject::GivenName => "given_name",
+            Subject::FamilyName => "family_name",
+            Subject::DateOfBirth => "date_of_birth",
+            Subject::Postcode => "postcode",
+            Subject::Sex => "sex",
+            Subject::Field(f) => f,
+        }
+    }
+
+    /// The subject a link config names.
+    pub fn parse(name: &str) -> Subject {
+        match name {
+            "nhs_number" => Subject::NhsNumber,
+            "given_name" => Subject::GivenName,
+            "family_name" => Subject::FamilyName,
+            "date_of_birth" | "dob" => Subject::DateOfBirth,
+            "postcode" => Subject::Postcode,
+            "sex" => Subject::Sex,
+            other => Subject::Field(other.to_string()),
+        }
+    }
+
+    /// Whether any loaded record holds this field.
+    pub fn present(&self, r: &Records) -> bool {
+        let any = |c: &TokCol| c.codes.iter().any(|&x| x != 0);
+        match self {
+            Subject::NhsNumber => any(&r.nhs),
+            Subject::GivenName => any(&r.given.0),
+            Subject::FamilyName => any(&r.family.0),
+            Subject::DateOfBirth => any(&r.dob[0]),
+            Subject::Postcode => any(&r.postcode[0]),
+            Subject::Sex => r.sex.iter().any(|&s| s != 0),
+            Subject::Field(f) => r.extra(f).is_some_and(|k| any(&r.extras[k].token)),
+        }
+    }
+
+    fn is_name(&self) -> bool {
+        matches!(self, Subject::GivenName | Subject::FamilyName)
+    }
+}
+
+/// The rule of one level: when a pair is at least this alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    /// Equal tokens (the full postcode, the full date of birth, the exact name …).
+    Exact,
+    /// Names: each record's given name is the other's family name.
+    Swapped,
+    /// Names: equal phonetic codes.
+    Phonetic,
+    /// Bloom-filter Dice similarity at least this.
+    Dice(f64),
+    /// Date of birth: day and month transposed.
+    DayMonthSwapped,
+    /// Date of birth: same year and month.
+    YearMonth,
+    /// Date of birth: same year.
+    Year,
+    /// Postcode: same sector.
+    Sector,
+    /// Postcode: same district.
+    District,
+}
+
+impl Rule {
+    /// The level's label, derived from the rule and its threshold.
+    pub fn label(&self, subject: &Subject) -> String {
+        match self {
+            Rule::Exact if *subject == Subject::Postcode => "full".into(),
+            Rule::Exact => "exact".into(),
+            Rule::Swapped => "swapped with family/given".into(),
+            Rule::Phonetic => "phonetic".into(),
+            Rule::Dice(t) => format!("Dice >= {t}"),
+            Rule::DayMonthSwapped => "day/month swapped".into(),
+            Rule::YearMonth => "year and month".into(),
+            Rule::Year => "year".into(),
+            Rule::Sector => "sector".into(),
+            Rule::District => "district".into(),
+        }
+    }
+
+    /// A rule as a link config writes it: `exact`, `swapped`, `phonetic`, `dice >= 0.8`,
+    /// `day_month_swapped`, `year_month`, `year`, `sector`, `district` (`full` for a postcode's
+    /// exact level).
+    pub fn parse(s: &str) -> Option<Rule> {
+        let t = s.trim().to_ascii_lowercase();
+        Some(match t.as_str() {
+            "exact" | "full" => Rule::Exact,
+            "swapped" | "swapped with family/given" => Rule::Swapped,
+            "phonetic" => Rule::Phonetic,
+            "day_month_swapped" | "day/month swapped" => Rule::DayMonthSwapped,
+            "year_month" | "year and month" => Rule::YearMonth,
+            "year" => Rule::Year,
+            "sector" => Rule::Sector,
+            "district" => Rule::District,
+            _ => {
+                let x: f64 = t.strip_prefix("dice")?.trim().strip_prefix(">=")?.trim().parse().ok()?;
+                if !(x > 0.0 && x <= 1.0) {
+                    return None;
+                }
+                Rule::Dice(x)
+            }
+        })
+    }
+
+    /// Whether the rule can act on `subject`'s columns.
+    pub fn applies_to(&self, subject: &Subject) -> bool {
+        match self {
+            Rule::Exact => true,
+            Rule::Swapped | Rule::Phonetic => subject.is_name(),
+            Rule::Dice(_) => subject.is_name() || matches!(subject, Subject::Field(_)),
+            Rule::DayMonthSwapped | Rule::YearMonth | Rule::Year => *subject == Subject::DateOfBirth,
+            Rule::Sector | Rule::District => *subject == Subject::Postcode,
+        }
+    }
+
+    /// Starting m and u for training: agreement common among matches and rare among others for
+    /// the strict rules, less so for the loose ones. EM and the random-pair sample replace them.
+    fn start(&self, rank: usize) -> (f64, f64) {
+        match (self, rank) {
+            (Rule::Exact, _) => (0.85, 0.002),
+            (Rule::Dice(t), _) if *t >= 0.75 => (0.04, 0.005),
+            (Rule::Dice(_), _) => (0.03, 0.02),
+            (Rule::Year, _) | (Rule::District, _) => (0.02, 0.05),
+            _ => (0.02, 0.005),
+        }
+    }
+}
+
+/// One comparison: a field, its levels best first, and whether its exact level is adjusted by
+/// how common the agreeing value is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonSpec {
+    /// The comparison's name (model and reports).
+    pub name: String,
+    /// The field compared (`given_name`, `date_of_birth`, an identifier's name …).
+    pub field: String,
+    /// The levels, best first, as rules (`exact`, `dice >= 0.9` …); null and else are implied.
+    pub levels: Vec<String>,
+    /// Term-frequency adjustment of the exact level.
+    #[serde(default)]
+    pub term_frequency: bool,
+}
+
+/// A comparison definition, resolved from a spec or built in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparisonDef {
+    /// The comparison's name.
+    pub name: String,
+    /// The field compared.
+    pub subject: Subject,
+    /// Levels between null and else, best first.
+    pub rules: Vec<Rule>,
+    /// Term-frequency adjustment of the exact level.
+    pub term_frequency: bool,
+}
+
+impl ComparisonDef {
+    /// A definition from a link config's spec; the error says what is wrong with it.
+    pub fn from_spec(spec: &ComparisonSpec) -> std::result::Result<ComparisonDef, String> {
+        let subject = Subject::parse(&spec.field);
+        let mut rules = Vec::new();
+        for l in &spec.levels {
+            let rule = Rule::parse(l).ok_or_else(|| {
+                format!(
+                    "comparison `{}`: level `{l}` is not one of exact, swapped, phonetic, dice >= X (0 < X <= 1), \
+                     day_month_swapped, year_month, year, sector, district",
+                    spec.name
+                )
+            })?;
+            if !rule.applies_to(&subject) {
+                return Err(format!(
+                    "comparison `{}`: level `{l}` does not apply to field `{}`",
+                    spec.name, spec.field
+                ));
+            }
+            rules.push(rule);
+        }
+        if rules.is_empty() || rules.len() + 2 > MAX_LEVELS {
+            return Err(format!(
+                "comparison `{}` needs 1 to {} levels besides null and else",
+                spec.name,
+                MAX_LEVELS - 2
+            ));
+        }
+        if spec.term_frequency && !rules.contains(&Rule::Exact) {
+            return Err(format!("comparison `{}`: term_frequency needs an `exact` level", spec.name));
+        }
+        Ok(ComparisonDef { name: spec.name.clone(), subject, rules, term_frequency: spec.term_frequency })
+    }
+
+    /// The definition a model's comparison describes (its field, and rules read back from its
+    /// level labels), so that a linkage can be re-compared from its `model.json` alone.
+    pub fn from_model(c: &Comparison) -> std::result::Result<ComparisonDef, String> {
+        let n = c.levels.len();
+        if n < 3 || c.levels[0].label != "null" || c.levels[n - 1].label != "else" {
+            return Err(format!("comparison `{}`: levels must run from `null` to `else`", c.name));
+        }
+        let spec = ComparisonSpec {
+            name: c.name.clone(),
+            field: if c.field.is_empty() { c.name.clone() } else { c.field.clone() },
+            levels: c.levels[1..n - 1].iter().map(|l| l.label.clone()).collect(),
+            term_frequency: c.levels.iter().any(|l| l.term_frequency),
+        };
+        ComparisonDef::from_spec(&spec)
+    }
+
+    /// Level labels: null, the rules', else.
+    pub fn labels(&self) -> Vec<String> {
+        let mut v = vec!["null".to_string()];
+        v.extend(self.rules.iter().map(|r| r.label(&self.subject)));
+        v.push("else".into());
+        v
+    }
+
+    /// The level index (1-based) of `rule`, if the comparison has it.
+    pub fn level_of(&self, rule: Rule) -> Option<u8> {
+        self.rules.iter().position(|r| *r == rule).map(|i| i as u8 + 1)
+    }
+
+    /// The else level's index.
+    pub fn else_level(&self) -> u8 {
+        self.rules.len() as u8 + 1
+    }
+
+    /// The model comparison with starting m and u.
+    pub fn start(&self) -> Comparison {
+        let mut levels: Vec<Level> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let (m, u) = r.start(i);
+                let l = Level::new(&r.label(&self.subject), m, u);
+                if self.term_frequency && *r == Rule::Exact { l.with_term_frequency() } else { l }
+            })
+            .collect();
+        let m_rest = (1.0 - levels.iter().map(|l| l.m).sum::<f64>()).max(0.01);
+        let u_rest = (1.0 - levels.iter().map(|l| l.u).sum::<f64>()).max(0.01);
+        levels.push(Level::new("else", m_rest, u_rest));
+        let mut c = Comparison::new(&self.name, levels);
+        if self.subject.name() != self.name {
+            c.field = self.subject.name().to_string();
+        }
+        c
+    }
+}
+
+/// Comparisons resolved against loaded records.
+#[derive(Debug, Clone)]
+pub struct Comparisons {
+    /// The definitions, in pattern order.
+    pub defs: Vec<ComparisonDef>,
+    /// Per definition, the extra field it reads (index in `Records::extras`).
+    extra: Vec<Option<usize>>,
+}
+
+impl Comparisons {
+    /// Resolves `defs` against `r`; an error names a comparison whose field no extract holds.
+    pub fn resolve(defs: Vec<ComparisonDef>, r: &Records) -> std::result::Result<Comparisons, String> {
+        if defs.is_empty() || defs.len() > MAX_COMPARISONS {
+            return Err(format!("a model needs 1 to {MAX_COMPARISONS} comparisons"));
+        }
+        let mut extra = Vec::with_capacity(defs.len());
+        for (i, d) in defs.iter().enumerate() {
+            if defs[..i].iter().any(|e| e.name == d.name) {
+                return Err(format!("two comparisons are called `{}`", d.name));
+            }
+            match &d.subject {
+                Subject::Field(f) => {
+                    let k = r.extra(f).ok_or_else(|| {
+                        format!("comparison `{}` compares field `{f}`, which no extract holds", d.name)
+                    })?;
+                    if d.rules.iter().any(|r| matches!(r, Rule::Dice(_))) && r.extras[k].bloom.is_none() {
+                        return Err(format!(
+                            "comparison `{}` has Dice levels, but no extract holds a Bloom filter of `{f}` (set \
+                             `bloom = true` on the field in the tokenise configs)",
+                            d.name
+                        ));
+                    }
+                    extra.push(Some(k));
+                }
+                _ => extra.push(None),
+            }
+        }
+        Ok(Comparisons { defs, extra })
+    }
+
+    /// Number of comparisons.
+    pub fn len(&self) -> usize {
+        self.defs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.defs.is_empty()
+    }
+
+    /// The comparison reading `subject`, if any.
+    pub fn find(&self, subject: &Subject) -> Option<usize> {
+        self.defs.iter().position(|d| d.subject == *subject)
+    }
+
+    /// The model with every comparison's starting m and u.
+    pub fn start_model(&self, prior: f64) -> crate::link::model::Model {
+        crate::link::model::Model::new(prior, self.defs.iter().map(ComparisonDef::start).collect())
+    }
+
+    /// The agreement pattern of records `a` and `b`.
+    #[inline]
+    pub fn pattern(&self, r: &Records, a: usize, b: usize) -> Pattern {
+        let mut p = Pattern(0);
+        for k in 0..self.defs.len() {
+            p = p.with(k, self.level(k, r, a, b));
+        }
+        p
+    }
+
+    /// The level of comparison `k` for records `a` and `b`.
+    pub fn level(&self, k: usize, r: &Records, a: usize, b: usize) -> u8 {
+        let d = &self.defs[k];
+        let (token, phonetic, bloom, other): (&TokCol, Option<&TokCol>, Option<&BloomCol>, Option<&TokCol>) =
+            match &d.subject {
+                Subject::NhsNumber => (&r.nhs, None, None, None),
+                Subject::GivenName => (&r.given.0, Some(&r.given.1), Some(&r.given.2), Some(&r.family.0)),
+                Subject::FamilyName => (&r.family.0, Some(&r.family.1), Some(&r.family.2), Some(&r.given.0)),
+                Subject::DateOfBirth => (&r.dob[0], None, None, None),
+                Subject::Postcode => (&r.postcode[2], None, None, None),
+                Subject::Sex => {
+                    return match (r.sex[a], r.sex[b]) {
+                        (0, _) | (_, 0) => 0,
+                        (x, y) if x == y => d.level_of(Rule::Exact).unwrap_or(d.else_level()),
+                        _ => d.else_level(),
+                    };
+                }
+                Subject::Field(_) => {
+                    let e = &r.extras[self.extra[k].unwrap_or(0)];
+                    (&e.token, None, e.bloom.as_ref(), None)
+                }
+            };
+        // Null: the subject's presence column missing on either side (a postcode's district,
+        // which every parsed postcode has).
+        let (Some(x), Some(y)) = (token.get(a), token.get(b)) else { return 0 };
+        let mut dice_value: Option<Option<f64>> = None;
+        for (i, rule) in d.rules.iter().enumerate() {
+            let hit = match rule {
+                Rule::Exact => match d.subject {
+                    Subject::DateOfBirth => x == y,
+                    Subject::Postcode => eq(&r.postcode[0], a, b),
+                    _ => x == y,
+                },
+                Rule::Swapped => other.is_some_and(|o| cross(token, a, o, b) && cross(o, a, token, b)),
+                Rule::Phonetic => phonetic.is_some_and(|p| eq(p, a, b)),
+                Rule::Dice(t) => {
+                    let v = *dice_value.get_or_insert_with(|| match bloom.map(|c| (c.get(a), c.get(b))) {
+                        Some((Some(p), Some(q))) => Some(dice(p, q)),
+                        _ => None,
+                    });
+                    v.is_some_and(|v| v >= *t)
+                }
+                Rule::DayMonthSwapped => cross(&r.dob[1], a, &r.dob[0], b) || cross(&r.dob[0], a, &r.dob[1], b),
+                Rule::YearMonth => eq(&r.dob[2], a, b),
+                Rule::Year => eq(&r.dob[3], a, b),
+                Rule::Sector => eq(&r.postcode[1], a, b),
+                Rule::District => x == y,
+            };
+            if hit {
+                return i as u8 + 1;
+            }
+        }
+        d.else_level()
+    }
+}
+
+#[inline]
+fn eq(c: &TokCol, a: usize, b: usize) -> bool {
+    matches!((c.get(a), c.get(b)), (Some(x), Some(y)) if x == y)
+}
+
+#[inline]
+fn cross(x: &TokCol, a: usize, y: &TokCol, b: usize) -> bool {
+    matches!((x.get(a), y.get(b)), (Some(p), Some(q)) if p == q)
+}
