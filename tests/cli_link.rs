@@ -341,3 +341,155 @@ fn the_same_records_under_two_sources_are_refused() {
         "{err}"
     );
 }
+
+/// Two files of the kind PPRL benchmarks use — no NHS numbers; a national id with typos, an
+/// address line and a town — and the link types (issue 11). File A holds 300 persons, one of
+/// them twice; file B holds 240 of them again with errors. Defaults compare every field the
+/// extracts hold; `link_only` links across files only, `dedupe_only` within them only.
+#[test]
+fn issue11_identifier_and_string_fields_link_and_link_types_hold() {
+    let d = Dir::new();
+    let key = d.test_key("k.key");
+    const GIVEN: [&str; 12] =
+        ["amelia", "oliver", "isla", "jack", "ava", "harry", "mia", "noah", "ella", "leo", "ruby", "theo"];
+    const FAMILY: [&str; 10] =
+        ["smith", "okafor", "nguyen", "kowalski", "patel", "murphy", "jones", "silva", "haddad", "brown"];
+    const STREET: [&str; 9] = ["high", "mill", "church", "station", "park", "school", "kings", "queens", "bridge"];
+    const TOWN: [&str; 7] = ["ashby", "bexley", "carlton", "denholm", "elmsford", "farley", "glenmore"];
+    let person = |i: usize| {
+        (
+            GIVEN[i % 12].to_string(),
+            format!("{}{}", FAMILY[i / 12 % 10], ["", "son", "ley", "er"][i / 120 % 4]),
+            format!("{}{:02}{:02}", 1930 + i % 70, 1 + i % 12, 1 + i * 7 % 28),
+            format!("{:07}", 1_000_003 + i * 7919 % 8_999_989),
+            format!("{} {} road", 1 + i % 97, STREET[i % 9]),
+            TOWN[i % 7].to_string(),
+        )
+    };
+    let header = "rec_id,given_name,surname,dob,national_id,address,town\n";
+    let mut a = String::from(header);
+    for i in 0..300 {
+        let p = person(i);
+        a.push_str(&format!("a{i},{},{},{},{},{},{}\n", p.0, p.1, p.2, p.3, p.4, p.5));
+    }
+    // Person 7 twice in file A: a duplicate only deduplication may join.
+    let p7 = person(7);
+    a.push_str(&format!("a7x,{},{},{},{},{},{}\n", p7.0, p7.1, p7.2, p7.3, p7.4, p7.5));
+    let mut b = String::from(header);
+    for i in 0..240 {
+        let mut p = person(i);
+        match i % 6 {
+            // Two digits of the id transposed.
+            0 => p.3 = format!("{}{}{}", &p.3[..2], &p.3[3..4], &p.3[2..3]) + &p.3[4..],
+            1 => p.2 = String::new(),
+            2 => p.1 = format!("{}x", p.1),
+            3 => p.4 = p.4.replace("road", "rd"),
+            4 => p.3 = String::new(),
+            _ => {}
+        }
+        b.push_str(&format!("b{i},{},{},{},{},{},{}\n", p.0, p.1, p.2, p.3, p.4, p.5));
+    }
+    d.write("a.csv", a);
+    d.write("b.csv", b);
+    for s in ["a", "b"] {
+        d.write(
+            &format!("{s}.toml"),
+            format!(
+                "source = \"{s}\"\n[record_id]\ncolumn = \"rec_id\"\nmode = \"keep\"\n\
+                 [[field]]\ncolumn = \"given_name\"\ntype = \"given_name\"\n\
+                 [[field]]\ncolumn = \"surname\"\ntype = \"family_name\"\n\
+                 [[field]]\ncolumn = \"dob\"\ntype = \"date_of_birth\"\nformats = [\"%Y%m%d\"]\n\
+                 [[field]]\ncolumn = \"national_id\"\nname = \"national_id\"\ntype = \"identifier\"\nbloom = true\n\
+                 [[field]]\ncolumn = \"address\"\nname = \"address\"\ntype = \"string\"\nbloom = true\n\
+                 [[field]]\ncolumn = \"town\"\nname = \"town\"\ntype = \"string\"\n"
+            ),
+        );
+        tokenise_with_key(&d, &key, &format!("{s}.toml"), &format!("{s}.csv"), &format!("{s}.parquet"));
+    }
+    let persons = |dir: &str| -> std::collections::HashMap<String, String> {
+        let ids = column_values(&d.path(&format!("{dir}/clusters.parquet")), "record_id");
+        let p = column_values(&d.path(&format!("{dir}/clusters.parquet")), "person_id");
+        ids.into_iter().zip(p).map(|(i, p)| (i.unwrap(), p.unwrap())).collect()
+    };
+    let out = d.ok(&["link", "a.parquet", "b.parquet", "--out", "lo", "--link-type", "link_only"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("comparisons: given_name, family_name, date_of_birth, national_id, address, town"), "{err}");
+    let lo = persons("lo");
+    let linked = (0..240).filter(|i| lo[&format!("a{i}")] == lo[&format!("b{i}")]).count();
+    assert!(linked >= 236, "{linked} of 240 cross-file matches linked");
+    let wrong = (0..300).filter(|&i| (0..240).any(|j| j != i && lo[&format!("a{i}")] == lo[&format!("b{j}")])).count();
+    assert!(wrong <= 2, "{wrong} records linked to another person");
+    // No pair within a file is ever compared (the duplicate still joins its person through the
+    // other file's record: clusters are transitive, as in Splink).
+    let left = column_values(&d.path("lo/pairs.parquet"), "left_source");
+    let right = column_values(&d.path("lo/pairs.parquet"), "right_source");
+    assert!(
+        !left.is_empty() && left.iter().zip(&right).all(|(l, r)| l != r),
+        "link_only compared a pair within a file"
+    );
+    let model: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("lo/model.json")).unwrap()).unwrap();
+    assert_eq!(model["link_type"], "link_only");
+    let id = model["comparisons"].as_array().unwrap().iter().find(|c| c["name"] == "national_id").unwrap();
+    let labels: Vec<&str> = id["levels"].as_array().unwrap().iter().map(|l| l["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["null", "exact", "Dice >= 0.9", "Dice >= 0.7", "else"]);
+
+    d.ok(&["link", "a.parquet", "b.parquet", "--out", "dd", "--link-type", "dedupe_only", "-q"]);
+    let dd = persons("dd");
+    assert_eq!(dd["a7"], dd["a7x"], "dedupe_only joins the duplicate");
+    assert!((0..240).all(|i| dd[&format!("a{i}")] != dd[&format!("b{i}")]), "dedupe_only never links across files");
+    let err = d.fails(&["link", "a.parquet", "--out", "x", "--link-type", "link_most"], 2);
+    assert!(err.contains("link_most") && err.contains("link_only"), "{err}");
+}
+
+/// A model file written by hand with one level removed, or two comparisons swapped and renamed,
+/// is refused with a message naming the difference (issue 11); a model whose comparisons are
+/// merely reordered is applied by name.
+#[test]
+fn issue11_a_model_that_does_not_fit_is_refused_by_name() {
+    let d = Dir::new();
+    let extracts = tokenised_population(&d, "300", "4");
+    let mut args = vec!["link".to_string(), "--out".into(), "l".into(), "-q".into()];
+    args.extend(extracts.iter().cloned());
+    d.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let model: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("l/model.json")).unwrap()).unwrap();
+    let run = |name: &str, m: &serde_json::Value| {
+        d.write(name, serde_json::to_string_pretty(m).unwrap());
+        let mut a = vec!["link".to_string(), "--out".into(), format!("out-{name}"), "--model".into(), name.into()];
+        a.extend(extracts.iter().cloned());
+        a.push("-q".into());
+        d.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // A level removed.
+    let mut fewer = model.clone();
+    fewer["comparisons"][1]["levels"].as_array_mut().unwrap().remove(3);
+    let out = run("fewer.json", &fewer);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "comparison `given_name`: the model's levels are [null, exact, swapped with family/given, Dice >= 0.8"
+        ),
+        "{err}"
+    );
+    // Reordered: applied by name, the same persons.
+    let mut reordered = model.clone();
+    reordered["comparisons"].as_array_mut().unwrap().swap(1, 2);
+    assert!(run("reordered.json", &reordered).status.success());
+    // Person ids are keyed per linkage folder: compare the partitions.
+    let partition = |dir: &str| {
+        let mut first = std::collections::HashMap::new();
+        let ids = column_values(&d.path(&format!("{dir}/clusters.parquet")), "person_id");
+        ids.into_iter()
+            .map(|p| {
+                let next = first.len();
+                *first.entry(p).or_insert(next)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(partition("out-reordered.json"), partition("l"));
+    // A comparison the extracts do not call for.
+    let mut renamed = model.clone();
+    renamed["comparisons"][2]["name"] = "surname".into();
+    let err = text(&run("renamed.json", &renamed).stderr);
+    assert!(err.contains("the model has no comparison `family_name`"), "{err}");
+}

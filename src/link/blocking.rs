@@ -109,17 +109,33 @@ impl Key {
 }
 
 /// The default rules for `r`: an exact rule on each identifier field the extracts hold, then
-/// the standard ones (rules on absent fields are left out when the run starts).
+/// the standard ones, then each string field (an address line, a town) with either name's
+/// phonetic code — when its values are varied enough to block on: at least
+/// [`MIN_STRING_DISTINCT`] distinct values per record holding one, so that a field of a few
+/// categories never makes blocks of thousands (rules on absent fields are left out when the
+/// run starts).
 pub fn default_rules_for(r: &Records) -> Vec<Vec<Key>> {
+    use crate::config::FieldType;
     let mut rules: Vec<Vec<Key>> = r
         .extras
         .iter()
-        .filter(|e| e.kind == Some(crate::config::FieldType::Identifier))
+        .filter(|e| e.kind == Some(FieldType::Identifier))
         .map(|e| vec![Key::Field(e.name.clone())])
         .collect();
     rules.extend(default_rules());
+    for e in r.extras.iter().filter(|e| e.kind == Some(FieldType::String)) {
+        let present = e.token.codes.iter().filter(|&&c| c != 0).count();
+        let distinct = e.token.codes.iter().copied().max().unwrap_or(0) as usize;
+        if present > 0 && distinct as f64 >= MIN_STRING_DISTINCT * present as f64 {
+            rules.push(vec![Key::Field(e.name.clone()), Key::GivenPhonetic]);
+            rules.push(vec![Key::Field(e.name.clone()), Key::FamilyPhonetic]);
+        }
+    }
     rules
 }
+
+/// Distinct values per record holding one, below which a string field is not blocked on.
+pub const MIN_STRING_DISTINCT: f64 = 0.1;
 
 /// The default rules.
 pub fn default_rules() -> Vec<Vec<Key>> {
