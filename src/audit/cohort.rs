@@ -44,6 +44,7 @@ pub fn attack(
     tokens: &[Option<u128>],
     cohorts: &[Option<u128>],
     bands: Option<&[Option<u128>]>,
+    other: Option<&[Option<u128>]>,
     list: usize,
     seed: u64,
 ) -> (Attack, Vec<f64>) {
@@ -59,12 +60,40 @@ pub fn attack(
     let counts: Vec<Vec<(u128, u64)>> =
         keys.iter().map(|k| sorted_counts(&groups[k].iter().map(|&u| tokens[u]).collect::<Vec<_>>())).collect();
 
-    // Σp² from pairs within cohorts.
+    // Σp² from pairs within cohorts; when the other name's tokens are known, only pairs that
+    // differ there (two records of one person share both names, and would pass for a common
+    // name).
     let (mut same, mut pairs) = (0.0f64, 0.0f64);
-    for c in &counts {
-        let n: u64 = c.iter().map(|x| x.1).sum();
-        same += c.iter().map(|x| (x.1 * x.1.saturating_sub(1)) as f64).sum::<f64>();
-        pairs += (n * n.saturating_sub(1)) as f64;
+    for key in &keys {
+        let members = &groups[key];
+        let pairs_of = |by: &dyn Fn(usize) -> Option<u128>| -> f64 {
+            let mut m: HashMap<Option<u128>, u64> = HashMap::default();
+            for &u in members {
+                *m.entry(by(u)).or_default() += 1;
+            }
+            m.values().map(|&c| (c * c.saturating_sub(1)) as f64).sum()
+        };
+        let n = members.len() as f64;
+        let all = n * (n - 1.0);
+        match other {
+            None => {
+                pairs += all;
+                same += pairs_of(&|u| tokens[u]);
+            }
+            Some(o) => {
+                // Ordered pairs differing on the other name: all minus those sharing it.
+                pairs += all - pairs_of(&|u| o[u]);
+                // Sharing this token but not the other: sharing the token, minus sharing both.
+                let both = {
+                    let mut m: HashMap<(Option<u128>, Option<u128>), u64> = HashMap::default();
+                    for &u in members {
+                        *m.entry((tokens[u], o[u])).or_default() += 1;
+                    }
+                    m.values().map(|&c| (c * c.saturating_sub(1)) as f64).sum::<f64>()
+                };
+                same += pairs_of(&|u| tokens[u]) - both;
+            }
+        }
     }
     let collision = if pairs > 0.0 { same / pairs } else { FALLBACK_COLLISION };
     let population = Zipf::fitted(list.max(1) * NAMES_PER_LISTED, collision);
@@ -259,7 +288,7 @@ mod tests {
     fn the_estimate_tracks_the_attack_carried_out_with_the_names_known() {
         for (size, s) in [(1, 1.0), (3, 1.0), (30, 1.0), (1_000, 1.0), (30, 0.7), (5_000, 1.2)] {
             let (tokens, cohorts) = population(60_000, size, 300 * NAMES_PER_LISTED, s, size as u64);
-            let (a, _) = attack("c", &tokens, &cohorts, None, 300, 7);
+            let (a, _) = attack("c", &tokens, &cohorts, None, None, 300, 7);
             let truth = true_success(&tokens, &cohorts);
             assert!(
                 (a.named - truth).abs() <= 0.3 * truth + 0.01,
@@ -272,9 +301,9 @@ mod tests {
     #[test]
     fn small_cohorts_hide_what_large_ones_give_away() {
         let (large_t, large_c) = population(50_000, 5_000, 300 * NAMES_PER_LISTED, 1.1, 2);
-        let (a, _) = attack("c", &large_t, &large_c, None, 300, 7);
+        let (a, _) = attack("c", &large_t, &large_c, None, None, 300, 7);
         let (small_t, small_c) = population(50_000, 5, 300 * NAMES_PER_LISTED, 1.1, 2);
-        let (b, _) = attack("c", &small_t, &small_c, None, 300, 7);
+        let (b, _) = attack("c", &small_t, &small_c, None, None, 300, 7);
         assert!(a.named > 0.05 && b.named < a.named / 2.0, "cohorts of 5,000: {}; of 5: {}", a.named, b.named);
     }
 

@@ -70,15 +70,26 @@ pub struct Attack {
 pub fn attack_by_cohort(
     column: &str,
     tokens: &[Option<u128>],
-    cohorts: Option<&[Option<u128>]>,
-    bands: Option<&[Option<u128>]>,
+    cohorts: Cohorts<'_>,
     list: usize,
     seed: u64,
 ) -> (Attack, Vec<f64>) {
-    match cohorts {
-        Some(c) => super::cohort::attack(column, tokens, c, bands, list, seed),
+    match cohorts.by {
+        Some(c) => super::cohort::attack(column, tokens, c, cohorts.bands, cohorts.other, list, seed),
         None => attack(column, tokens, list, seed),
     }
+}
+
+/// How a salted column's units are grouped for the attack: by cohort (`by`), by the name's
+/// frequency band within it, and the other name's tokens (for the collision estimate).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cohorts<'a> {
+    /// Each unit's cohort; `None`: attack the whole column.
+    pub by: Option<&'a [Option<u128>]>,
+    /// Each unit's band of this name.
+    pub bands: Option<&'a [Option<u128>]>,
+    /// Each unit's token of the other name.
+    pub other: Option<&'a [Option<u128>]>,
 }
 
 /// Runs the attack estimate on `tokens` by an attacker whose public list ranks `list` names.

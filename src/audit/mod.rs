@@ -28,8 +28,8 @@
 //! - **Identifiers in clear**: text pass-through columns whose values are mostly shaped like NHS
 //!   numbers, postcodes or names (a config mistake that lets an identifier through).
 //!
-//! Units are persons when a linkage is given (each person's commonest token per column), records
-//! otherwise. The exit status is 1 when a figure exceeds its threshold.
+//! Units are persons when a linkage is given (each person's first token per column), identities
+//! otherwise (records whose tokens are all equal, as an insider would count them). The exit status is 1 when a figure exceeds its threshold.
 
 pub mod cohort;
 pub mod frequency;
@@ -166,6 +166,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
     };
     let mut units = Units::default();
     let mut unit_of: HashMap<u32, usize> = HashMap::default();
+    let mut identity_of: HashMap<u64, usize> = HashMap::default();
     let mut row_order = Vec::new();
     let mut first: Option<(PathBuf, Manifest)> = None;
     let mut clear_text = Vec::new();
@@ -185,7 +186,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
                 ));
             }
         }
-        row_order.extend(read_extract(path, &m, persons.as_ref(), &mut units, &mut unit_of)?);
+        row_order.extend(read_extract(path, &m, persons.as_ref(), &mut units, &mut unit_of, &mut identity_of)?);
         clear_text.extend(clear_text_columns(path, &m)?);
         if first.is_none() {
             first = Some((path.clone(), m));
@@ -212,7 +213,18 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
         let by = if units.salted[k] { cohorts.map(|c| units.tokens[c].as_slice()) } else { None };
         let field = name.rsplit_once('_').map_or(name.as_str(), |(f, _)| f);
         let bands = units.names.iter().position(|n| *n == format!("{field}_band")).map(|b| units.tokens[b].as_slice());
-        let (attack, per_unit) = frequency::attack_by_cohort(name, &units.tokens[k], by, bands, list, options.seed);
+        // The other name's exact tokens: pairs of a cohort that differ there are almost never
+        // one person, so their sharing of this name's token measures how common names are.
+        let other_kind =
+            if units.kinds[k] == FieldType::GivenName { FieldType::FamilyName } else { FieldType::GivenName };
+        let other = units
+            .names
+            .iter()
+            .zip(&units.kinds)
+            .position(|(n, kind)| *kind == other_kind && n.ends_with("_exact"))
+            .map(|o| units.tokens[o].as_slice());
+        let cohort = frequency::Cohorts { by, bands, other };
+        let (attack, per_unit) = frequency::attack_by_cohort(name, &units.tokens[k], cohort, list, options.seed);
         // The worst of a name's columns stands for it in the named-and-unique estimate.
         let entry = named.entry(which).or_insert_with(|| vec![0.0; per_unit.len()]);
         for (e, p) in entry.iter_mut().zip(&per_unit) {
@@ -227,7 +239,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
         failed.push(format!(
             "an estimated {:.2}% of {} could be named (given and family name) and singled out, above the limit of {}%",
             pct(uniqueness.named_and_unique),
-            if persons.is_some() { "persons" } else { "records" },
+            if persons.is_some() { "persons" } else { "identities (records with every token equal)" },
             options.max_named_unique_percent
         ));
     }
@@ -271,7 +283,7 @@ pub fn audit(extracts: &[PathBuf], options: &AuditOptions) -> Result<AuditReport
     }
     Ok(AuditReport {
         extracts: extracts.iter().map(|p| p.display().to_string()).collect(),
-        units: if persons.is_some() { "persons" } else { "records" },
+        units: if persons.is_some() { "persons" } else { "identities (records with every token equal)" },
         unit_count: n,
         columns,
         attacks,
@@ -409,6 +421,7 @@ fn read_extract(
     persons: Option<&PersonIndex>,
     units: &mut Units,
     unit_of: &mut HashMap<u32, usize>,
+    identity_of: &mut HashMap<u64, usize>,
 ) -> Result<Vec<order::RowOrder>> {
     let mut token_cols: Vec<(String, FieldType, bool)> = Vec::new();
     let (mut year_col, mut sex_col) = (None, None);
@@ -473,7 +486,24 @@ fn read_extract(
             .and_then(|c| batch.column_by_name(c))
             .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
         for i in 0..batch.num_rows() {
+            // Without a linkage, records with every token equal are one unit (as the linker's
+            // identities are): an insider counts a patient's hundred encounters once.
             let unit = match persons {
+                None => {
+                    // Tokens only: a Bloom filter hardened per record differs between equal records.
+                    let mut h = rustc_hash::FxHasher::default();
+                    for (a, _) in tokens.iter().zip(&token_cols).filter(|(_, c)| !c.0.ends_with("_bloom")) {
+                        std::hash::Hash::hash(&a.get(i), &mut h);
+                    }
+                    let key = std::hash::Hasher::finish(&h);
+                    match identity_of.get(&key) {
+                        Some(&u) => Some(u),
+                        None => {
+                            identity_of.insert(key, units.year.len());
+                            None
+                        }
+                    }
+                }
                 Some(index) => {
                     let Some(&p) = index.get(&record_key(&m.source, ids.value(i))) else {
                         return Err(Error::manifest(
@@ -489,7 +519,6 @@ fn read_extract(
                         }
                     }
                 }
-                None => None,
             };
             let u = match unit {
                 Some(u) => u,

@@ -65,6 +65,10 @@ pub struct Args {
     /// dedupe_only (only within each source).
     #[arg(long, value_name = "TYPE")]
     pub link_type: Option<String>,
+    /// Write every candidate pair to pairs.parquet, not only those with a match probability of
+    /// at least 0.001 (summary.json counts the others either way).
+    #[arg(long)]
+    pub all_pairs: bool,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
@@ -80,11 +84,16 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         max_block: args.max_block,
         max_pairs: args.max_pairs,
         link_type: args.link_type.clone(),
+        pairs_floor: args.all_pairs.then_some(0.0),
         ..Default::default()
     };
     let problems = flags.problems();
     if !problems.is_empty() {
-        let flag = |p: &String| p.replace("`threshold`", "--threshold").replace("`max_block`", "--max-block");
+        let flag = |p: &String| {
+            p.replace("`threshold`", "--threshold")
+                .replace("`max_block`", "--max-block")
+                .replace("link_type `", "--link-type `")
+        };
         return Err(Error::usage(problems.iter().map(flag).collect::<Vec<_>>().join("; ")));
     }
     flags.apply(&mut options);

@@ -232,10 +232,11 @@ pub fn candidate_pairs(
         let bound: u64 = kept.iter().map(|(s, e)| ((e - s) * (e - s - 1) / 2) as u64).sum();
         if all.len() as u64 + bound > max_pairs {
             return Err(crate::error::Error::check(format!(
-                "blocking rule {rule:?} would add up to {} candidate pairs to the {} before it, more than the limit of {} \
+                "blocking rule [{}] would add up to {} candidate pairs to the {} before it, more than the limit of {} \
                  (its largest block holds {} identities): the rules are too loose for these extracts, or blocks hold \
                  many unrelated records. Tighten the blocking rules, lower --max-block, or raise --max-pairs if this is \
                  expected",
+                rule.iter().map(Key::name).collect::<Vec<_>>().join(", "),
                 crate::error::group_digits(bound),
                 crate::error::group_digits(all.len() as u64),
                 crate::error::group_digits(max_pairs),

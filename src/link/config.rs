@@ -13,6 +13,7 @@
 //! term_frequency = true        # weigh exact name agreement by how common the name is
 //!
 //! link_type = "link_and_dedupe" # or "link_only", "dedupe_only"
+//! pairs_floor = 0.001          # pairs below this probability are not written (0: all)
 //!
 //! [[blocking]]                 # replaces the default rules when present
 //! rule = ["nhs_number"]
@@ -64,6 +65,8 @@ pub struct LinkConfig {
     pub term_frequency: Option<bool>,
     /// Which pairs may link.
     pub link_type: Option<String>,
+    /// Pairs below this match probability are not written to `pairs.parquet` (0: all).
+    pub pairs_floor: Option<f64>,
     /// Blocking rules, replacing the defaults.
     #[serde(default)]
     pub blocking: Vec<BlockingRule>,
@@ -119,9 +122,12 @@ impl LinkConfig {
                 p.push(format!("blocking rule {} is empty", i + 1));
             }
         }
+        if self.pairs_floor.is_some_and(|f| !(0.0..1.0).contains(&f)) {
+            p.push("`pairs_floor` must be at least 0 and below 1".into());
+        }
         if let Some(t) = &self.link_type {
             if crate::link::LinkType::parse(t).is_none() {
-                p.push(format!("`link_type = \"{t}\"` is not one of link_and_dedupe, link_only, dedupe_only"));
+                p.push(format!("link_type `{t}` is not one of link_and_dedupe, link_only, dedupe_only"));
             }
         }
         let mut names = std::collections::BTreeSet::new();
@@ -170,6 +176,9 @@ impl LinkConfig {
         }
         if !self.blocking.is_empty() {
             options.rules = self.blocking.iter().map(|b| b.rule.clone()).collect();
+        }
+        if let Some(f) = self.pairs_floor {
+            options.pairs_floor = f;
         }
         if let Some(t) = self.link_type.as_deref().and_then(crate::link::LinkType::parse) {
             options.link_type = t;

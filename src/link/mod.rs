@@ -79,7 +79,16 @@ pub struct LinkOptions {
     pub comparisons: Option<Vec<ComparisonDef>>,
     /// Which pairs may link: across sources, within them, or both.
     pub link_type: LinkType,
+    /// Candidate pairs below this match probability are scored and counted but not written to
+    /// `pairs.parquet` (0: write every pair).
+    pub pairs_floor: f64,
 }
+
+/// Default floor of `pairs.parquet`: pairs less likely than this to match are not written (as
+/// Splink's `predict(threshold_match_probability=…)`). At national scale most candidate pairs
+/// are strangers sharing a common name and year of birth, and writing them took more time than
+/// linking; `summary.json` still counts them, their expected matches and their weights.
+pub const DEFAULT_PAIRS_FLOOR: f64 = 0.001;
 
 /// Which record pairs a linkage may link, as Splink's `link_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -151,6 +160,7 @@ impl Default for LinkOptions {
             max_pairs: None,
             comparisons: None,
             link_type: LinkType::default(),
+            pairs_floor: DEFAULT_PAIRS_FLOOR,
         }
     }
 }
@@ -262,6 +272,17 @@ pub struct Summary {
     pub em_converged: bool,
     /// Pairs labelled by NHS numbers for m.
     pub nhs_labelled_pairs: u64,
+    /// The floor of `pairs.parquet` (match probability).
+    pub pairs_floor: f64,
+    /// Candidate pairs written to `pairs.parquet` (at or above the floor).
+    pub pairs_written: u64,
+    /// Candidate pairs below the floor, and the matches expected among them (the sum of their
+    /// match probabilities): what an estimate of recall from `pairs.parquet` must add back.
+    pub pairs_below_floor: u64,
+    /// Expected matches among the pairs below the floor.
+    pub expected_matches_below_floor: f64,
+    /// Every candidate pair's match weight, in bins of two bits: (bin start, pairs).
+    pub match_weight_histogram: Vec<(i64, u64)>,
     /// Seconds per stage.
     pub timings: Vec<(String, f64)>,
 }
@@ -477,6 +498,20 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         // Records of one identity share every identifying token: certainty.
         best[i] = if members[id] > 1 { 1.0 } else { best_id[id] };
     }
+    let floor_weight = if options.pairs_floor > 0.0 {
+        (options.pairs_floor / (1.0 - options.pairs_floor)).log2()
+    } else {
+        f64::NEG_INFINITY
+    };
+    let mut histogram: std::collections::BTreeMap<i64, u64> = Default::default();
+    let (mut below, mut below_expected) = (0u64, 0.0f64);
+    for &(_, _, _, w) in &scored {
+        *histogram.entry(weight_bin(w)).or_default() += 1;
+        if w < floor_weight {
+            below += 1;
+            below_expected += Model::probability(w);
+        }
+    }
     timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
     let summary = Summary {
         extracts: files.iter().map(|f| f.display().to_string()).collect(),
@@ -502,6 +537,11 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         em_iterations: em.iterations,
         em_converged: em.converged,
         nhs_labelled_pairs: labelled,
+        pairs_floor: options.pairs_floor,
+        pairs_written: candidate_count - below,
+        pairs_below_floor: below,
+        expected_matches_below_floor: below_expected,
+        match_weight_histogram: histogram.into_iter().collect(),
         timings,
     };
     Ok(Linkage {
@@ -536,6 +576,14 @@ fn usable_rules(
             None => usable.push(rule.clone()),
             Some(k) if defaults => {
                 log(&format!("default blocking rule {} left out: no extract holds {}", show(rule), k.name()))
+            }
+            Some(blocking::Key::Field(f)) if records.extra(f).is_none() => {
+                return Err(crate::error::Error::usage(format!(
+                    "blocking rule {} uses `{f}`, which is not a blocking key nor an identifier or string field of these \
+                     extracts; the keys are nhs_number, given_exact, given_phonetic, family_exact, family_phonetic, dob, \
+                     dob_year, postcode, postcode_district, or an identifier or string field's name",
+                    show(rule)
+                )));
             }
             Some(k) => {
                 return Err(crate::error::Error::usage(format!(
@@ -757,6 +805,11 @@ pub(crate) fn identities(r: &Records, link_type: LinkType) -> (Vec<u32>, Vec<u32
         identity.push(id);
     }
     (identity, reps)
+}
+
+/// The two-bit histogram bin of a match weight (weights clamped to ±40 bits).
+pub fn weight_bin(w: f64) -> i64 {
+    (w.clamp(-40.0, 40.0) / 2.0).floor() as i64 * 2
 }
 
 /// Output file names in a linkage folder.

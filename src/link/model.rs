@@ -141,7 +141,7 @@ impl Model {
         for d in defs {
             let Some(c) = self.comparisons.iter().find(|c| c.name == d.name) else {
                 return Err(format!(
-                    "the model has no comparison `{}`, which these extracts call for (the model has {}); train a                      model on extracts with the same fields, or give a link config whose comparisons match it",
+                    "the model has no comparison `{}`, which these extracts call for (the model has {}); train a model on extracts with the same fields, or give a link config whose comparisons match it",
                     d.name,
                     names(&self.comparisons)
                 ));
@@ -160,7 +160,7 @@ impl Model {
         }
         if let Some(extra) = self.comparisons.iter().find(|c| !defs.iter().any(|d| d.name == c.name)) {
             return Err(format!(
-                "the model's comparison `{}` is not one of this run's ({}): no extract holds its field, or the link                  config leaves it out",
+                "the model's comparison `{}` is not one of this run's ({}): no extract holds its field, or the link config leaves it out",
                 extra.name,
                 defs.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", ")
             ));
@@ -252,6 +252,22 @@ impl Model {
         if m.comparisons.is_empty() || m.comparisons.len() > crate::link::compare::MAX_COMPARISONS {
             return Err(format!("a model needs 1 to {} comparisons", crate::link::compare::MAX_COMPARISONS));
         }
+        if let Some(t) =
+            (!m.link_type.is_empty()).then_some(&m.link_type).filter(|t| crate::link::LinkType::parse(t).is_none())
+        {
+            return Err(format!("link type `{t}` is not one of link_and_dedupe, link_only, dedupe_only"));
+        }
+        for (i, c) in m.comparisons.iter().enumerate() {
+            if m.comparisons[..i].iter().any(|d| d.name == c.name) {
+                return Err(format!("two comparisons are called `{}`", c.name));
+            }
+            if let Some(l) = c.levels.iter().find(|l| l.term_frequency && l.label != "exact") {
+                return Err(format!(
+                    "comparison `{}`, level `{}`: only an `exact` level can be term-frequency adjusted",
+                    c.name, l.label
+                ));
+            }
+        }
         for c in &m.comparisons {
             let most = crate::link::compare::MAX_LEVELS;
             if c.levels.len() < 3 || c.levels.len() > most {
@@ -312,5 +328,16 @@ mod tests {
         bad.comparisons[1].levels[1].m = 0.0;
         assert!(Model::from_json(&bad.to_json()).unwrap_err().contains("level `exact`"));
         assert!(Model::from_json("{}").is_err());
+        // Found by a hostile review: a comparison given twice, an unknown link type, a
+        // term-frequency flag on a level that is not exact.
+        let mut twice = m.clone();
+        twice.comparisons.push(twice.comparisons[0].clone());
+        assert!(Model::from_json(&twice.to_json()).unwrap_err().contains("two comparisons are called `nhs`"));
+        let mut bogus = m.clone();
+        bogus.link_type = "bogus".into();
+        assert!(Model::from_json(&bogus.to_json()).unwrap_err().contains("link type `bogus`"));
+        let mut tf = m.clone();
+        tf.comparisons[1].levels[2].term_frequency = true;
+        assert!(Model::from_json(&tf.to_json()).unwrap_err().contains("only an `exact` level"));
     }
 }

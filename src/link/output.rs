@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::io::atomic::write_atomic;
 use crate::io::parquet::ParquetOut;
+use crate::link::model::Model;
 use crate::link::{Linkage, output_paths};
 use crate::token::key::KeyRole;
 use crate::token::{ProjectKey, Purpose, Subkey, TokenMac};
@@ -71,7 +72,11 @@ pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Resul
     }
     let n = l.records.len();
     write_batches(&clusters, built_in_parallel(n, |c| clusters_batch(l, &ids, &size, c)))?;
-    write_batches(&pairs, built_in_parallel(l.pairs.len(), |c| pairs_batch(l, c)))?;
+    // Pairs at or above the floor only (`LinkOptions::pairs_floor`); all when it is 0.
+    let floor = l.summary.pairs_floor;
+    let kept: Vec<u32> =
+        (0..l.pairs.len() as u32).filter(|&i| Model::probability(l.pairs[i as usize].3) >= floor).collect();
+    write_batches(&pairs, built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])))?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
     let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
     write_atomic(&summary, json.as_bytes())
@@ -177,7 +182,7 @@ fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Ran
     RecordBatch::try_new(Arc::new(schema), cols).expect("clusters batch matches its schema")
 }
 
-fn pairs_batch(l: &Linkage, rows: std::ops::Range<usize>) -> RecordBatch {
+fn pairs_batch(l: &Linkage, rows: &[u32]) -> RecordBatch {
     let r = &l.records;
     let m = &l.model;
     let mut fields = vec![
@@ -190,7 +195,7 @@ fn pairs_batch(l: &Linkage, rows: std::ops::Range<usize>) -> RecordBatch {
     let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
     let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
     let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
-    for &(a, b, p, w) in &l.pairs[rows] {
+    for &(a, b, p, w) in rows.iter().map(|&i| &l.pairs[i as usize]) {
         for (k, side) in [a, b].into_iter().enumerate() {
             let rec = l.reps[side as usize] as usize;
             text[2 * k].append_value(&r.sources[r.source[rec] as usize]);

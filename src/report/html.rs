@@ -112,7 +112,7 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
         let p = col::<Float64Array>(b, "match_probability");
         let (Some(w), Some(p)) = (w, p) else { return Ok(()) };
         for i in 0..b.num_rows() {
-            *weights.entry((w.value(i).clamp(-40.0, 40.0) / 2.0).floor() as i64 * 2).or_default() += 1;
+            *weights.entry(crate::link::weight_bin(w.value(i))).or_default() += 1;
             let pr = p.value(i);
             if pr >= threshold {
                 accepted += 1;
@@ -124,6 +124,12 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
         }
         Ok(())
     })?;
+    // Pairs below the floor of pairs.parquet: the summary holds every pair's weight and the
+    // matches expected among those not written.
+    if let Some(h) = summary["match_weight_histogram"].as_array() {
+        weights = h.iter().filter_map(|b| Some((b.get(0)?.as_i64()?, b.get(1)?.as_u64()?))).collect();
+    }
+    fn_ += summary["expected_matches_below_floor"].as_f64().unwrap_or(0.0);
     // Cluster sizes and cross-source linkage, from the clusters.
     let mut person_sources: BTreeMap<String, (u32, Vec<String>)> = BTreeMap::new();
     let mut per_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();

@@ -269,8 +269,8 @@ pub(crate) fn tokenise_chunk(
     }
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(id_out.finish())];
 
-    // The `resistant` profile salts name tokens with each record's full date of birth
-    // (`????-??-??` when it is missing or unusable): an insider who groups tokens by the
+    // The `resistant` profile salts name tokens with each record's full date of birth (none
+    // when it is missing or unusable; see below): an insider who groups tokens by the
     // date-of-birth token sees cohorts of a few persons, too small to rank names by frequency.
     let salts: Option<Vec<Salt>> = plan.name_salt.map(|k| {
         let f = &plan.fields[k];
@@ -282,10 +282,10 @@ pub(crate) fn tokenise_chunk(
                     Encoder::Date { formats, min_year, max_year, .. } => {
                         match parse_date(raw, formats, *min_year, *max_year).1 {
                             Some(d) => date_salt(d.year(), d.month(), d.day()),
-                            None => *b"????-??-??",
+                            None => *UNKNOWN_DATE,
                         }
                     }
-                    _ => *b"????-??-??",
+                    _ => *UNKNOWN_DATE,
                 }
             })
             .collect()
@@ -365,14 +365,22 @@ pub(crate) fn tokenise_chunk(
                     fc.count(o);
                     if o == Outcome::Value {
                         let salt = salts.as_ref().map(|v| v[r - start]);
-                        salted_into(&mut s.salted, s.text.as_bytes(), salt);
-                        exact.token_into(&s.salted, cols[0].fixed().push());
+                        // Salted, but no usable date of birth to salt with: every such record
+                        // would share one cohort, as exposed to counting as unsalted tokens, so
+                        // the name gets no exact or phonetic token (its Bloom filter remains).
+                        let unsalted = salt == Some(*UNKNOWN_DATE);
+                        if unsalted {
+                            cols[0].fixed().null();
+                        } else {
+                            salted_into(&mut s.salted, s.text.as_bytes(), salt);
+                            exact.token_into(&s.salted, cols[0].fixed().push());
+                        }
                         if !s.codes.contains_key(s.text.as_str()) {
                             let code = phonetic.code(&s.text);
                             s.codes.insert(s.text.clone(), code);
                         }
                         let code = &s.codes[s.text.as_str()];
-                        if code.is_empty() {
+                        if code.is_empty() || unsalted {
                             cols[1].fixed().null();
                         } else {
                             salted_into(&mut s.salted, code.as_bytes(), salt);
@@ -569,6 +577,9 @@ fn fill_bloom(
 
 /// A name token's salt: the date of birth as `YYYY-MM-DD`.
 type Salt = [u8; 10];
+
+/// The salt of a record without a usable date of birth (its names get no salted token).
+const UNKNOWN_DATE: &Salt = b"????-??-??";
 
 /// `YYYY-MM-DD` without allocating (the year clamped to four digits).
 fn date_salt(year: i32, month: u32, day: u32) -> Salt {

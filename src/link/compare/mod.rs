@@ -241,8 +241,19 @@ pub struct ComparisonDef {
 impl ComparisonDef {
     /// A definition from a link config's spec; the error says what is wrong with it.
     pub fn from_spec(spec: &ComparisonSpec) -> std::result::Result<ComparisonDef, String> {
+        let valid = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if !valid(&spec.name) {
+            return Err(format!(
+                "comparison name `{}` must be 1 to 64 lower-case letters, digits or `_` (it names output columns)",
+                spec.name.escape_debug()
+            ));
+        }
         let subject = Subject::parse(&spec.field);
-        let mut rules = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
         for l in &spec.levels {
             let rule = Rule::parse(l).ok_or_else(|| {
                 format!(
