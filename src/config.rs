@@ -409,6 +409,21 @@ impl TokeniseConfig {
             .and_then(|t| t.get("bloom").and_then(|b| b.get("hardening")).cloned())
             .is_some();
         let mut problems = Vec::new();
+        if cfg.profile == EncodingProfile::Resistant && cfg.bloom.hardening == crate::encode::bloom::Hardening::XorFold
+        {
+            problems.push(
+                "`profile = \"resistant\"` needs Bloom filters hardened per record; `xor-fold` is the same for equal names: \
+                 remove `bloom.hardening` (the profile uses \"blip\")"
+                    .into(),
+            );
+        }
+        if cfg.profile == EncodingProfile::Resistant && cfg.bloom.blip_f < crate::encode::bloom::DEFAULT_BLIP_F {
+            problems.push(format!(
+                "`profile = \"resistant\"` needs `bloom.blip_f` of at least {} (fewer flipped bits leave equal names' filters \
+                 nearly equal)",
+                crate::encode::bloom::DEFAULT_BLIP_F
+            ));
+        }
         if cfg.profile == EncodingProfile::Resistant && cfg.bloom.hardening == crate::encode::bloom::Hardening::None {
             if explicit_hardening {
                 problems.push(

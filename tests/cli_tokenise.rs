@@ -425,6 +425,15 @@ fn resistant_profile_salts_name_tokens_with_the_date_of_birth() {
         2,
     );
     assert!(err.contains("needs hardened Bloom filters"), "{err}");
+    // Nor a hardening equal names survive: xor-fold, or blip with too few flipped bits.
+    for (name, bloom) in [("fold.toml", "hardening = \"xor-fold\""), ("weak.toml", "blip_f = 0.001")] {
+        d.write(name, format!("profile = \"resistant\"\n{CONFIG}\n[bloom]\n{bloom}\n"));
+        let err = d.fails(
+            &["tokenise", "--config", name, "--key-file", &key, "--input", "in.csv", "--output", "x.parquet"],
+            2,
+        );
+        assert!(err.contains("per record") || err.contains("blip_f` of at least"), "{name}: {err}");
+    }
     let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("r.parquet")).unwrap();
     assert!(m.salted_names());
     let err = d.fails(&["link", "r.parquet", "s.parquet", "--out", "l"], 1);
