@@ -433,6 +433,25 @@ fn issue11_identifier_and_string_fields_link_and_link_types_hold() {
     let labels: Vec<&str> = id["levels"].as_array().unwrap().iter().map(|l| l["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["null", "exact", "Dice >= 0.9", "Dice >= 0.7", "else"]);
 
+    // Clerical labels: twenty reviewed pairs, ten matches and ten strangers.
+    let mut labels = String::from("left_source,left_record_id,right_source,right_record_id,match\n");
+    for i in 10..20 {
+        labels.push_str(&format!("a,a{i},b,b{i},match\na,a{i},b,b{},non-match\n", i + 1));
+    }
+    d.write("labels.csv", labels);
+    let out = d.ok(&["evaluate", "--labels", "labels.csv", "--clusters", "lo", "--json"]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((e["labelled_pairs"].as_u64(), e["labelled_matches"].as_u64()), (Some(20), Some(10)));
+    assert!(
+        e["linkage"]["recall"].as_f64().unwrap() >= 0.9 && e["linkage"]["precision"].as_f64().unwrap() >= 0.9,
+        "{e}"
+    );
+    assert_eq!(e["thresholds"].as_array().unwrap().len(), 99);
+    assert!(e["best"]["f1"].as_f64().unwrap() >= e["linkage"]["f1"].as_f64().unwrap() - 1e-9, "{e}");
+    d.write("bad.csv", "left_source,left_record_id,right_source,right_record_id,match\na,a1,b,b1,perhaps\n");
+    let err = d.fails(&["evaluate", "--labels", "bad.csv", "--clusters", "lo"], 1);
+    assert!(err.contains("bad.csv") && err.contains("row 2") && err.contains("match"), "{err}");
+
     d.ok(&["link", "a.parquet", "b.parquet", "--out", "dd", "--link-type", "dedupe_only", "-q"]);
     let dd = persons("dd");
     assert_eq!(dd["a7"], dd["a7x"], "dedupe_only joins the duplicate");

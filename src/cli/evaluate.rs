@@ -12,12 +12,20 @@ records given one person id against pairs of one true person) and cluster precis
 (persons reconstructed exactly). The truth is a CSV with columns source, record_id and person_id,
 as `pseudolink synth` writes in truth.csv.
 
-EXAMPLE:
-  pseudolink evaluate --truth synth/truth.csv --clusters linked/")]
+With --labels instead: clerical labels, a CSV of record pairs a reviewer marked (columns
+left_source, left_record_id, right_source, right_record_id, match): precision, recall and F1
+among them at the linkage's own decision and at every threshold from 0.01 to 0.99, with the best.
+
+EXAMPLES:
+  pseudolink evaluate --truth synth/truth.csv --clusters linked/
+  pseudolink evaluate --labels reviewed.csv --clusters linked/")]
 pub struct Args {
     /// Ground truth CSV (source, record_id, person_id).
-    #[arg(long, value_name = "TRUTH.csv")]
-    pub truth: PathBuf,
+    #[arg(long, value_name = "TRUTH.csv", required_unless_present = "labels", conflicts_with = "labels")]
+    pub truth: Option<PathBuf>,
+    /// Clerical labels CSV (left_source, left_record_id, right_source, right_record_id, match).
+    #[arg(long, value_name = "LABELS.csv")]
+    pub labels: Option<PathBuf>,
     /// A linkage folder (or its clusters.parquet).
     #[arg(long, value_name = "DIR")]
     pub clusters: PathBuf,
@@ -27,7 +35,36 @@ pub struct Args {
 }
 
 pub(crate) fn run(args: Args) -> Result<()> {
-    let e = crate::evaluate::evaluate(&args.truth, &args.clusters)?;
+    let Some(truth) = &args.truth else {
+        let dir = if args.clusters.is_dir() {
+            args.clusters.clone()
+        } else {
+            args.clusters.parent().map(PathBuf::from).unwrap_or_default()
+        };
+        let e = crate::evaluate::clerical::evaluate_clerical(args.labels.as_deref().unwrap_or(&dir), &dir)?;
+        let text = if args.json {
+            serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
+        } else {
+            let row = |name: &str, t: &crate::evaluate::clerical::AtThreshold| {
+                format!(
+                    "{name:<22} precision {:.4}  recall {:.4}  F1 {:.4}  (linked matches {}, linked non-matches {}, missed {})\n",
+                    t.precision, t.recall, t.f1, t.true_positives, t.false_positives, t.false_negatives
+                )
+            };
+            let mut s = format!(
+                "labelled pairs {} ({} matches; {} scored in pairs.parquet)\n",
+                e.labelled_pairs, e.labelled_matches, e.scored
+            );
+            s.push_str(&row("the linkage's persons", &e.linkage));
+            s.push_str(&row(&format!("best threshold {:.2}", e.best.threshold), &e.best));
+            for t in e.thresholds.iter().filter(|t| (t.threshold * 100.0).round() as u32 % 10 == 0) {
+                s.push_str(&row(&format!("threshold {:.2}", t.threshold), t));
+            }
+            s
+        };
+        return super::print_stdout(&text);
+    };
+    let e = crate::evaluate::evaluate(truth, &args.clusters)?;
     let text = if args.json {
         serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
     } else {

@@ -210,7 +210,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.note{color:
     let est_recall = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 1.0 };
     let _ = write!(
         h,
-        r#"<h2 id="error">Estimated error (no ground truth needed)</h2><p>From the model's own match probabilities over the {} scored candidate pairs at threshold {threshold}: expected false links among the {} accepted pairs {:.1} (estimated pairwise precision {:.4}); expected missed links among rejected candidate pairs {:.1} (estimated recall among candidates {:.4}). These estimates are as good as the model's calibration; pairs never proposed by blocking are not counted.</p>"#,
+        r#"<h2 id="error">Estimated error (no ground truth needed)</h2><p>From the model's own match probabilities over the {} scored candidate pairs at threshold {threshold}: expected false links among the {} accepted pairs {:.1} (estimated pairwise precision {:.4}); expected missed links among rejected candidate pairs {:.1} (estimated recall among candidates {:.4}). These count pairs of identities (distinct sets of identifying tokens: a patient's many identical encounters are one identity), not pairs of records as <code>pseudolink evaluate</code> does, so the two differ where identities hold several records. They are as good as the model's calibration; pairs never proposed by blocking are not counted.</p>"#,
         crate::error::group_digits(num("candidate_pairs")),
         crate::error::group_digits(accepted),
         fp,

@@ -7,6 +7,8 @@
 //! cross-tabulation), so the cost is linear in records. Cluster measures count persons exactly
 //! reconstructed: a predicted cluster holding exactly the records of one true person.
 
+pub mod clerical;
+
 use std::path::Path;
 
 use arrow_array::{Array, StringArray};
