@@ -54,7 +54,7 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
     let p = comparisons.pattern(&records, a, b);
     let tf = if model.uses_term_frequencies() {
         let link_type = crate::link::LinkType::parse(&model.link_type).unwrap_or_default();
-        let (_, reps) = crate::link::identities(&records, link_type);
+        let (_, reps) = crate::link::identity::identities(&records, link_type);
         TermFrequencies::count(&records, &comparisons, &reps, &model)
     } else {
         TermFrequencies::none()

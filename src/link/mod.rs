@@ -20,7 +20,9 @@ pub mod cluster;
 pub mod compare;
 pub mod config;
 pub mod data;
+pub mod deterministic;
 pub mod explain;
+pub mod identity;
 pub mod model;
 pub mod output;
 pub mod placeholders;
@@ -37,12 +39,12 @@ use serde::Serialize;
 use crate::error::Result;
 use blocking::{DEFAULT_MAX_BLOCK, RuleReport, candidate_pairs, default_rules};
 use cluster::{Clusters, Union};
-use compare::{ComparisonDef, Comparisons, Pattern, Rule, Subject, Thresholds, default_comparisons};
-use data::{Records, TokCol};
+use compare::{ComparisonDef, Comparisons, Pattern, Thresholds, default_comparisons};
+use data::Records;
 use model::Model;
 use rayon::prelude::*;
 use term_frequency::TermFrequencies;
-use train::em::{EmOptions, EmReport};
+use train::em::EmReport;
 
 /// Default match probability at and above which a pair is linked.
 pub const DEFAULT_THRESHOLD: f64 = 0.9;
@@ -312,7 +314,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 
     // Identities.
     let t = Instant::now();
-    let (identity, reps) = identities(&records, options.link_type);
+    let (identity, reps) = identity::identities(&records, options.link_type);
     let defs = match &options.comparisons {
         Some(d) => d.clone(),
         None => default_comparisons(&records, options.thresholds),
@@ -357,7 +359,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
             (m, false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0)
         }
         None => {
-            let (model, em, labelled) = train_model(&records, &comparisons, &reps, &patterns, options, log);
+            let (model, em, labelled) = train::train_model(&records, &comparisons, &reps, &patterns, options, log);
             (model, true, em, labelled)
         }
     };
@@ -395,44 +397,15 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     let mut det_linked = vec![false; reps.len()];
     let mut prob_linked = vec![false; reps.len()];
     let mut best_id = vec![0.0f64; reps.len()];
-    let mut links_nhs = 0u64;
-    // Deterministic: identities sharing a token are linked, unless both their given names and
-    // their dates of birth disagree outright — the signature of a number recorded on the wrong
-    // person's record (a relative's). Such a record is left to the probabilistic stage.
-    let mut groups: HashMap<u32, Vec<u32>> = HashMap::default();
-    for (i, t) in tokens.iter().enumerate() {
-        if let Some(t) = t {
-            groups.entry(*t).or_default().push(i as u32);
-        }
-    }
-    let mut group_list: Vec<Vec<u32>> = groups.into_values().collect();
-    group_list.sort_unstable();
-    let mut contradicted = 0u64;
-    let (given_k, dob_k) = (comparisons.find(&Subject::GivenName), comparisons.find(&Subject::DateOfBirth));
-    let contradicts = |a: usize, b: usize| match (given_k, dob_k) {
-        (Some(g), Some(d)) => {
-            comparisons.level(g, &records, a, b) == comparisons.defs[g].else_level()
-                && comparisons.level(d, &records, a, b) == comparisons.defs[d].else_level()
-        }
-        _ => false,
-    };
-    for g in &group_list {
-        for (x, &i) in g.iter().enumerate().skip(1) {
-            let partner = g[..x].iter().copied().find(|&j| {
-                let (a, b) = (reps[i as usize] as usize, reps[j as usize] as usize);
-                options.link_type.allows(records.source[a], records.source[b]) && (g.len() > 50 || !contradicts(a, b))
-            });
-            match partner {
-                Some(j) => {
-                    clusters.union(j, i);
-                    det_linked[i as usize] = true;
-                    det_linked[j as usize] = true;
-                    links_nhs += 1;
-                }
-                None => contradicted += 1,
-            }
-        }
-    }
+    let (links_nhs, contradicted) = deterministic::nhs_links(
+        &records,
+        &comparisons,
+        &reps,
+        &tokens,
+        options.link_type,
+        &mut clusters,
+        &mut det_linked,
+    );
     let threshold_weight = (options.threshold / (1.0 - options.threshold)).log2();
     let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].3 >= threshold_weight).collect();
     order.sort_by(|&x, &y| {
@@ -602,232 +575,6 @@ fn usable_rules(
         ));
     }
     Ok(usable)
-}
-
-/// Trains the model: u from random pairs; m from NHS-number labels where there are any; then EM
-/// in sessions chosen from the comparisons present, each on the candidate pairs one strong rule
-/// selects and each fixing the comparisons its pairs were selected on (Splink's way of keeping
-/// blocking from masquerading as evidence), averaging the m each session trained; and the prior
-/// — the probability that two random records match — from the NHS-number links or a
-/// deterministic rule ([`random_match_probability`]).
-///
-/// Sessions: (1) date of birth exact and both names phonetic or better, training everything
-/// else; (2) the NHS number exact, else the first identifier exact, else the full postcode,
-/// training everything else, names and date of birth included.
-fn train_model(
-    r: &Records,
-    c: &Comparisons,
-    reps: &[u32],
-    patterns: &[Pattern],
-    options: &LinkOptions,
-    log: &dyn Fn(&str),
-) -> (Model, EmReport, u64) {
-    let mut model = c.start_model(0.01);
-    let sampled = train::u::estimate_u(&mut model, c, r, reps, options.u_sample, options.seed);
-    log(&format!("u estimated from {sampled} random pairs"));
-    let counts = predict::pattern_counts(patterns);
-    let labelled = train::labels::m_from_nhs_labels(&mut model, c, &counts);
-    if labelled > 0 {
-        log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
-    }
-
-    let k = model.comparisons.len();
-    // Each session: its name, and per comparison it selects on, the levels selected.
-    type Session = (String, Vec<(usize, Vec<u8>)>);
-    let mut sessions: Vec<Session> = Vec::new();
-    let (dob, given, family) =
-        (c.find(&Subject::DateOfBirth), c.find(&Subject::GivenName), c.find(&Subject::FamilyName));
-    if let (Some(d), Some(g), Some(f)) = (dob, given, family) {
-        let up_to_phonetic = |k: usize| -> Vec<u8> {
-            let last = c.defs[k].level_of(Rule::Phonetic).or(c.defs[k].level_of(Rule::Exact)).unwrap_or(1);
-            (1..=last).collect()
-        };
-        let exact = c.defs[d].level_of(Rule::Exact).unwrap_or(1);
-        sessions.push((
-            "date of birth + names".into(),
-            vec![(d, vec![exact]), (g, up_to_phonetic(g)), (f, up_to_phonetic(f))],
-        ));
-    }
-    let strong = c
-        .find(&Subject::NhsNumber)
-        .or_else(|| {
-            c.defs.iter().position(|d| {
-                matches!(&d.subject, Subject::Field(name)
-                    if r.extra(name).is_some_and(|e| r.extras[e].kind == Some(crate::config::FieldType::Identifier)))
-            })
-        })
-        .or_else(|| c.find(&Subject::Postcode));
-    if let Some(s) = strong {
-        let exact = c.defs[s].level_of(Rule::Exact).unwrap_or(1);
-        sessions.push((c.defs[s].name.replace('_', " "), vec![(s, vec![exact])]));
-    }
-    let mut sums = vec![vec![0.0f64; crate::link::compare::MAX_LEVELS]; k];
-    let mut trained = vec![0u32; k];
-    let mut last = EmReport { iterations: 0, converged: true, changes: vec![] };
-    for (name, select) in &sessions {
-        let selected: Vec<(Vec<u8>, u64)> = counts
-            .iter()
-            .filter(|(p, _)| select.iter().all(|(k, levels)| levels.contains(&p.get(*k))))
-            .map(|(p, n)| (p.levels(k), *n))
-            .collect();
-        let n: u64 = selected.iter().map(|(_, c)| c).sum();
-        if n < 50 {
-            log(&format!("EM session `{name}`: only {n} pairs; skipped"));
-            continue;
-        }
-        let mut session = model.clone();
-        session.prior = 0.5;
-        let mut fixed = vec![false; k];
-        for (i, _) in select {
-            fixed[*i] = true;
-        }
-        let report = train::em::train(
-            &mut session,
-            &selected,
-            &EmOptions { fix_u: true, fixed: fixed.clone(), ..Default::default() },
-        );
-        log(&format!(
-            "EM session `{name}` on {n} pairs: {} iterations, converged {}, final largest change {:.2e}",
-            report.iterations,
-            report.converged,
-            report.changes.last().copied().unwrap_or(0.0)
-        ));
-        for (ci, comp) in session.comparisons.iter().enumerate() {
-            if !fixed[ci] {
-                trained[ci] += 1;
-                for (l, level) in comp.levels.iter().enumerate() {
-                    sums[ci][l] += level.m;
-                }
-            }
-        }
-        last = report;
-    }
-    for (ci, comp) in model.comparisons.iter_mut().enumerate() {
-        if trained[ci] > 0 {
-            for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
-                level.m = sums[ci][l] / f64::from(trained[ci]);
-            }
-        }
-    }
-    model.prior = random_match_probability(r, c, reps, &model, &counts, log);
-    log(&format!("probability that two random records match: {:.3e}", model.prior));
-    (model, last, labelled)
-}
-
-/// λ, the probability that two random identities match: identity pairs sharing an NHS number,
-/// divided by the share of true matches whose NHS numbers would show it (both present, and
-/// agreeing with probability m), over all identity pairs.
-///
-/// Where NHS numbers are absent or few (under [`MIN_NHS_PAIRS_FOR_PRIOR`] pairs share one:
-/// social care, housing and education data often have none), λ comes instead from a deterministic
-/// rule, as Splink's `estimate_probability_two_random_records_match` does: the candidate pairs
-/// agreeing exactly on given name, family name and date of birth (those of the three the
-/// extracts hold; an identifier's exact agreement when none is), divided by the rule's recall —
-/// the share of true matches that agree on all of them, the product of the trained m of those
-/// exact levels — over all identity pairs. Without either, λ would fall to its floor and no pair
-/// would ever be linked.
-fn random_match_probability(
-    r: &Records,
-    c: &Comparisons,
-    reps: &[u32],
-    model: &Model,
-    counts: &[(Pattern, u64)],
-    log: &dyn Fn(&str),
-) -> f64 {
-    let mut groups: HashMap<u32, u64> = HashMap::default();
-    let mut with = 0u64;
-    for &i in reps {
-        if let Some(t) = r.nhs.get(i as usize) {
-            *groups.entry(t).or_default() += 1;
-            with += 1;
-        }
-    }
-    let nhs_pairs: u64 = groups.values().map(|&g| g * (g - 1) / 2).sum();
-    let n = reps.len() as f64;
-    let total = (n * (n - 1.0) / 2.0).max(1.0);
-    let exact = |k: usize| c.defs[k].level_of(Rule::Exact).unwrap_or(1);
-    if let (true, Some(k)) = (nhs_pairs >= MIN_NHS_PAIRS_FOR_PRIOR, c.find(&Subject::NhsNumber)) {
-        let share = with as f64 / n.max(1.0);
-        let recall = (share * share * model.comparisons[k].levels[exact(k) as usize].m).max(1e-3);
-        return ((nhs_pairs as f64 / recall) / total).clamp(1e-12, 0.5);
-    }
-    let mut rule: Vec<usize> =
-        [Subject::GivenName, Subject::FamilyName, Subject::DateOfBirth].iter().filter_map(|s| c.find(s)).collect();
-    if rule.is_empty() {
-        rule.extend(c.defs.iter().position(|d| matches!(d.subject, Subject::Field(_))));
-    }
-    if rule.is_empty() {
-        log("no NHS numbers, names, date of birth or identifier to estimate the prior from: it stays at 1e-4");
-        return 1e-4;
-    }
-    let agreeing: u64 = counts.iter().filter(|(p, _)| rule.iter().all(|&k| p.get(k) == exact(k))).map(|(_, n)| n).sum();
-    let recall = rule.iter().map(|&k| model.comparisons[k].levels[exact(k) as usize].m).product::<f64>().max(1e-3);
-    log(&format!(
-        "only {nhs_pairs} pairs share an NHS number: the prior comes from the {agreeing} pairs agreeing exactly on {}, \
-         with that rule's recall {recall:.3} from the trained model",
-        rule.iter().map(|&k| c.defs[k].name.as_str()).collect::<Vec<_>>().join(", ")
-    ));
-    ((agreeing as f64 / recall) / total).clamp(1e-12, 0.5)
-}
-
-/// Groups records with identical identifying tokens. A record joins a group only when it holds an
-/// NHS number, or both a family name and a date of birth: sparser records stay on their own.
-/// Identities never join records `link_type` keeps apart: under `dedupe_only` they stay within a
-/// source; under `link_only` each record is its own identity (two identical records of one
-/// source are two persons to that source).
-pub(crate) fn identities(r: &Records, link_type: LinkType) -> (Vec<u32>, Vec<u32>) {
-    if link_type == LinkType::LinkOnly {
-        return ((0..r.len() as u32).collect(), (0..r.len() as u32).collect());
-    }
-    // The key inline for up to two identifier or string fields (no allocation per record); on a
-    // heap vector beyond.
-    if r.extras.len() <= 2 {
-        group_by(r, |i| {
-            let mut k = [0u32; 9];
-            k[..6].copy_from_slice(&standard_key(r, i));
-            for (slot, e) in k[6..8].iter_mut().zip(&r.extras) {
-                *slot = e.token.codes[i];
-            }
-            k[8] = if link_type == LinkType::DedupeOnly { u32::from(r.source[i]) } else { 0 };
-            k
-        })
-    } else {
-        group_by(r, |i| {
-            let mut k = standard_key(r, i).to_vec();
-            k.extend(r.extras.iter().map(|e| e.token.codes[i]));
-            k.push(if link_type == LinkType::DedupeOnly { u32::from(r.source[i]) } else { 0 });
-            k
-        })
-    }
-}
-
-/// A record's standard identifying tokens (codes) and sex.
-fn standard_key(r: &Records, i: usize) -> [u32; 6] {
-    let c = |col: &TokCol| col.codes[i];
-    [c(&r.nhs), c(&r.given.0), c(&r.family.0), c(&r.dob[0]), c(&r.postcode[0]), r.sex[i] as u32]
-}
-
-/// Identities by `key`; records holding neither an NHS number nor both a family name and a date
-/// of birth stay on their own.
-fn group_by<K: std::hash::Hash + Eq>(r: &Records, key: impl Fn(usize) -> K) -> (Vec<u32>, Vec<u32>) {
-    let mut map: HashMap<K, u32> = HashMap::default();
-    let mut identity = Vec::with_capacity(r.len());
-    let mut reps = Vec::new();
-    for i in 0..r.len() {
-        let solid = r.nhs.has(i) || (r.family.0.has(i) && r.dob[0].has(i));
-        if !solid {
-            identity.push(reps.len() as u32);
-            reps.push(i as u32);
-            continue;
-        }
-        let next = reps.len() as u32;
-        let id = *map.entry(key(i)).or_insert(next);
-        if id == next {
-            reps.push(i as u32);
-        }
-        identity.push(id);
-    }
-    (identity, reps)
 }
 
 /// The two-bit histogram bin of a match weight (weights clamped to ±40 bits).

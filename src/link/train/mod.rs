@@ -1,6 +1,177 @@
 //! Training a linkage model: u from random pairs, m from NHS-number labels, then EM over
-//! agreement-pattern counts with u fixed.
+//! agreement-pattern counts with u fixed, and the prior.
 
 pub mod em;
 pub mod labels;
 pub mod u;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::link::compare::{Comparisons, Pattern, Rule, Subject};
+use crate::link::data::Records;
+use crate::link::model::Model;
+use crate::link::{LinkOptions, MIN_NHS_PAIRS_FOR_PRIOR, predict};
+use em::{EmOptions, EmReport};
+
+/// Trains the model: u from random pairs; m from NHS-number labels where there are any; then EM
+/// in sessions chosen from the comparisons present, each on the candidate pairs one strong rule
+/// selects and each fixing the comparisons its pairs were selected on (Splink's way of keeping
+/// blocking from masquerading as evidence), averaging the m each session trained; and the prior
+/// — the probability that two random records match — from the NHS-number links or a
+/// deterministic rule ([`random_match_probability`]).
+///
+/// Sessions: (1) date of birth exact and both names phonetic or better, training everything
+/// else; (2) the NHS number exact, else the first identifier exact, else the full postcode,
+/// training everything else, names and date of birth included.
+pub(crate) fn train_model(
+    r: &Records,
+    c: &Comparisons,
+    reps: &[u32],
+    patterns: &[Pattern],
+    options: &LinkOptions,
+    log: &dyn Fn(&str),
+) -> (Model, EmReport, u64) {
+    let mut model = c.start_model(0.01);
+    let sampled = u::estimate_u(&mut model, c, r, reps, options.u_sample, options.seed);
+    log(&format!("u estimated from {sampled} random pairs"));
+    let counts = predict::pattern_counts(patterns);
+    let labelled = labels::m_from_nhs_labels(&mut model, c, &counts);
+    if labelled > 0 {
+        log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
+    }
+
+    let k = model.comparisons.len();
+    // Each session: its name, and per comparison it selects on, the levels selected.
+    type Session = (String, Vec<(usize, Vec<u8>)>);
+    let mut sessions: Vec<Session> = Vec::new();
+    let (dob, given, family) =
+        (c.find(&Subject::DateOfBirth), c.find(&Subject::GivenName), c.find(&Subject::FamilyName));
+    if let (Some(d), Some(g), Some(f)) = (dob, given, family) {
+        let up_to_phonetic = |k: usize| -> Vec<u8> {
+            let last = c.defs[k].level_of(Rule::Phonetic).or(c.defs[k].level_of(Rule::Exact)).unwrap_or(1);
+            (1..=last).collect()
+        };
+        let exact = c.defs[d].level_of(Rule::Exact).unwrap_or(1);
+        sessions.push((
+            "date of birth + names".into(),
+            vec![(d, vec![exact]), (g, up_to_phonetic(g)), (f, up_to_phonetic(f))],
+        ));
+    }
+    let strong = c
+        .find(&Subject::NhsNumber)
+        .or_else(|| {
+            c.defs.iter().position(|d| {
+                matches!(&d.subject, Subject::Field(name)
+                    if r.extra(name).is_some_and(|e| r.extras[e].kind == Some(crate::config::FieldType::Identifier)))
+            })
+        })
+        .or_else(|| c.find(&Subject::Postcode));
+    if let Some(s) = strong {
+        let exact = c.defs[s].level_of(Rule::Exact).unwrap_or(1);
+        sessions.push((c.defs[s].name.replace('_', " "), vec![(s, vec![exact])]));
+    }
+    let mut sums = vec![vec![0.0f64; crate::link::compare::MAX_LEVELS]; k];
+    let mut trained = vec![0u32; k];
+    let mut last = EmReport { iterations: 0, converged: true, changes: vec![] };
+    for (name, select) in &sessions {
+        let selected: Vec<(Vec<u8>, u64)> = counts
+            .iter()
+            .filter(|(p, _)| select.iter().all(|(k, levels)| levels.contains(&p.get(*k))))
+            .map(|(p, n)| (p.levels(k), *n))
+            .collect();
+        let n: u64 = selected.iter().map(|(_, c)| c).sum();
+        if n < 50 {
+            log(&format!("EM session `{name}`: only {n} pairs; skipped"));
+            continue;
+        }
+        let mut session = model.clone();
+        session.prior = 0.5;
+        let mut fixed = vec![false; k];
+        for (i, _) in select {
+            fixed[*i] = true;
+        }
+        let report =
+            em::train(&mut session, &selected, &EmOptions { fix_u: true, fixed: fixed.clone(), ..Default::default() });
+        log(&format!(
+            "EM session `{name}` on {n} pairs: {} iterations, converged {}, final largest change {:.2e}",
+            report.iterations,
+            report.converged,
+            report.changes.last().copied().unwrap_or(0.0)
+        ));
+        for (ci, comp) in session.comparisons.iter().enumerate() {
+            if !fixed[ci] {
+                trained[ci] += 1;
+                for (l, level) in comp.levels.iter().enumerate() {
+                    sums[ci][l] += level.m;
+                }
+            }
+        }
+        last = report;
+    }
+    for (ci, comp) in model.comparisons.iter_mut().enumerate() {
+        if trained[ci] > 0 {
+            for (l, level) in comp.levels.iter_mut().enumerate().skip(1) {
+                level.m = sums[ci][l] / f64::from(trained[ci]);
+            }
+        }
+    }
+    model.prior = random_match_probability(r, c, reps, &model, &counts, log);
+    log(&format!("probability that two random records match: {:.3e}", model.prior));
+    (model, last, labelled)
+}
+
+/// λ, the probability that two random identities match: identity pairs sharing an NHS number,
+/// divided by the share of true matches whose NHS numbers would show it (both present, and
+/// agreeing with probability m), over all identity pairs.
+///
+/// Where NHS numbers are absent or few (under [`MIN_NHS_PAIRS_FOR_PRIOR`] pairs share one:
+/// social care, housing and education data often have none), λ comes instead from a deterministic
+/// rule, as Splink's `estimate_probability_two_random_records_match` does: the candidate pairs
+/// agreeing exactly on given name, family name and date of birth (those of the three the
+/// extracts hold; an identifier's exact agreement when none is), divided by the rule's recall —
+/// the share of true matches that agree on all of them, the product of the trained m of those
+/// exact levels — over all identity pairs. Without either, λ would fall to its floor and no pair
+/// would ever be linked.
+fn random_match_probability(
+    r: &Records,
+    c: &Comparisons,
+    reps: &[u32],
+    model: &Model,
+    counts: &[(Pattern, u64)],
+    log: &dyn Fn(&str),
+) -> f64 {
+    let mut groups: HashMap<u32, u64> = HashMap::default();
+    let mut with = 0u64;
+    for &i in reps {
+        if let Some(t) = r.nhs.get(i as usize) {
+            *groups.entry(t).or_default() += 1;
+            with += 1;
+        }
+    }
+    let nhs_pairs: u64 = groups.values().map(|&g| g * (g - 1) / 2).sum();
+    let n = reps.len() as f64;
+    let total = (n * (n - 1.0) / 2.0).max(1.0);
+    let exact = |k: usize| c.defs[k].level_of(Rule::Exact).unwrap_or(1);
+    if let (true, Some(k)) = (nhs_pairs >= MIN_NHS_PAIRS_FOR_PRIOR, c.find(&Subject::NhsNumber)) {
+        let share = with as f64 / n.max(1.0);
+        let recall = (share * share * model.comparisons[k].levels[exact(k) as usize].m).max(1e-3);
+        return ((nhs_pairs as f64 / recall) / total).clamp(1e-12, 0.5);
+    }
+    let mut rule: Vec<usize> =
+        [Subject::GivenName, Subject::FamilyName, Subject::DateOfBirth].iter().filter_map(|s| c.find(s)).collect();
+    if rule.is_empty() {
+        rule.extend(c.defs.iter().position(|d| matches!(d.subject, Subject::Field(_))));
+    }
+    if rule.is_empty() {
+        log("no NHS numbers, names, date of birth or identifier to estimate the prior from: it stays at 1e-4");
+        return 1e-4;
+    }
+    let agreeing: u64 = counts.iter().filter(|(p, _)| rule.iter().all(|&k| p.get(k) == exact(k))).map(|(_, n)| n).sum();
+    let recall = rule.iter().map(|&k| model.comparisons[k].levels[exact(k) as usize].m).product::<f64>().max(1e-3);
+    log(&format!(
+        "only {nhs_pairs} pairs share an NHS number: the prior comes from the {agreeing} pairs agreeing exactly on {}, \
+         with that rule's recall {recall:.3} from the trained model",
+        rule.iter().map(|&k| c.defs[k].name.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    ((agreeing as f64 / recall) / total).clamp(1e-12, 0.5)
+}
