@@ -25,6 +25,7 @@
 //! known: known dummy numbers can be listed at the provider (the tokenise config's `placeholders`
 //! on the NHS-number field), where they get the `placeholder` status and no token at all.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::link::data::Records;
@@ -59,37 +60,41 @@ pub fn remove(r: &mut Records) -> Placeholders {
             records_field[s][k] |= col.has(i);
         }
     }
-    let mut groups: HashMap<u32, Vec<u32>> = HashMap::default();
-    for (i, &c) in r.nhs.codes.iter().enumerate() {
-        if c != 0 {
-            groups.entry(c).or_default().push(i as u32);
-        }
-    }
+    // Records holding a number, in runs by number (and by record within a run, so that "first"
+    // is well defined); most numbers are held by one or two records and are passed over at once.
+    let mut order: Vec<(u32, u32)> =
+        r.nhs.codes.iter().enumerate().filter(|(_, c)| **c != 0).map(|(i, &c)| (c, i as u32)).collect();
+    order.par_sort_unstable();
     let mut found = Placeholders::default();
     let mut drop: Vec<u32> = Vec::new();
-    for (code, members) in groups {
+    let mut profiles: Vec<([u32; 5], u32, u16)> = Vec::new();
+    for run in order.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() < MIN_PROFILES {
+            continue;
+        }
         // Distinct profiles, each with the source of its first record.
-        let mut seen: HashMap<[u32; 5], u16> = HashMap::default();
-        for &m in &members {
+        profiles.clear();
+        for &(_, m) in run {
             let i = m as usize;
             let sex = u32::from(r.sex[i]);
             let key = [r.given.0.codes[i], r.family.0.codes[i], r.dob[0].codes[i], r.postcode[0].codes[i], sex];
-            seen.entry(key).or_insert(r.source[i]);
+            profiles.push((key, m, r.source[i]));
         }
-        if seen.len() < MIN_PROFILES {
+        profiles.sort_unstable();
+        profiles.dedup_by_key(|p| p.0);
+        if profiles.len() < MIN_PROFILES {
             continue;
         }
-        let profiles: Vec<([u32; 5], u16)> = seen.into_iter().collect();
         let agrees = |k: usize| {
             let expected: Vec<u32> =
-                profiles.iter().filter(|(_, s)| records_field[*s as usize][k]).map(|(p, _)| p[k]).collect();
+                profiles.iter().filter(|(_, _, s)| records_field[*s as usize][k]).map(|(p, _, _)| p[k]).collect();
             agreement(&expected)
         };
         let given_counts = profiles.len() >= MIN_PROFILES_GIVEN;
         if !agrees(1) || !agrees(2) || (given_counts && !agrees(0)) {
             found.tokens += 1;
-            found.records += members.len() as u64;
-            drop.push(code);
+            found.records += run.len() as u64;
+            drop.push(run[0].0);
         }
     }
     if !drop.is_empty() {
