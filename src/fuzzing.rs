@@ -147,12 +147,62 @@ pub fn link_config(data: &[u8]) {
     }
 }
 
-/// Model JSON: a model that loads serialises and loads back equal.
+/// Model JSON: a model that loads serialises and loads back equal; loaded into a linkage (aligned
+/// to a run's comparisons, as `--model` does) it is either refused or fits them level for level,
+/// and scores every pattern they can make to a number; and every comparison it describes either
+/// resolves to a definition or is refused.
 pub fn model_json(data: &[u8]) {
+    use crate::link::compare::{ComparisonDef, Comparisons, Pattern, Thresholds, default_comparisons};
     let t = text(data);
-    if let Ok(m) = crate::link::model::Model::from_json(&t) {
-        let back = crate::link::model::Model::from_json(&m.to_json()).expect("round trip");
-        assert_eq!(back, m);
+    let Ok(m) = crate::link::model::Model::from_json(&t) else { return };
+    let back = crate::link::model::Model::from_json(&m.to_json()).expect("round trip");
+    assert_eq!(back, m);
+    let r = fuzz_records();
+    let defs = default_comparisons(&r, Thresholds::default());
+    if let Ok(aligned) = m.aligned_to(&defs) {
+        assert_eq!(aligned.comparisons.len(), defs.len());
+        for (c, d) in aligned.comparisons.iter().zip(&defs) {
+            assert_eq!(c.levels.len(), d.labels().len(), "comparison `{}`", d.name);
+        }
+        let c = Comparisons::resolve(defs.clone(), &r).expect("built-in comparisons resolve");
+        // `fuzz_records` holds three records.
+        for a in 0..3 {
+            for b in 0..3 {
+                let w = aligned.weight_of(c.pattern(&r, a, b));
+                assert!(!w.is_nan(), "a weight is a number");
+            }
+        }
+        // Every level of every comparison, one at a time.
+        for (k, d) in defs.iter().enumerate() {
+            for l in 0..d.labels().len() {
+                assert!(!aligned.weight_of(Pattern(0).with(k, l as u8)).is_nan());
+            }
+        }
+    }
+    for c in &m.comparisons {
+        let _ = ComparisonDef::from_model(c);
+    }
+}
+
+/// Three records holding every standard field and an identifier, for loading models into.
+fn fuzz_records() -> crate::link::data::Records {
+    use crate::link::data::{BloomCol, ExtraField, Records, TokCol};
+    let col = |v: &[u32]| TokCol { codes: v.to_vec() };
+    let bloom = || BloomCol { width: 1, data: vec![0b1010_1010, 0b1010_1000], codes: vec![1, 2, 0] };
+    Records {
+        nhs: col(&[1, 1, 2]),
+        given: (col(&[1, 2, 3]), col(&[1, 1, 3]), bloom()),
+        family: (col(&[2, 2, 1]), col(&[2, 2, 1]), bloom()),
+        dob: [col(&[1, 2, 3]), col(&[2, 1, 3]), col(&[1, 1, 3]), col(&[1, 1, 2])],
+        postcode: [col(&[1, 2, 3]), col(&[1, 1, 3]), col(&[1, 1, 2]), col(&[1, 1, 1])],
+        sex: vec![1, 1, 2],
+        extras: vec![ExtraField {
+            name: "local_id".into(),
+            kind: Some(crate::config::FieldType::Identifier),
+            token: col(&[1, 2, 0]),
+            bloom: Some(bloom()),
+        }],
+        ..Default::default()
     }
 }
 
@@ -224,6 +274,26 @@ pub fn parquet_extract(data: &[u8]) {
     if crate::io::manifest::Manifest::read(&path).is_ok() {
         if let Ok(r) = crate::link::data::Records::load(std::slice::from_ref(&path)) {
             assert_eq!(r.counts.iter().sum::<u64>() as usize, r.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed corpus holds models that load into a linkage, in order and reordered, so
+    /// that replaying it exercises `model_json`'s alignment and scoring, not only parsing.
+    #[test]
+    fn the_model_corpus_reaches_alignment() {
+        use crate::link::compare::{Thresholds, default_comparisons};
+        let defs = default_comparisons(&fuzz_records(), Thresholds::default());
+        for f in ["aligned_model_format_2.json", "reordered_model_format_2.json"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/model_json").join(f);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let m = crate::link::model::Model::from_json(&text).unwrap();
+            assert!(m.aligned_to(&defs).is_ok(), "{f}");
+            model_json(text.as_bytes());
         }
     }
 }
