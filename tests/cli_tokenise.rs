@@ -434,6 +434,24 @@ fn resistant_profile_salts_name_tokens_with_the_date_of_birth() {
         );
         assert!(err.contains("per record") || err.contains("blip_f` of at least"), "{name}: {err}");
     }
+    // The profile reads its input twice: a pipe is refused, not tokenised against empty counts.
+    let fifo = d.path("pipe.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let csv = std::fs::read(d.path("in.csv")).unwrap();
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || {
+            use std::io::Write;
+            // The reader may stop early; a broken pipe is expected.
+            let _ = std::fs::OpenOptions::new().write(true).open(&fifo).and_then(|mut f| f.write_all(&csv));
+        }
+    });
+    let err = d.fails(
+        &["tokenise", "--config", "r.toml", "--key-file", &key, "--input", "pipe.csv", "--output", "p.parquet"],
+        2,
+    );
+    assert!(err.contains("reads the input twice") && !d.path("p.parquet").exists(), "{err}");
+    writer.join().unwrap();
     let (m, _) = pseudolink::io::manifest::Manifest::read(&d.path("r.parquet")).unwrap();
     assert!(m.salted_names());
     let err = d.fails(&["link", "r.parquet", "s.parquet", "--out", "l"], 1);

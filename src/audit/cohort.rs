@@ -20,7 +20,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::frequency::{Attack, sorted_counts};
+use super::frequency::{Attack, Tally, sorted_counts};
 
 /// Simulated cohorts per cohort size.
 const SIMULATIONS: usize = 64;
@@ -66,32 +66,19 @@ pub fn attack(
     let (mut same, mut pairs) = (0.0f64, 0.0f64);
     for key in &keys {
         let members = &groups[key];
-        let pairs_of = |by: &dyn Fn(usize) -> Option<u128>| -> f64 {
-            let mut m: HashMap<Option<u128>, u64> = HashMap::default();
-            for &u in members {
-                *m.entry(by(u)).or_default() += 1;
-            }
-            m.values().map(|&c| (c * c.saturating_sub(1)) as f64).sum()
-        };
         let n = members.len() as f64;
         let all = n * (n - 1.0);
+        let sharing_token = ordered_pairs(members, |u| tokens[u]);
         match other {
             None => {
                 pairs += all;
-                same += pairs_of(&|u| tokens[u]);
+                same += sharing_token;
             }
             Some(o) => {
-                // Ordered pairs differing on the other name: all minus those sharing it.
-                pairs += all - pairs_of(&|u| o[u]);
-                // Sharing this token but not the other: sharing the token, minus sharing both.
-                let both = {
-                    let mut m: HashMap<(Option<u128>, Option<u128>), u64> = HashMap::default();
-                    for &u in members {
-                        *m.entry((tokens[u], o[u])).or_default() += 1;
-                    }
-                    m.values().map(|&c| (c * c.saturating_sub(1)) as f64).sum::<f64>()
-                };
-                same += pairs_of(&|u| tokens[u]) - both;
+                // Ordered pairs differing on the other name: all minus those sharing it; of those,
+                // the ones sharing this token: sharing it, minus sharing both.
+                pairs += all - ordered_pairs(members, |u| o[u]);
+                same += sharing_token - ordered_pairs(members, |u| (tokens[u], o[u]));
             }
         }
     }
@@ -101,48 +88,27 @@ pub fn attack(
     let mut success: HashMap<(u64, u8), Vec<f64>> = HashMap::default();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut per_unit = vec![0.0; tokens.len()];
-    let (mut named, mut named10, mut n10, mut exact, mut present, mut confident) = (0.0, 0.0, 0u64, 0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     for (key, c) in keys.iter().zip(&counts) {
         let n: u64 = c.iter().map(|x| x.1).sum();
         let p_rank =
             success.entry((n, key.1)).or_insert_with(|| population.rank_success(n as usize, list, key.1, &mut rng));
-        let mut per_count: HashMap<u64, u64> = HashMap::default();
-        for x in c {
-            *per_count.entry(x.1).or_default() += 1;
-        }
-        let mut p_token: HashMap<u128, f64> = HashMap::default();
-        for (rank, &(token, k)) in c.iter().enumerate() {
-            let untied = per_count[&k] == 1;
-            let p = if untied { p_rank.get(rank).copied().unwrap_or(0.0) } else { 0.0 };
-            p_token.insert(token, p);
-            named += p * k as f64;
-            if p >= super::frequency::CONFIDENT {
-                confident += k;
-            }
-            if rank < 10 {
-                named10 += p * k as f64;
-                n10 += k;
-            }
-            if untied {
-                exact += k;
-            }
-        }
-        present += n;
+        // A tied token is taken as misnamed, as in the simulation.
+        let p_token = tally.add(c, |rank, untied| if untied { p_rank.get(rank).copied().unwrap_or(0.0) } else { 0.0 });
         for &u in &groups[key] {
             per_unit[u] = tokens[u].map_or(0.0, |t| p_token[&t]);
         }
     }
-    let div = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
-    (
-        Attack {
-            column: column.to_string(),
-            named: div(named, present),
-            named_top10: div(named10, n10),
-            named_confidently: div(confident as f64, present),
-            named_exact_ranking: div(exact as f64, present),
-        },
-        per_unit,
-    )
+    (tally.finish(column), per_unit)
+}
+
+/// Ordered pairs of `members` with equal `key`.
+fn ordered_pairs<K: std::hash::Hash + Eq>(members: &[usize], key: impl Fn(usize) -> K) -> f64 {
+    let mut m: HashMap<K, u64> = HashMap::default();
+    for &u in members {
+        *m.entry(key(u)).or_default() += 1;
+    }
+    m.values().map(|&c| (c * c.saturating_sub(1)) as f64).sum()
 }
 
 /// A Zipf law over `names` names: `p_k ∝ 1 / k^s`.

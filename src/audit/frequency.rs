@@ -92,45 +92,72 @@ pub struct Cohorts<'a> {
     pub other: Option<&'a [Option<u128>]>,
 }
 
+/// Running totals of an attack estimate over groups of ranked tokens (a whole column, or its
+/// cohorts one by one).
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    named: f64,
+    named10: f64,
+    n10: u64,
+    confident: u64,
+    exact: u64,
+    present: u64,
+}
+
+impl Tally {
+    /// Adds one group's tokens with their counts, commonest first, where `p(rank, untied)` is the
+    /// chance that the token at `rank` is named; returns each token's chance.
+    pub(crate) fn add(&mut self, counts: &[(u128, u64)], p: impl Fn(usize, bool) -> f64) -> HashMap<u128, f64> {
+        let mut per_count: HashMap<u64, u64> = HashMap::default();
+        for c in counts {
+            *per_count.entry(c.1).or_default() += 1;
+        }
+        let mut p_token = HashMap::default();
+        for (rank, &(token, k)) in counts.iter().enumerate() {
+            // Exact ranking: a token is named unless another has the same count.
+            let untied = per_count[&k] == 1;
+            let q = p(rank, untied);
+            p_token.insert(token, q);
+            self.named += q * k as f64;
+            if q >= CONFIDENT {
+                self.confident += k;
+            }
+            if rank < 10 {
+                self.named10 += q * k as f64;
+                self.n10 += k;
+            }
+            if untied {
+                self.exact += k;
+            }
+            self.present += k;
+        }
+        p_token
+    }
+
+    /// The attack's outcome on `column`.
+    pub(crate) fn finish(&self, column: &str) -> Attack {
+        let div = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
+        Attack {
+            column: column.to_string(),
+            named: div(self.named, self.present),
+            named_top10: div(self.named10, self.n10),
+            named_confidently: div(self.confident as f64, self.present),
+            named_exact_ranking: div(self.exact as f64, self.present),
+        }
+    }
+}
+
 /// Runs the attack estimate on `tokens` by an attacker whose public list ranks `list` names.
 /// Returns the outcome and, per unit, the estimated chance its token is named (0 where absent).
 pub fn attack(column: &str, tokens: &[Option<u128>], list: usize, seed: u64) -> (Attack, Vec<f64>) {
     let counts = sorted_counts(tokens);
-    let present: u64 = counts.iter().map(|c| c.1).sum();
     let observed: Vec<u64> = counts.iter().take(list).map(|c| c.1).collect();
     let p_rank = rank_success(&observed, seed);
-    let mut p_token: HashMap<u128, f64> = HashMap::default();
-    let (mut named, mut named10, mut n10, mut confident) = (0.0, 0.0, 0u64, 0u64);
-    for (rank, &(token, n)) in counts.iter().enumerate() {
-        let p = p_rank.get(rank).copied().unwrap_or(0.0);
-        p_token.insert(token, p);
-        named += p * n as f64;
-        if p >= CONFIDENT {
-            confident += n;
-        }
-        if rank < 10 {
-            named10 += p * n as f64;
-            n10 += n;
-        }
-    }
-    // Exact ranking: a token is named unless another has the same count.
-    let mut per_count: HashMap<u64, u64> = HashMap::default();
-    for c in &counts {
-        *per_count.entry(c.1).or_default() += 1;
-    }
-    let exact: u64 = counts.iter().filter(|c| per_count[&c.1] == 1).map(|c| c.1).sum();
-    let div = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
+    let mut tally = Tally::default();
+    // The simulation takes ties into account: a rank's chance stands whether or not it is tied.
+    let p_token = tally.add(&counts, |rank, _| p_rank.get(rank).copied().unwrap_or(0.0));
     let per_unit = tokens.iter().map(|t| t.map_or(0.0, |t| p_token.get(&t).copied().unwrap_or(0.0))).collect();
-    (
-        Attack {
-            column: column.to_string(),
-            named: div(named, present),
-            named_top10: div(named10, n10),
-            named_confidently: div(confident as f64, present),
-            named_exact_ranking: div(exact as f64, present),
-        },
-        per_unit,
-    )
+    (tally.finish(column), per_unit)
 }
 
 /// For each rank, the chance that it holds the same token in a fresh population of the same size,

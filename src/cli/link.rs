@@ -17,7 +17,8 @@ NHS-number labels and EM) and linked at or above --threshold; links are clustere
 never joining two different valid NHS numbers.
 
 Writes to DIR: clusters.parquet (every record with its person id), pairs.parquet (scored
-candidate pairs with each comparison's level and weight), model.json and summary.json (written
+candidate pairs with a match probability of at least 0.001 — all with --all-pairs — with each
+comparison's level and weight), model.json and summary.json (written
 last: a folder without it is not a finished linkage). Outputs are private (0600) unless
 --group-readable is given.
 

@@ -498,6 +498,33 @@ fn part(m: &Manifest, kind: FieldType, part: &str) -> Option<String> {
     m.fields.iter().find(|f| f.kind == kind)?.columns.iter().find(|c| c.part == part).map(|c| c.name.clone())
 }
 
+/// Appends one batch's Bloom filters of column `name` to `col`, coded through dictionary `which`
+/// (every filter missing when the extract lacks the column).
+fn load_blooms(
+    batch: &arrow_array::RecordBatch,
+    name: Option<&str>,
+    which: usize,
+    col: &mut BloomCol,
+    dicts: &mut Dicts,
+    path: &Path,
+) -> Result<()> {
+    let n = batch.num_rows();
+    let Some(c) = name.and_then(|nm| batch.column_by_name(nm)) else {
+        col.codes.extend(std::iter::repeat_n(0, n));
+        return Ok(());
+    };
+    let a = c
+        .as_any()
+        .downcast_ref::<FixedSizeBinaryArray>()
+        .filter(|a| a.value_length() as usize == col.width)
+        .ok_or_else(|| Error::manifest(path, "a Bloom-filter column does not match its manifest"))?;
+    for i in 0..n {
+        let code = if a.is_valid(i) { dicts.bloom(which, col, a.value(i)) } else { 0 };
+        col.codes.push(code);
+    }
+    Ok(())
+}
+
 fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut Dicts) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let builder = crate::io::parquet::reader_builder(file)
@@ -587,20 +614,7 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
         }
         for (which, name) in blooms.iter().enumerate() {
             let col = if which == 0 { &mut r.given.2 } else { &mut r.family.2 };
-            match name.as_ref().and_then(|nm| batch.column_by_name(nm)) {
-                None => col.codes.extend(std::iter::repeat_n(0, n)),
-                Some(c) => {
-                    let a = c
-                        .as_any()
-                        .downcast_ref::<FixedSizeBinaryArray>()
-                        .filter(|a| a.value_length() as usize == col.width)
-                        .ok_or_else(|| Error::manifest(path, "a Bloom-filter column does not match its manifest"))?;
-                    for i in 0..n {
-                        let code = if a.is_valid(i) { dicts.bloom(which, col, a.value(i)) } else { 0 };
-                        col.codes.push(code);
-                    }
-                }
-            }
+            load_blooms(&batch, name.as_deref(), which, col, dicts, path)?;
         }
         for (k, (token, bloom)) in extras.iter().enumerate() {
             let e = &mut r.extras[k];
@@ -619,20 +633,8 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
                         .extend((0..n).map(|i| if a.is_valid(i) { dicts.extra_token(k, a.value(i)) } else { 0 }));
                 }
             }
-            let Some(col) = e.bloom.as_mut() else { continue };
-            match bloom.as_ref().and_then(|nm| batch.column_by_name(nm)) {
-                None => col.codes.extend(std::iter::repeat_n(0, n)),
-                Some(c) => {
-                    let a = c
-                        .as_any()
-                        .downcast_ref::<FixedSizeBinaryArray>()
-                        .filter(|a| a.value_length() as usize == col.width)
-                        .ok_or_else(|| Error::manifest(path, "a Bloom-filter column does not match its manifest"))?;
-                    for i in 0..n {
-                        let code = if a.is_valid(i) { dicts.bloom(2 + k, col, a.value(i)) } else { 0 };
-                        col.codes.push(code);
-                    }
-                }
+            if let Some(col) = e.bloom.as_mut() {
+                load_blooms(&batch, bloom.as_deref(), 2 + k, col, dicts, path)?;
             }
         }
         for (name, col) in bands.iter().zip(&mut r.name_bands) {

@@ -471,11 +471,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
         // Records of one identity share every identifying token: certainty.
         best[i] = if members[id] > 1 { 1.0 } else { best_id[id] };
     }
-    let floor_weight = if options.pairs_floor > 0.0 {
-        (options.pairs_floor / (1.0 - options.pairs_floor)).log2()
-    } else {
-        f64::NEG_INFINITY
-    };
+    let floor_weight = floor_weight(options.pairs_floor);
     let mut histogram: std::collections::BTreeMap<i64, u64> = Default::default();
     let (mut below, mut below_expected) = (0u64, 0.0f64);
     for &(_, _, _, w) in &scored {
@@ -575,6 +571,11 @@ fn usable_rules(
         ));
     }
     Ok(usable)
+}
+
+/// The match weight below which a pair is not written to `pairs.parquet` (none for a floor of 0).
+pub fn floor_weight(floor: f64) -> f64 {
+    if floor > 0.0 { (floor / (1.0 - floor)).log2() } else { f64::NEG_INFINITY }
 }
 
 /// The two-bit histogram bin of a match weight (weights clamped to ±40 bits).

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::io::atomic::write_atomic;
 use crate::io::parquet::ParquetOut;
-use crate::link::model::Model;
 use crate::link::{Linkage, output_paths};
 use crate::token::key::KeyRole;
 use crate::token::{ProjectKey, Purpose, Subkey, TokenMac};
@@ -73,9 +72,8 @@ pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Resul
     let n = l.records.len();
     write_batches(&clusters, built_in_parallel(n, |c| clusters_batch(l, &ids, &size, c)))?;
     // Pairs at or above the floor only (`LinkOptions::pairs_floor`); all when it is 0.
-    let floor = l.summary.pairs_floor;
-    let kept: Vec<u32> =
-        (0..l.pairs.len() as u32).filter(|&i| Model::probability(l.pairs[i as usize].3) >= floor).collect();
+    let floor = crate::link::floor_weight(l.summary.pairs_floor);
+    let kept: Vec<u32> = (0..l.pairs.len() as u32).filter(|&i| l.pairs[i as usize].3 >= floor).collect();
     write_batches(&pairs, built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])))?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
     let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";

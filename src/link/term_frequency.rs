@@ -176,6 +176,12 @@ fn by_band(
     }
     let other = c.find(if which == 0 { &Subject::FamilyName } else { &Subject::GivenName })?;
     let unalike = crate::link::train::u::unalike_elsewhere(c);
+    // Only the levels the filter reads: the other name's and the postcode's, not a whole pattern.
+    let postcode = c.find(&Subject::Postcode);
+    let elsewhere = |a: usize, b: usize| {
+        let p = Pattern(0).with(other, c.level(other, r, a, b));
+        postcode.map_or(p, |k| p.with(k, c.level(k, r, a, b)))
+    };
     let mut held = [0u64; 4];
     for &i in reps {
         if exact.get(i as usize).is_some() {
@@ -197,7 +203,7 @@ fn by_band(
                 let (Some(x), Some(y)) = (exact.get(a), exact.get(b)) else { continue };
                 // Pairs alike elsewhere may be one person: keep those unalike on the other name
                 // and the postcode, as the u estimate does.
-                if !unalike(&c.pattern(r, a, b), other) {
+                if !unalike(&elsewhere(a, b), other) {
                     continue;
                 }
                 pairs[band as usize] += 1;

@@ -25,7 +25,7 @@ pub use kernel::{Counts, FieldCounts};
 
 use crate::config::{FieldType, InputFormat, TokeniseConfig};
 use crate::encode::NORMALISATION_VERSION;
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::io::atomic::AtomicFile;
 use crate::io::csv::CsvSource;
 use crate::io::manifest::{FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, Manifest, RowCounts};
@@ -102,14 +102,26 @@ pub fn tokenise(
     let expected_rows = if format == InputFormat::Csv { size / 64 } else { size };
     let mut plan = Plan::new(config, source.header(), key, input)?;
     source.select(&plan.selected);
-    if plan.name_bands.iter().any(Option::is_some) {
+    // The `resistant` profile reads the input twice: names are counted before any is tokenised.
+    // A pipe cannot be read twice, and a file that changes between the readings would be
+    // tokenised against counts of other rows: both are refused.
+    let counted_rows = if plan.name_bands.iter().any(Option::is_some) {
+        if !std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
+            return Err(Error::usage(format!(
+                "{}: `profile = \"resistant\"` reads the input twice (name frequencies are counted first); give a \
+                 regular file, not a pipe or a device",
+                input.display()
+            )));
+        }
         let mut counting: Box<dyn BatchSource> = match format {
             InputFormat::Csv => Box::new(CsvSource::open(input, &config.input, options.batch_rows)?),
             InputFormat::Parquet => Box::new(ParquetSource::open(input, options.batch_rows)?),
         };
         counting.select(&plan.selected);
-        count_name_bands(&mut plan, counting.as_mut())?;
-    }
+        Some(count_name_bands(&mut plan, counting.as_mut())?)
+    } else {
+        None
+    };
 
     let out = AtomicFile::create(output)?;
     let mut shuffle = shuffle::Shuffle::new(plan.schema.clone(), output, expected_rows);
@@ -191,6 +203,13 @@ pub fn tokenise(
         }
     });
     result?;
+    if counted_rows.is_some_and(|n| n != totals.rows) {
+        return Err(Error::input(
+            Location::file(input),
+            "changed while it was read (its rows were counted for name frequencies, then read again); tokenise a \
+             copy that nothing else writes to",
+        ));
+    }
     let mut writer = writer;
     shuffle.finish(&mut writer, output)?;
 
@@ -218,8 +237,9 @@ pub fn tokenise(
 }
 
 /// The `resistant` profile's first pass: counts each banded name field's normalised names over
-/// the whole input, then fixes their frequency bands (`encode::band`).
-fn count_name_bands(plan: &mut Plan, source: &mut dyn BatchSource) -> Result<()> {
+/// the whole input, then fixes their frequency bands (`encode::band`); returns the rows read.
+fn count_name_bands(plan: &mut Plan, source: &mut dyn BatchSource) -> Result<u64> {
+    let mut rows = 0u64;
     let (mut text, mut parts) = (String::new(), Vec::new());
     let inputs: Vec<(usize, usize)> = plan
         .name_bands
@@ -229,6 +249,7 @@ fn count_name_bands(plan: &mut Plan, source: &mut dyn BatchSource) -> Result<()>
         .map(|(i, _)| (i, plan.fields[i].input))
         .collect();
     while let Some(batch) = source.next_batch()? {
+        rows += batch.num_rows() as u64;
         for &(field, input) in &inputs {
             let column = &batch.columns[input];
             let Some(counts) = plan.name_bands[field].as_mut() else { continue };
@@ -244,7 +265,7 @@ fn count_name_bands(plan: &mut Plan, source: &mut dyn BatchSource) -> Result<()>
     for counts in plan.name_bands.iter_mut().flatten() {
         counts.finish();
     }
-    Ok(())
+    Ok(rows)
 }
 
 fn quality_report(
