@@ -115,6 +115,28 @@ pub struct RowCounts {
 }
 
 impl Manifest {
+    /// The manifest an in-memory extract carries in its Arrow schema's metadata (where
+    /// [`crate::tokenise::tokenise_arrow`] puts it, and where pyarrow puts a Parquet extract's),
+    /// checked as [`Manifest::read`] checks a file's: `rows` is the rows the extract holds and
+    /// `label` names it in messages.
+    pub fn from_schema(label: &Path, schema: &arrow_schema::Schema, rows: u64) -> Result<Manifest> {
+        let json = schema.metadata().get(MANIFEST_KEY).ok_or_else(|| {
+            Error::manifest(label, "is not a pseudolink extract (its schema has no manifest); make it with `tokenise`")
+        })?;
+        let m = Manifest::from_json(json).map_err(|p| Error::manifest(label, p))?;
+        if m.rows.written != rows {
+            return Err(Error::manifest(
+                label,
+                "its manifest's row count disagrees with the rows it holds; rows were added or removed after \
+                 tokenising. Link the extract as it was tokenised",
+            ));
+        }
+        m.check_contract(schema).map_err(|p| {
+            Error::manifest(label, format!("{p}; the table does not match what `tokenise` writes and may have been altered"))
+        })?;
+        Ok(m)
+    }
+
     /// Reads the manifest of a pseudonymised extract, checking it is one this build reads.
     pub fn read(path: &Path) -> Result<(Manifest, ParquetMetaData)> {
         let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;

@@ -5,6 +5,7 @@
 //! gets the chance to quote one in an error. Outputs are written through [`atomic`]: a file
 //! appears complete at its final name or not at all.
 
+pub mod arrow;
 pub mod atomic;
 pub mod csv;
 pub mod manifest;

@@ -8,8 +8,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
@@ -185,42 +185,6 @@ impl ParquetSource {
             total_rows,
         })
     }
-
-    fn check_types(&self) -> Result<()> {
-        for &i in &self.selected {
-            let f = self.schema.field(i);
-            let ok = matches!(
-                f.data_type(),
-                DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Int8
-                    | DataType::Int16
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::UInt8
-                    | DataType::UInt16
-                    | DataType::UInt32
-                    | DataType::UInt64
-                    | DataType::Float32
-                    | DataType::Float64
-                    | DataType::Boolean
-                    | DataType::Date32
-                    | DataType::Date64
-                    | DataType::Dictionary(_, _)
-            );
-            if !ok {
-                return Err(Error::input(
-                    Location::file(&self.path).in_column(f.name()),
-                    format!(
-                        "has type {}; pseudolink reads text, number, boolean and date columns. Export this column as text",
-                        f.data_type()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A Parquet reader's error, without its text (it may describe data).
@@ -242,7 +206,7 @@ impl BatchSource for ParquetSource {
 
     fn next_batch(&mut self) -> Result<Option<InputBatch>> {
         if let Some(builder) = self.builder.take() {
-            self.check_types()?;
+            crate::io::arrow::check_types(&self.schema, &self.selected, &self.path)?;
             let mut roots = self.selected.clone();
             roots.sort_unstable();
             roots.dedup();
@@ -265,24 +229,7 @@ impl BatchSource for ParquetSource {
                 ));
             }
         };
-        let mut columns = Vec::with_capacity(self.selected.len());
-        for &i in &self.selected {
-            let name = &self.header[i];
-            let col = batch.column_by_name(name).ok_or_else(|| {
-                Error::input(Location::file(&self.path).in_column(name), "is missing from a row group")
-            })?;
-            let text = arrow_cast::cast(col, &DataType::Utf8).map_err(|_| {
-                Error::input(
-                    Location::file(&self.path).in_column(name),
-                    "could not be read as text; export this column as text",
-                )
-            })?;
-            let text =
-                text.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| {
-                    Error::input(Location::file(&self.path).in_column(name), "could not be read as text")
-                })?;
-            columns.push(text);
-        }
+        let columns = crate::io::arrow::text_columns(&batch, &self.header, &self.selected, &self.path)?;
         let first_row = self.next_row;
         self.next_row += batch.num_rows() as u64;
         Ok(Some(InputBatch { first_row, columns }))

@@ -87,7 +87,12 @@ impl LinkConfig {
     /// Reads and checks a link config.
     pub fn read(path: &Path) -> Result<LinkConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading config", path, e))?;
-        let cfg: LinkConfig = toml::from_str(&text).map_err(|e| Error::config(path, vec![e.message().to_string()]))?;
+        LinkConfig::from_toml_str(&text, path)
+    }
+
+    /// Parses and checks a link config's text; `path` names it in messages.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<LinkConfig> {
+        let cfg: LinkConfig = toml::from_str(text).map_err(|e| Error::config(path, vec![e.message().to_string()]))?;
         let p = cfg.problems();
         if p.is_empty() { Ok(cfg) } else { Err(Error::config(path, p)) }
     }

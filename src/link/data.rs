@@ -104,6 +104,18 @@ impl Ids {
     }
 }
 
+/// A pseudonymised extract held in memory: its Arrow schema (with the manifest in its metadata)
+/// and its batches. `label` names it in messages, as a file's path would.
+#[derive(Debug, Clone)]
+pub struct ArrowExtract {
+    /// The extract's name in messages.
+    pub label: PathBuf,
+    /// Its schema, with the manifest under [`crate::io::manifest::MANIFEST_KEY`].
+    pub schema: arrow_schema::SchemaRef,
+    /// Its rows.
+    pub batches: Vec<arrow_array::RecordBatch>,
+}
+
 /// The identifying columns the linker compares, one entry per record.
 #[derive(Debug, Clone, Default)]
 pub struct Records {
@@ -246,7 +258,41 @@ impl Records {
             let (m, _) = Manifest::read(f)?;
             manifests.push(m);
         }
-        for (f, m) in files.iter().zip(&manifests) {
+        Records::assemble(files, &manifests, |i, m, source, r, dicts| load_file(&files[i], m, source, r, dicts))
+    }
+
+    /// Loads pseudonymised extracts held in memory as Arrow batches (a notebook's tables, or
+    /// batches a Spark job gathered), with exactly the checks [`Records::load`] makes of files.
+    /// Each extract's manifest is read from its schema's metadata, where `tokenise_arrow` puts it
+    /// and where pyarrow puts a Parquet extract's.
+    pub fn from_arrow(extracts: &[ArrowExtract]) -> Result<Records> {
+        if extracts.is_empty() {
+            return Err(Error::usage("give at least one pseudonymised extract to link"));
+        }
+        let labels: Vec<PathBuf> = extracts.iter().map(|e| e.label.clone()).collect();
+        let mut manifests = Vec::new();
+        for e in extracts {
+            let rows = e.batches.iter().map(|b| b.num_rows() as u64).sum();
+            manifests.push(Manifest::from_schema(&e.label, &e.schema, rows)?);
+        }
+        Records::assemble(&labels, &manifests, |i, m, source, r, dicts| {
+            let e = &extracts[i];
+            let wanted = Wanted::new(m, &e.schema, r);
+            for b in &e.batches {
+                load_batch(b, &wanted, &e.label, source, r, dicts)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Checks `manifests` (one per extract, named by `files` in messages) against each other,
+    /// then loads each extract's records through `load_each`.
+    fn assemble(
+        files: &[PathBuf],
+        manifests: &[Manifest],
+        mut load_each: impl FnMut(usize, &Manifest, u16, &mut Records, &mut Dicts) -> Result<()>,
+    ) -> Result<Records> {
+        for (f, m) in files.iter().zip(manifests) {
             if m.rows.written == 0 {
                 return Err(Error::manifest(
                     f,
@@ -256,7 +302,7 @@ impl Records {
             }
         }
         let tre_key_id = manifests[0].tre_key_id.clone();
-        for (f, m) in files.iter().zip(&manifests).skip(1) {
+        for (f, m) in files.iter().zip(manifests).skip(1) {
             if m.tre_key_id != tre_key_id {
                 let state = |id: &Option<String>| match id {
                     Some(id) => format!("re-keyed under TRE key id {id}"),
@@ -275,7 +321,7 @@ impl Records {
             }
         }
         let salted = manifests[0].salted_names();
-        for (f, m) in files.iter().zip(&manifests).skip(1) {
+        for (f, m) in files.iter().zip(manifests).skip(1) {
             if m.salted_names() != salted {
                 let profile = |s: bool| if s { "the `resistant` profile" } else { "the `standard` profile" };
                 return Err(Error::manifest(
@@ -291,7 +337,7 @@ impl Records {
             }
         }
         let key_id = manifests[0].key_id.clone();
-        for (f, m) in files.iter().zip(&manifests).skip(1) {
+        for (f, m) in files.iter().zip(manifests).skip(1) {
             if m.key_id != key_id {
                 return Err(Error::manifest(
                     f,
@@ -313,7 +359,7 @@ impl Records {
         let width = bloom_width.unwrap_or(0);
         r.given.2.width = width;
         r.family.2.width = width;
-        for m in &manifests {
+        for m in manifests {
             for f in m.fields.iter().filter(|f| matches!(f.kind, FieldType::Identifier | FieldType::String)) {
                 let bloom = f.columns.iter().any(|c| c.part == "bloom");
                 match r.extras.iter_mut().find(|e| e.name == f.name) {
@@ -331,7 +377,7 @@ impl Records {
                 }
             }
         }
-        for (f, m) in files.iter().zip(&manifests).skip(1) {
+        for (f, m) in files.iter().zip(manifests).skip(1) {
             if m.bloom != manifests[0].bloom {
                 return Err(Error::manifest(
                     f,
@@ -343,8 +389,8 @@ impl Records {
                 ));
             }
         }
-        for (i, (f, m)) in files.iter().zip(&manifests).enumerate() {
-            if let Some((g, _)) = files.iter().zip(&manifests).take(i).find(|(_, n)| n.source == m.source) {
+        for (i, (f, m)) in files.iter().zip(manifests).enumerate() {
+            if let Some((g, _)) = files.iter().zip(manifests).take(i).find(|(_, n)| n.source == m.source) {
                 return Err(Error::manifest(
                     f,
                     format!(
@@ -363,10 +409,10 @@ impl Records {
             extra_tokens: vec![FxHashMap::default(); r.extras.len()],
             ..Default::default()
         };
-        for (fi, (f, m)) in files.iter().zip(&manifests).enumerate() {
+        for (fi, (f, m)) in files.iter().zip(manifests).enumerate() {
             r.sources.push(m.source.clone());
             let before = r.len();
-            load_one(f, m, fi as u16, &mut r, &mut dicts)?;
+            load_each(fi, m, fi as u16, &mut r, &mut dicts)?;
             r.counts.push((r.len() - before) as u64);
             let mut seen = rustc_hash::FxHashSet::default();
             seen.reserve(r.len() - before);
@@ -525,51 +571,77 @@ fn load_blooms(
     Ok(())
 }
 
-fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut Dicts) -> Result<()> {
+/// The columns of one extract that linkage reads, found through its manifest and present in its
+/// schema, in the order the loader fills `Records`.
+struct Wanted {
+    /// In the order of `Records::token_columns_mut`.
+    tokens: [Option<String>; 13],
+    blooms: [Option<String>; 2],
+    sex: Option<String>,
+    bands: [Option<String>; 2],
+    /// Each extra field's token and Bloom columns, in `Records::extras` order.
+    extras: Vec<(Option<String>, Option<String>)>,
+}
+
+impl Wanted {
+    fn new(m: &Manifest, schema: &arrow_schema::Schema, r: &Records) -> Wanted {
+        use FieldType::{DateOfBirth, FamilyName, GivenName, NhsNumber, Postcode, Sex};
+        let wanted = |kind, p: &str| part(m, kind, p).filter(|c| schema.column_with_name(c).is_some());
+        let dob = ["full", "swapped", "year_month", "year"].map(|p| wanted(DateOfBirth, p));
+        let pc = ["full", "sector", "district", "area"].map(|p| wanted(Postcode, p));
+        let [d0, d1, d2, d3] = dob;
+        let [p0, p1, p2, p3] = pc;
+        let tokens: [Option<String>; 13] = [
+            wanted(NhsNumber, "token"),
+            wanted(GivenName, "exact"),
+            wanted(GivenName, "phonetic"),
+            wanted(FamilyName, "exact"),
+            wanted(FamilyName, "phonetic"),
+            d0,
+            d1,
+            d2,
+            d3,
+            p0,
+            p1,
+            p2,
+            p3,
+        ];
+        let extra_part = |name: &str, p: &str| {
+            m.fields
+                .iter()
+                .find(|f| f.name == name && matches!(f.kind, FieldType::Identifier | FieldType::String))
+                .and_then(|f| f.columns.iter().find(|c| c.part == p))
+                .map(|c| c.name.clone())
+                .filter(|c| schema.column_with_name(c).is_some())
+        };
+        Wanted {
+            tokens,
+            blooms: [wanted(GivenName, "bloom"), wanted(FamilyName, "bloom")],
+            sex: wanted(Sex, "category").or_else(|| wanted(Sex, "token")),
+            bands: [wanted(GivenName, "band"), wanted(FamilyName, "band")],
+            extras: r.extras.iter().map(|e| (extra_part(&e.name, "token"), extra_part(&e.name, "bloom"))).collect(),
+        }
+    }
+
+    /// Every column named, with the record id first.
+    fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = vec![RECORD_ID];
+        let all = self.tokens.iter().chain(&self.blooms).chain(std::iter::once(&self.sex)).chain(&self.bands);
+        names.extend(all.flatten().map(String::as_str));
+        names.extend(self.extras.iter().flat_map(|(t, b)| t.iter().chain(b)).map(String::as_str));
+        names
+    }
+}
+
+/// Loads one extract file, reading only the columns linkage uses: pass-through activity columns
+/// stay on disk.
+fn load_file(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut Dicts) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let builder = crate::io::parquet::reader_builder(file)
         .map_err(|_| Error::manifest(path, "is not a readable Parquet file (it may be truncated or damaged)"))?;
     let schema = builder.schema().clone();
-    use FieldType::{DateOfBirth, FamilyName, GivenName, NhsNumber, Postcode, Sex};
-    let wanted = |kind, p: &str| part(m, kind, p).filter(|c| schema.column_with_name(c).is_some());
-    let dob = ["full", "swapped", "year_month", "year"].map(|p| wanted(DateOfBirth, p));
-    let pc = ["full", "sector", "district", "area"].map(|p| wanted(Postcode, p));
-    // In the order of `Records::token_columns_mut`.
-    let tokens: [Option<String>; 13] = [
-        wanted(NhsNumber, "token"),
-        wanted(GivenName, "exact"),
-        wanted(GivenName, "phonetic"),
-        wanted(FamilyName, "exact"),
-        wanted(FamilyName, "phonetic"),
-        dob[0].clone(),
-        dob[1].clone(),
-        dob[2].clone(),
-        dob[3].clone(),
-        pc[0].clone(),
-        pc[1].clone(),
-        pc[2].clone(),
-        pc[3].clone(),
-    ];
-    let blooms = [wanted(GivenName, "bloom"), wanted(FamilyName, "bloom")];
-    let sex = wanted(Sex, "category").or_else(|| wanted(Sex, "token"));
-    let bands = [wanted(GivenName, "band"), wanted(FamilyName, "band")];
-    // Each extra field's token and Bloom columns in this extract, in `r.extras` order.
-    let extra_part = |name: &str, p: &str| {
-        m.fields
-            .iter()
-            .find(|f| f.name == name && matches!(f.kind, FieldType::Identifier | FieldType::String))
-            .and_then(|f| f.columns.iter().find(|c| c.part == p))
-            .map(|c| c.name.clone())
-            .filter(|c| schema.column_with_name(c).is_some())
-    };
-    let extras: Vec<(Option<String>, Option<String>)> =
-        r.extras.iter().map(|e| (extra_part(&e.name, "token"), extra_part(&e.name, "bloom"))).collect();
-    // Read only the columns linkage uses: pass-through activity columns stay on disk.
-    let mut names: Vec<&str> = vec![RECORD_ID];
-    let first_of_file = r.record_id.len() as u64;
-    let all = tokens.iter().chain(&blooms).chain(std::iter::once(&sex)).chain(&bands);
-    names.extend(all.flatten().map(String::as_str));
-    names.extend(extras.iter().flat_map(|(t, b)| t.iter().chain(b)).map(String::as_str));
+    let wanted = Wanted::new(m, &schema, r);
+    let names = wanted.names();
     let roots: Vec<usize> = schema
         .fields()
         .iter()
@@ -586,6 +658,23 @@ fn load_one(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mut
     for batch in crate::io::parquet::Guarded(reader) {
         let batch =
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
+        load_batch(&batch, &wanted, path, source, r, dicts)?;
+    }
+    Ok(())
+}
+
+/// Appends one batch of extract `source` (named `path` in errors) to `r`.
+fn load_batch(
+    batch: &arrow_array::RecordBatch,
+    wanted: &Wanted,
+    path: &Path,
+    source: u16,
+    r: &mut Records,
+    dicts: &mut Dicts,
+) -> Result<()> {
+    let Wanted { tokens, blooms, sex, bands, extras } = wanted;
+    let first_of_file: u64 = r.counts.iter().take(source as usize).sum();
+    {
         let n = batch.num_rows();
         let ids = batch
             .column_by_name(RECORD_ID)

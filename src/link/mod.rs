@@ -291,10 +291,20 @@ pub struct Summary {
 
 /// Links `files`; `log` receives progress lines.
 pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Linkage> {
-    let mut timings = Vec::new();
     let t = Instant::now();
-    let mut records = Records::load(files)?;
-    timings.push(("load".to_string(), t.elapsed().as_secs_f64()));
+    let records = Records::load(files)?;
+    link_records(records, t.elapsed().as_secs_f64(), options, log)
+}
+
+/// Links extracts already loaded ([`Records::load`] from files, [`Records::from_arrow`] from
+/// Arrow batches in memory); `load_seconds` is reported as the load stage's time.
+pub fn link_records(
+    mut records: Records,
+    load_seconds: f64,
+    options: &LinkOptions,
+    log: &dyn Fn(&str),
+) -> Result<Linkage> {
+    let mut timings = vec![("load".to_string(), load_seconds)];
     let n = records.len();
     for (f, k) in records.without_identifiers() {
         log(&format!(
@@ -483,7 +493,7 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
     }
     timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
     let summary = Summary {
-        extracts: files.iter().map(|f| f.display().to_string()).collect(),
+        extracts: records.files.iter().map(|f| f.display().to_string()).collect(),
         records_in: records.sources.iter().cloned().zip(records.counts.iter().copied()).collect(),
         records: n as u64,
         identities: reps.len() as u64,

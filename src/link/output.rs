@@ -65,19 +65,42 @@ pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Resul
         key.write_new_file_as(&dir.join(LINKAGE_KEY_FILE), KeyRole::Linkage)?;
     }
     let ids = person_ids(l, key);
-    let mut size = vec![0u32; ids.len()];
-    for &p in &l.person {
-        size[p as usize] += 1;
-    }
+    let size = person_sizes(l, ids.len());
     let n = l.records.len();
     write_batches(&clusters, built_in_parallel(n, |c| clusters_batch(l, &ids, &size, c)))?;
-    // Pairs at or above the floor only (`LinkOptions::pairs_floor`); all when it is 0.
-    let floor = crate::link::floor_weight(l.summary.pairs_floor);
-    let kept: Vec<u32> = (0..l.pairs.len() as u32).filter(|&i| l.pairs[i as usize].3 >= floor).collect();
+    let kept = kept_pairs(l);
     write_batches(&pairs, built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])))?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
     let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
     write_atomic(&summary, json.as_bytes())
+}
+
+/// `clusters.parquet`'s rows as Arrow batches, person ids keyed by `key` (the linkage key).
+pub fn clusters_batches(l: &Linkage, key: &ProjectKey) -> Vec<RecordBatch> {
+    let ids = person_ids(l, key);
+    let size = person_sizes(l, ids.len());
+    built_in_parallel(l.records.len(), |c| clusters_batch(l, &ids, &size, c)).collect()
+}
+
+/// `pairs.parquet`'s rows as Arrow batches: the pairs at or above the run's floor.
+pub fn pairs_batches(l: &Linkage) -> Vec<RecordBatch> {
+    let kept = kept_pairs(l);
+    built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])).collect()
+}
+
+/// Records per person.
+fn person_sizes(l: &Linkage, persons: usize) -> Vec<u32> {
+    let mut size = vec![0u32; persons];
+    for &p in &l.person {
+        size[p as usize] += 1;
+    }
+    size
+}
+
+/// The pairs written: those at or above the floor (`LinkOptions::pairs_floor`); all when it is 0.
+fn kept_pairs(l: &Linkage) -> Vec<u32> {
+    let floor = crate::link::floor_weight(l.summary.pairs_floor);
+    (0..l.pairs.len() as u32).filter(|&i| l.pairs[i as usize].3 >= floor).collect()
 }
 
 /// Rows per output batch: outputs are built and written a slice at a time, so a linkage of tens

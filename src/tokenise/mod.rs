@@ -7,6 +7,7 @@
 //! input's. The output is written under a temporary name and renamed when complete; on any
 //! error nothing is left at the output path.
 
+mod in_memory;
 mod kernel;
 mod plan;
 mod shuffle;
@@ -21,6 +22,7 @@ use parquet::file::metadata::KeyValue;
 use rayon::prelude::*;
 use zeroize::Zeroize;
 
+pub use in_memory::{Tokenised, tokenise_arrow};
 pub use kernel::{Counts, FieldCounts};
 
 use crate::config::{FieldType, InputFormat, TokeniseConfig};
@@ -213,7 +215,18 @@ pub fn tokenise(
     let mut writer = writer;
     shuffle.finish(&mut writer, output)?;
 
-    let manifest = Manifest {
+    let manifest = manifest(config, key, &plan, totals.rows);
+    writer.append_key_value_metadata(KeyValue::new(MANIFEST_KEY.to_string(), manifest.to_json()));
+    writer.close().map_err(|e| Error::output(output, e.to_string()))?;
+    out.commit()?;
+
+    let report = quality_report(config, key, input, output, &plan, &totals);
+    Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
+}
+
+/// The manifest of an extract of `rows` rows tokenised under `plan`.
+fn manifest(config: &TokeniseConfig, key: &ProjectKey, plan: &Plan, rows: u64) -> Manifest {
+    Manifest {
         format: FORMAT_NAME.into(),
         format_version: FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -225,15 +238,9 @@ pub fn tokenise(
         fields: plan.manifest_fields.clone(),
         passthrough: plan.manifest_passthrough.clone(),
         bloom: config.bloom.clone(),
-        rows: RowCounts { read: totals.rows, written: totals.rows },
+        rows: RowCounts { read: rows, written: rows },
         tre_key_id: None,
-    };
-    writer.append_key_value_metadata(KeyValue::new(MANIFEST_KEY.to_string(), manifest.to_json()));
-    writer.close().map_err(|e| Error::output(output, e.to_string()))?;
-    out.commit()?;
-
-    let report = quality_report(config, key, input, output, &plan, &totals);
-    Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
+    }
 }
 
 /// The `resistant` profile's first pass: counts each banded name field's normalised names over
