@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result, group_digits};
 use crate::io::outputs::{self, Input};
 use crate::link::model::Model;
-use crate::link::{LinkOptions, link, output};
+use crate::link::{link, output};
 
 /// Arguments of `link`.
 #[derive(Debug, clap::Args)]
@@ -73,12 +73,8 @@ pub struct Args {
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
-    let mut options = LinkOptions::default();
-    if let Some(p) = &args.config {
-        crate::link::config::LinkConfig::read(p)?.apply(&mut options);
-    }
-    // Flags are settings too: checked by the config's own rules, so that a value a config
-    // refuses is refused on the command line as well.
+    let file = args.config.as_deref().map(crate::link::config::LinkConfig::read).transpose()?;
+    // Flags are settings too: checked by the config's own rules.
     let flags = crate::link::config::LinkConfig {
         threshold: args.threshold,
         seed: args.seed,
@@ -88,16 +84,14 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         pairs_floor: args.all_pairs.then_some(0.0),
         ..Default::default()
     };
-    let problems = flags.problems();
-    if !problems.is_empty() {
+    let mut options = crate::link::config::LinkConfig::options(file.as_ref(), &flags).map_err(|problems| {
         let flag = |p: &String| {
             p.replace("`threshold`", "--threshold")
                 .replace("`max_block`", "--max-block")
                 .replace("link_type `", "--link-type `")
         };
-        return Err(Error::usage(problems.iter().map(flag).collect::<Vec<_>>().join("; ")));
-    }
-    flags.apply(&mut options);
+        Error::usage(problems.iter().map(flag).collect::<Vec<_>>().join("; "))
+    })?;
     let outs = crate::link::output_paths(&args.out);
     let key_out = args.out.join(output::LINKAGE_KEY_FILE);
     let mut out_refs: Vec<&std::path::Path> = outs.iter().map(PathBuf::as_path).collect();

@@ -132,7 +132,10 @@ impl Manifest {
             ));
         }
         m.check_contract(schema).map_err(|p| {
-            Error::manifest(label, format!("{p}; the table does not match what `tokenise` writes and may have been altered"))
+            Error::manifest(
+                label,
+                format!("{p}; the table does not match what `tokenise` writes and may have been altered"),
+            )
         })?;
         Ok(m)
     }

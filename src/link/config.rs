@@ -150,6 +150,23 @@ impl LinkConfig {
         p
     }
 
+    /// A run's options: the defaults, then `file`'s settings (a link config, already checked),
+    /// then `overrides` (the command line's flags, or a Python call's arguments) — each checked
+    /// by the same rules as a config, so a value a config refuses is refused however it is given.
+    /// Problems are returned as sentences naming the setting.
+    pub fn options(file: Option<&LinkConfig>, overrides: &LinkConfig) -> std::result::Result<LinkOptions, Vec<String>> {
+        let mut options = LinkOptions::default();
+        if let Some(f) = file {
+            f.apply(&mut options);
+        }
+        let problems = overrides.problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        overrides.apply(&mut options);
+        Ok(options)
+    }
+
     /// Applies these settings over `options`.
     pub fn apply(&self, options: &mut LinkOptions) {
         if let Some(x) = self.threshold {

@@ -703,7 +703,7 @@ fn load_batch(
         }
         for (which, name) in blooms.iter().enumerate() {
             let col = if which == 0 { &mut r.given.2 } else { &mut r.family.2 };
-            load_blooms(&batch, name.as_deref(), which, col, dicts, path)?;
+            load_blooms(batch, name.as_deref(), which, col, dicts, path)?;
         }
         for (k, (token, bloom)) in extras.iter().enumerate() {
             let e = &mut r.extras[k];
@@ -723,7 +723,7 @@ fn load_batch(
                 }
             }
             if let Some(col) = e.bloom.as_mut() {
-                load_blooms(&batch, bloom.as_deref(), 2 + k, col, dicts, path)?;
+                load_blooms(batch, bloom.as_deref(), 2 + k, col, dicts, path)?;
             }
         }
         for (name, col) in bands.iter().zip(&mut r.name_bands) {

@@ -98,15 +98,14 @@ pub fn tokenise_arrow(
             parts.push(c.batch);
         }
     }
-    let all = arrow_select::concat::concat_batches(&plan.schema, &parts)
-        .map_err(|e| Error::output(label, e.to_string()))?;
+    let all =
+        arrow_select::concat::concat_batches(&plan.schema, &parts).map_err(|e| Error::output(label, e.to_string()))?;
     drop(parts);
     // Keyed order: sort by the kernel's sort key, ties (never expected) by position.
     let mut rows: Vec<u32> = (0..order.len() as u32).collect();
     rows.sort_unstable_by_key(|&r| (order[r as usize], r));
     let take = UInt64Array::from_iter_values(rows.iter().map(|&r| r as u64));
-    let sorted =
-        arrow_select::take::take_record_batch(&all, &take).map_err(|e| Error::output(label, e.to_string()))?;
+    let sorted = arrow_select::take::take_record_batch(&all, &take).map_err(|e| Error::output(label, e.to_string()))?;
     let order: Vec<u64> = rows.iter().map(|&r| order[r as usize]).collect();
     let manifest = manifest(config, key, &plan, totals.rows);
     let mut metadata = plan.schema.metadata().clone();

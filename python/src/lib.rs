@@ -1,0 +1,357 @@
+//! `pseudolink._native`: the Rust kernels of pseudolink on pyarrow tables.
+//!
+//! Tables cross between Python and Rust through the Arrow C Data Interface (no copy). Every
+//! kernel runs with the GIL released. Errors become Python exceptions carrying the library's own
+//! messages, which name the file or table, row and column and never a value. The Python package
+//! (`python/pseudolink/__init__.py`) wraps these functions with docstrings and defaults; they are
+//! not meant to be called directly.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_pyarrow::{PyArrowType, Table};
+use arrow_schema::{DataType, Field, Schema};
+use pseudolink::config::TokeniseConfig;
+use pseudolink::io::manifest::{MANIFEST_KEY, Manifest};
+use pseudolink::link::config::LinkConfig;
+use pseudolink::link::data::{ArrowExtract, Records};
+use pseudolink::link::model::Model;
+use pseudolink::link::{link_records, output};
+use pseudolink::token::key::KeyRole;
+use pseudolink::{ErrorKind, ProjectKey};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    _native,
+    PseudolinkError,
+    PyException,
+    "A pseudolink error: the message says what, where and what to do, never a value."
+);
+create_exception!(_native, ConfigError, PseudolinkError, "A config (tokenise or link) has problems; all are listed.");
+create_exception!(_native, UsageError, PseudolinkError, "A call asked for something that cannot be done.");
+create_exception!(
+    _native,
+    KeyFileError,
+    PseudolinkError,
+    "A key file is missing, malformed, not private or of the wrong kind."
+);
+create_exception!(_native, InputError, PseudolinkError, "An input has a structural problem at a known row and column.");
+create_exception!(
+    _native,
+    ManifestError,
+    PseudolinkError,
+    "A pseudonymised extract is not one pseudolink can link (its manifest)."
+);
+create_exception!(_native, CheckError, PseudolinkError, "A check the call was asked to make did not pass.");
+create_exception!(_native, OutputError, PseudolinkError, "An output could not be written.");
+create_exception!(_native, FileError, PseudolinkError, "A file could not be read, written, created or renamed.");
+
+/// The library's error as the matching Python exception, with its message.
+fn py_err(e: pseudolink::Error) -> PyErr {
+    let m = e.to_string();
+    match e.kind() {
+        ErrorKind::Config { .. } => ConfigError::new_err(m),
+        ErrorKind::Usage(_) => UsageError::new_err(m),
+        ErrorKind::Key { .. } => KeyFileError::new_err(m),
+        ErrorKind::Input { .. } => InputError::new_err(m),
+        ErrorKind::Manifest { .. } => ManifestError::new_err(m),
+        ErrorKind::Check(_) => CheckError::new_err(m),
+        ErrorKind::Output { .. } => OutputError::new_err(m),
+        ErrorKind::Io { .. } => FileError::new_err(m),
+        _ => PseudolinkError::new_err(m),
+    }
+}
+
+/// The name of the keyed-order column `tokenise(..., with_order=True)` adds.
+const ORDER_COLUMN: &str = "__pseudolink_order";
+
+fn tokenise_config(path: Option<PathBuf>, text: Option<String>) -> PyResult<TokeniseConfig> {
+    match (path, text) {
+        (Some(p), None) => TokeniseConfig::read(&p).map_err(py_err),
+        (None, Some(t)) => TokeniseConfig::from_toml_str(&t, Path::new("config")).map_err(py_err),
+        _ => Err(UsageError::new_err(
+            "give the tokenise config as a file (`config`) or as TOML text (`config_toml`), not both",
+        )),
+    }
+}
+
+/// Tokenises one table. Returns the pseudonymised table (keyed row order, manifest in the schema
+/// metadata) and the quality report's JSON. With `with_order`, the keyed sort key is added as an
+/// int64 column (order-preserving) so a job tokenising in parts can sort the union and drop it.
+#[pyfunction]
+#[pyo3(signature = (table, key_file, config=None, config_toml=None, label="table".to_string(), with_order=false))]
+fn tokenise(
+    py: Python<'_>,
+    table: PyArrowType<Table>,
+    key_file: PathBuf,
+    config: Option<PathBuf>,
+    config_toml: Option<String>,
+    label: String,
+    with_order: bool,
+) -> PyResult<(PyArrowType<Table>, String)> {
+    let config = tokenise_config(config, config_toml)?;
+    let key = ProjectKey::read_file(&key_file).map_err(py_err)?;
+    let (batches, schema) = table.0.into_inner();
+    let done = py
+        .detach(|| pseudolink::tokenise::tokenise_arrow(&config, &key, Path::new(&label), schema, batches))
+        .map_err(py_err)?;
+    let mut batch = done.batch;
+    if with_order {
+        // u64 → i64 keeping order: flip the top bit.
+        let order: ArrayRef =
+            Arc::new(Int64Array::from_iter_values(done.order.iter().map(|&o| (o ^ (1 << 63)) as i64)));
+        let schema = batch.schema();
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(ORDER_COLUMN, DataType::Int64, false));
+        let mut columns = batch.columns().to_vec();
+        columns.push(order);
+        let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        batch = RecordBatch::try_new(schema, columns).map_err(|e| OutputError::new_err(e.to_string()))?;
+    }
+    let schema = batch.schema();
+    let table = Table::try_new(vec![batch], schema).map_err(|e| OutputError::new_err(e.to_string()))?;
+    Ok((PyArrowType(table), done.report.to_json()))
+}
+
+/// Writes a pseudonymised table as an extract file exactly as `pseudolink tokenise` writes one:
+/// its manifest checked against its columns and put in the footer, statistics off, written under
+/// a temporary name and renamed into place, private (0600).
+#[pyfunction]
+fn write_extract(py: Python<'_>, table: PyArrowType<Table>, path: PathBuf) -> PyResult<()> {
+    let (batches, schema) = table.0.into_inner();
+    py.detach(|| -> pseudolink::Result<()> {
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let manifest = Manifest::from_schema(&path, &schema, rows)?;
+        if path.exists() {
+            return Err(pseudolink::Error::from(ErrorKind::Usage(format!(
+                "{}: already exists; write_extract never replaces a file. Remove it or choose another path",
+                path.display()
+            ))));
+        }
+        pseudolink::io::outputs::check(&[&path], &[])?;
+        // The file's schema: the columns as tokenise declares them, without pyarrow's metadata.
+        let fields: Vec<Field> =
+            schema.fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), f.is_nullable())).collect();
+        let target = Arc::new(Schema::new(fields));
+        let mut out = pseudolink::io::parquet::ParquetOut::create(&path, target.clone())?;
+        for b in &batches {
+            let b = RecordBatch::try_new(target.clone(), b.columns().to_vec()).map_err(|e| {
+                pseudolink::Error::from(ErrorKind::Output { path: path.clone(), problem: e.to_string() })
+            })?;
+            out.write(&b)?;
+        }
+        out.append_metadata(MANIFEST_KEY, manifest.to_json());
+        out.commit()
+    })
+    .map_err(py_err)
+}
+
+/// What `link` returns: clusters, pairs, the model's JSON, the summary's JSON and the log lines.
+type LinkResult = (PyArrowType<Table>, PyArrowType<Table>, String, String, Vec<String>);
+
+/// One model level: comparison, level, m, u, match weight, term-frequency adjusted.
+type LevelRow = (String, String, f64, f64, f64, bool);
+
+/// Links pseudonymised tables. Returns (clusters, pairs, model JSON, summary JSON, log lines).
+#[pyfunction]
+#[pyo3(signature = (tables, labels, config=None, config_toml=None, model_json=None, linkage_key=None,
+    threshold=None, link_type=None, seed=None, max_block=None, max_pairs=None, all_pairs=false))]
+#[allow(clippy::too_many_arguments)]
+fn link(
+    py: Python<'_>,
+    tables: Vec<PyArrowType<Table>>,
+    labels: Vec<String>,
+    config: Option<PathBuf>,
+    config_toml: Option<String>,
+    model_json: Option<String>,
+    linkage_key: Option<PathBuf>,
+    threshold: Option<f64>,
+    link_type: Option<String>,
+    seed: Option<u64>,
+    max_block: Option<usize>,
+    max_pairs: Option<u64>,
+    all_pairs: bool,
+) -> PyResult<LinkResult> {
+    if tables.len() != labels.len() {
+        return Err(UsageError::new_err("give one label per table"));
+    }
+    let file = match (config, config_toml) {
+        (Some(p), None) => Some(LinkConfig::read(&p).map_err(py_err)?),
+        (None, Some(t)) => Some(LinkConfig::from_toml_str(&t, Path::new("link config")).map_err(py_err)?),
+        (None, None) => None,
+        _ => return Err(UsageError::new_err("give the link config as a file or as TOML text, not both")),
+    };
+    let overrides = LinkConfig {
+        threshold,
+        seed,
+        max_block,
+        max_pairs,
+        link_type,
+        pairs_floor: all_pairs.then_some(0.0),
+        ..Default::default()
+    };
+    let mut options = LinkConfig::options(file.as_ref(), &overrides)
+        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))?;
+    if let Some(json) = model_json {
+        options.model = Some(Model::from_json(&json).map_err(|m| UsageError::new_err(format!("model: {m}")))?);
+    }
+    // The linkage key first: a wrong file is refused before the linkage runs.
+    let key = match &linkage_key {
+        Some(p) if p.exists() => ProjectKey::read_file_as(p, KeyRole::Linkage).map_err(py_err)?,
+        Some(p) => {
+            let key = ProjectKey::generate().map_err(py_err)?;
+            key.write_new_file_as(p, KeyRole::Linkage).map_err(py_err)?;
+            key
+        }
+        None => ProjectKey::generate().map_err(py_err)?,
+    };
+    let extracts: Vec<ArrowExtract> = tables
+        .into_iter()
+        .zip(labels)
+        .map(|(t, label)| {
+            let (batches, schema) = t.0.into_inner();
+            ArrowExtract { label: PathBuf::from(label), schema, batches }
+        })
+        .collect();
+    let lines = Mutex::new(Vec::new());
+    let result = py.detach(|| -> pseudolink::Result<_> {
+        let t = std::time::Instant::now();
+        let records = Records::from_arrow(&extracts)?;
+        drop(extracts);
+        let log = |s: &str| lines.lock().map(|mut l| l.push(s.to_string())).unwrap_or(());
+        let l = link_records(records, t.elapsed().as_secs_f64(), &options, &log)?;
+        let clusters = output::clusters_batches(&l, &key);
+        let pairs = output::pairs_batches(&l);
+        let summary = serde_json::to_string_pretty(&l.summary).unwrap_or_default();
+        Ok((clusters, pairs, l.model.to_json(), summary))
+    });
+    let (clusters, pairs, model, summary) = result.map_err(py_err)?;
+    let table = |batches: Vec<RecordBatch>| -> PyResult<PyArrowType<Table>> {
+        let schema = batches[0].schema();
+        Table::try_new(batches, schema).map(PyArrowType).map_err(|e| OutputError::new_err(e.to_string()))
+    };
+    let log = lines.into_inner().unwrap_or_default();
+    Ok((table(clusters)?, table(pairs)?, model, summary, log))
+}
+
+/// A text column of `table` by name, as one string array.
+fn text_column(table: &Table, name: &str, what: &str) -> PyResult<Vec<StringArray>> {
+    let mut out = Vec::new();
+    for b in table.record_batches() {
+        let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("{what} has no `{name}` column")))?;
+        let c = arrow_cast::cast(c, &DataType::Utf8)
+            .map_err(|_| UsageError::new_err(format!("{what}'s `{name}` column could not be read as text")))?;
+        let c = c
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .cloned()
+            .ok_or_else(|| UsageError::new_err(format!("{what}'s `{name}` column could not be read as text")))?;
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn flat(arrays: &[StringArray]) -> Vec<Option<&str>> {
+    arrays.iter().flat_map(|a| (0..a.len()).map(move |i| a.is_valid(i).then(|| a.value(i)))).collect()
+}
+
+/// Pairwise and cluster accuracy of `clusters` (source, record_id, person_id) against `truth`
+/// (the same three columns, as `pseudolink synth` writes). Returns the evaluation's JSON.
+#[pyfunction]
+fn evaluate(py: Python<'_>, clusters: PyArrowType<Table>, truth: PyArrowType<Table>) -> PyResult<String> {
+    let (c, t) = (clusters.0, truth.0);
+    let cols = |t: &Table, what: &str| -> PyResult<[Vec<StringArray>; 3]> {
+        Ok([text_column(t, "source", what)?, text_column(t, "record_id", what)?, text_column(t, "person_id", what)?])
+    };
+    let [cs, ci, cp] = cols(&c, "the clusters table")?;
+    let [ts, ti, tp] = cols(&t, "the truth table")?;
+    py.detach(|| {
+        let mut truth = std::collections::HashMap::new();
+        for ((s, i), p) in flat(&ts).into_iter().zip(flat(&ti)).zip(flat(&tp)) {
+            if let (Some(s), Some(i), Some(p)) = (s, i, p) {
+                truth.insert((s, i), p);
+            }
+        }
+        let mut rows = Vec::new();
+        for (k, ((s, i), p)) in flat(&cs).into_iter().zip(flat(&ci)).zip(flat(&cp)).enumerate() {
+            let t = match (s, i) {
+                (Some(s), Some(i)) => truth.get(&(s, i)).copied(),
+                _ => None,
+            };
+            match (p, t) {
+                (Some(p), Some(t)) => rows.push((p, t)),
+                _ => {
+                    return Err(UsageError::new_err(format!(
+                        "clusters row {} has no person in the truth table (by source and record id); evaluate a \
+                         linkage against the truth of the same population",
+                        k + 1
+                    )));
+                }
+            }
+        }
+        let e = pseudolink::evaluate::evaluate_labels(rows.into_iter());
+        Ok(serde_json::to_string_pretty(&e).unwrap_or_default())
+    })
+}
+
+/// Checks a model's JSON and returns it re-serialised (format as `pseudolink link` writes it).
+#[pyfunction]
+fn model_normalise(json: &str) -> PyResult<String> {
+    Model::from_json(json).map(|m| m.to_json()).map_err(|m| UsageError::new_err(format!("model: {m}")))
+}
+
+/// A model's levels as rows: (comparison, level, m, u, match weight, term-frequency adjusted).
+#[pyfunction]
+fn model_levels(json: &str) -> PyResult<Vec<LevelRow>> {
+    let m = Model::from_json(json).map_err(|m| UsageError::new_err(format!("model: {m}")))?;
+    let mut rows = Vec::new();
+    for c in &m.comparisons {
+        for l in c.levels.iter().skip(1) {
+            rows.push((c.name.clone(), l.label.clone(), l.m, l.u, l.weight(), l.term_frequency));
+        }
+    }
+    Ok(rows)
+}
+
+/// The key id of a key file (public; never the key).
+#[pyfunction]
+fn key_id(key_file: PathBuf) -> PyResult<String> {
+    ProjectKey::read_file(&key_file).map(|k| k.id().to_string()).map_err(py_err)
+}
+
+/// The manifest JSON of an extract file or of a table's schema metadata, checked.
+#[pyfunction]
+fn manifest_of(table: PyArrowType<Table>, label: String) -> PyResult<String> {
+    let t = table.0;
+    let rows = t.record_batches().iter().map(|b| b.num_rows() as u64).sum();
+    Manifest::from_schema(Path::new(&label), &t.schema(), rows).map(|m| m.to_json()).map_err(py_err)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("ORDER_COLUMN", ORDER_COLUMN)?;
+    m.add("MANIFEST_KEY", MANIFEST_KEY)?;
+    let py = m.py();
+    m.add("PseudolinkError", py.get_type::<PseudolinkError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("UsageError", py.get_type::<UsageError>())?;
+    m.add("KeyFileError", py.get_type::<KeyFileError>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("ManifestError", py.get_type::<ManifestError>())?;
+    m.add("CheckError", py.get_type::<CheckError>())?;
+    m.add("OutputError", py.get_type::<OutputError>())?;
+    m.add("FileError", py.get_type::<FileError>())?;
+    m.add_function(wrap_pyfunction!(tokenise, m)?)?;
+    m.add_function(wrap_pyfunction!(write_extract, m)?)?;
+    m.add_function(wrap_pyfunction!(link, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(model_normalise, m)?)?;
+    m.add_function(wrap_pyfunction!(model_levels, m)?)?;
+    m.add_function(wrap_pyfunction!(key_id, m)?)?;
+    m.add_function(wrap_pyfunction!(manifest_of, m)?)?;
+    Ok(())
+}

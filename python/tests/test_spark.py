@@ -1,0 +1,104 @@
+"""pseudolink.spark in Spark local[2]: tokenising a DataFrame on the executors and linking
+extracts give the command line's tokens and persons.
+
+Needs pyspark and Java 17 (``.ci/run`` installs both); skipped when pyspark is missing, never
+when ``PSEUDOLINK_REQUIRE_SPARK`` is set (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow.parquet as pq
+import pytest
+
+import pseudolink
+
+if os.environ.get("PSEUDOLINK_REQUIRE_SPARK"):
+    import pyspark  # noqa: F401
+else:
+    pytest.importorskip("pyspark")
+
+from pseudolink import spark as plspark  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    s = (
+        SparkSession.builder.master("local[2]")
+        .appName("pseudolink-tests")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def population20k(tmp_path_factory, cli):
+    from conftest import Population
+
+    return Population(tmp_path_factory.mktemp("population20k"), cli, 20000, 5)
+
+
+def test_spark_link_gives_the_clis_persons(spark, population20k, fresh):
+    p = population20k
+    result = plspark.link(spark, p.extracts, linkage_key=p.linked / "linkage.key")
+    cli = pq.read_table(p.linked / "clusters.parquet").to_pandas()
+    got = result.clusters.toPandas()
+    key = ["source", "record_id"]
+    merged = cli.merge(got, on=key, suffixes=("_cli", "_spark"))
+    assert len(merged) == len(cli) == len(got)
+    assert (merged["person_id_cli"] == merged["person_id_spark"]).all()
+    assert result.summary["persons"] == cli["person_id"].nunique()
+    out = fresh / "linked"
+    result.write(out)
+    assert (out / "summary.json").exists()
+    assert spark.read.parquet(str(out / "clusters")).count() == len(cli)
+
+
+def test_spark_tokenise_gives_the_clis_tokens(spark, population, fresh):
+    from test_package import read_source
+
+    s = "gp"
+    df = spark.createDataFrame(read_source(population, s).to_pandas()).repartition(3)
+    tok = plspark.tokenise(df, population.synth / f"{s}.toml", population.key)
+    out = fresh / "gp_spark"
+    plspark.write_extract(tok, out)
+    x = plspark.read_extract(spark, out)
+    assert x.manifest["rows"]["written"] == df.count()
+    cli = pq.read_table(population.root / "tokens" / f"{s}.parquet").to_pandas()
+    got = x.df.toPandas()
+    assert sorted(got.columns) == sorted(cli.columns)
+    token = "nhs_number_token"
+    a = cli.set_index("record_id")[token].map(lambda b: None if b is None else bytes(b)).sort_index()
+    b = got.set_index("record_id")[token].map(lambda b: None if b is None else bytes(b)).sort_index()
+    assert a.equals(b)
+    # The extract folder links like the command line's file.
+    files = [e for e in population.extracts if not e.stem == s] + [out]
+    linked = plspark.link(spark, files)
+    assert linked.summary["records"] == sum(pq.read_metadata(e).num_rows for e in population.extracts)
+
+
+def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
+    other = fresh / "other.key"
+    cli("keygen", "--out", other)
+    from test_package import read_source
+
+    gp = spark.createDataFrame(read_source(population, "gp").to_pandas())
+    tok = plspark.tokenise(gp, population.synth / "gp.toml", other)
+    out = fresh / "gp_other"
+    plspark.write_extract(tok, out)
+    acute = [e for e in population.extracts if e.stem == "acute"][0]
+    with pytest.raises(pseudolink.ManifestError, match="key id"):
+        plspark.link(spark, [acute, out])
+    with pytest.raises(pseudolink.ManifestError, match="no _pseudolink_manifest.json"):
+        os.makedirs(fresh / "empty")
+        plspark.read_extract(spark, fresh / "empty")
+    resistant = 'profile = "resistant"\n' + (population.synth / "gp.toml").read_text()
+    with pytest.raises(pseudolink.PseudolinkError):
+        plspark.tokenise(gp, key_file=population.key, config_toml=resistant)
