@@ -110,6 +110,8 @@ def tokenise(df, config: Optional[PathLike] = None, key_file: Optional[PathLike]
         raise pseudolink.UsageError("give the project key file (`key_file`)")
     key = os.fspath(key_file)
     cfg = _config_args(config, config_toml)
+    # Spark's CSV reader keeps a UTF-8 byte-order mark in the first column's name.
+    df = df.toDF(*[c.lstrip("\ufeff") for c in df.columns])
     # The output schema, from an empty table of the input's columns (the kernel reads text).
     empty = pa.table({c: pa.array([], pa.string()) for c in df.columns})
     probe, _ = _native.tokenise(empty, key, label="DataFrame", with_order=True, **cfg)
