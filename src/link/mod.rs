@@ -25,26 +25,23 @@ pub mod explain;
 pub mod identity;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod placeholders;
 pub mod predict;
 pub mod term_frequency;
 pub mod train;
 
-use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::error::Result;
-use blocking::{DEFAULT_MAX_BLOCK, RuleReport, candidate_pairs, default_rules};
-use cluster::{Clusters, Union};
-use compare::{ComparisonDef, Comparisons, Pattern, Thresholds, default_comparisons};
+use blocking::{DEFAULT_MAX_BLOCK, RuleReport, default_rules};
+use compare::{ComparisonDef, Comparisons, Pattern, Thresholds};
 use data::Records;
 use model::Model;
-use rayon::prelude::*;
 use term_frequency::TermFrequencies;
-use train::em::EmReport;
 
 /// Default match probability at and above which a pair is linked.
 pub const DEFAULT_THRESHOLD: f64 = 0.9;
@@ -297,245 +294,27 @@ pub fn link(files: &[PathBuf], options: &LinkOptions, log: &dyn Fn(&str)) -> Res
 }
 
 /// Links extracts already loaded ([`Records::load`] from files, [`Records::from_arrow`] from
-/// Arrow batches in memory); `load_seconds` is reported as the load stage's time.
-pub fn link_records(
-    mut records: Records,
-    load_seconds: f64,
-    options: &LinkOptions,
-    log: &dyn Fn(&str),
-) -> Result<Linkage> {
-    let mut timings = vec![("load".to_string(), load_seconds)];
-    let n = records.len();
-    for (f, k) in records.without_identifiers() {
-        log(&format!(
-            "warning: {}: none of its {k} records holds an identifying token (every field is missing); they cannot \
-             link and stay persons of one record. Check the provider's export and config",
-            f.display()
-        ));
-    }
-    let placeholders = placeholders::remove(&mut records);
-    if placeholders.tokens > 0 {
-        log(&format!(
-            "warning: {} NHS numbers shared by {} records whose family names or dates of birth mostly disagree were \
-             treated as placeholders (dummy numbers given to unknown patients) and not used to link",
-            placeholders.tokens, placeholders.records
-        ));
-    }
-
-    // Identities.
+/// Arrow batches in memory); `load_seconds` is reported as the load stage's time. The stages are
+/// those of [`pipeline`], run here on one machine.
+pub fn link_records(records: Records, load_seconds: f64, options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Linkage> {
+    let mut run = pipeline::prepare(records, load_seconds, options, log)?;
     let t = Instant::now();
-    let (identity, reps) = identity::identities(&records, options.link_type);
-    let defs = match &options.comparisons {
-        Some(d) => d.clone(),
-        None => default_comparisons(&records, options.thresholds),
-    };
-    let comparisons = Comparisons::resolve(defs, &records).map_err(crate::error::Error::usage)?;
-    log(&format!("comparisons: {}", comparisons.defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")));
-    timings.push(("identities".to_string(), t.elapsed().as_secs_f64()));
-    log(&format!("{n} records, {} distinct identities", reps.len()));
-
-    // Blocking.
-    let t = Instant::now();
-    let rules = usable_rules(&records, &options.rules, log)?;
-    let max_pairs =
-        options.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS_BASE + DEFAULT_MAX_PAIRS_PER_IDENTITY * reps.len() as u64);
-    let (cands, blocking) = candidate_pairs(&records, &reps, &rules, options.max_block, max_pairs, options.link_type)?;
-    timings.push(("blocking".to_string(), t.elapsed().as_secs_f64()));
-    for b in &blocking {
-        if b.blocks_skipped > 0 {
-            log(&format!(
-                "warning: blocking rule [{}] skipped {} blocks larger than {} identities ({} pairs); add a rule or raise --max-block",
-                b.rule.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
-                b.blocks_skipped,
-                options.max_block,
-                b.pairs_skipped
-            ));
-        }
-    }
+    let (cands, blocking) = run.candidates(options)?;
+    run.time("blocking", t);
     log(&format!("{} candidate pairs", cands.len()));
-
-    // Patterns.
     let t = Instant::now();
-    let patterns = predict::patterns(&records, &comparisons, &reps, &cands);
-    timings.push(("compare".to_string(), t.elapsed().as_secs_f64()));
-
-    // Training.
+    let patterns = predict::patterns(&run.records, &run.comparisons, &run.reps, &cands);
+    run.time("compare", t);
     let t = Instant::now();
-    let (mut model, trained, em, labelled) = match &options.model {
-        Some(m) => {
-            let m = m.aligned_to(&comparisons.defs).map_err(|e| {
-                crate::error::Error::usage(format!("the model given with --model does not fit these extracts: {e}"))
-            })?;
-            (m, false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0)
-        }
-        None => {
-            let (model, em, labelled) = train::train_model(&records, &comparisons, &reps, &patterns, options, log);
-            (model, true, em, labelled)
-        }
-    };
-    model.link_type = options.link_type.name().to_string();
-    model.blocking = rules.iter().map(|r| r.iter().map(|k| k.name().to_string()).collect()).collect();
-    model.key_id = match &records.tre_key_id {
-        Some(t) => format!("{} (re-keyed under {t})", records.key_id),
-        None => records.key_id.clone(),
-    };
-    let model = if options.term_frequency { model } else { model.without_term_frequencies() };
-    timings.push(("training".to_string(), t.elapsed().as_secs_f64()));
-
-    // Prediction and clustering.
+    let trained = run.train(&predict::pattern_counts(&patterns), options, log)?;
+    let tf = run.term_frequencies(&trained.model);
+    run.time("training", t);
     let t = Instant::now();
-    let tf = if model.uses_term_frequencies() {
-        TermFrequencies::count(&records, &comparisons, &reps, &model)
-    } else {
-        TermFrequencies::none()
-    };
-    let scored: Vec<(u32, u32, Pattern, f64)> = cands
-        .par_iter()
-        .zip(&patterns)
-        .map(|(&(a, b), &p)| {
-            let (x, y) = (reps[a as usize] as usize, reps[b as usize] as usize);
-            let w = model.weight_of(p) + tf.adjustments(&model, &comparisons, &records, x, y, p).iter().sum::<f64>();
-            (a, b, p, w)
-        })
-        .collect();
-    // `scored` holds the pairs and their patterns from here on.
-    let candidate_count = cands.len() as u64;
+    let scored = run.score(&cands, &patterns, &trained.model, &tf);
     drop(cands);
     drop(patterns);
-    let tokens: Vec<Option<u32>> = reps.iter().map(|&r| records.nhs.get(r as usize)).collect();
-    let mut clusters = Clusters::new(tokens.clone());
-    let mut det_linked = vec![false; reps.len()];
-    let mut prob_linked = vec![false; reps.len()];
-    let mut best_id = vec![0.0f64; reps.len()];
-    let (links_nhs, contradicted) = deterministic::nhs_links(
-        &records,
-        &comparisons,
-        &reps,
-        &tokens,
-        options.link_type,
-        &mut clusters,
-        &mut det_linked,
-    );
-    let threshold_weight = (options.threshold / (1.0 - options.threshold)).log2();
-    let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].3 >= threshold_weight).collect();
-    order.sort_by(|&x, &y| {
-        scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1)))
-    });
-    let override_weight = (options.conflict_override / (1.0 - options.conflict_override)).log2();
-    let (mut accepted, mut refused, mut overridden) = (0u64, 0u64, 0u64);
-    let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
-    for &i in &order {
-        let (a, b, _, _) = scored[i];
-        let w = scored[i].3;
-        match clusters.union_allowing_conflict(a, b, w >= override_weight) {
-            Union::Merged => {
-                accepted += 1;
-                prob_linked[a as usize] = true;
-                prob_linked[b as usize] = true;
-                let (sa, sb) = (records.source[reps[a as usize] as usize], records.source[reps[b as usize] as usize]);
-                let (x, y) = (&records.sources[sa.min(sb) as usize], &records.sources[sa.max(sb) as usize]);
-                *by_pair.entry(format!("{x}-{y}")).or_default() += 1;
-            }
-            Union::Conflict => refused += 1,
-            Union::Overridden => {
-                overridden += 1;
-                accepted += 1;
-                prob_linked[a as usize] = true;
-                prob_linked[b as usize] = true;
-            }
-            Union::Already => {}
-        }
-    }
-    for &(a, b, _, w) in &scored {
-        let p = Model::probability(w);
-        best_id[a as usize] = best_id[a as usize].max(p);
-        best_id[b as usize] = best_id[b as usize].max(p);
-    }
-    let id_labels = clusters.labels();
-    // Per record.
-    let mut members = vec![0u32; reps.len()];
-    for &id in &identity {
-        members[id as usize] += 1;
-    }
-    let mut person = vec![0u32; n];
-    let mut stage = vec![Stage::Unlinked; n];
-    let mut best = vec![0.0f64; n];
-    // Renumber persons by first record, so numbering is by input order.
-    let mut renumber: HashMap<u32, u32> = HashMap::default();
-    for i in 0..n {
-        let id = identity[i] as usize;
-        let c = id_labels[id];
-        let next = renumber.len() as u32;
-        person[i] = *renumber.entry(c).or_insert(next);
-        stage[i] = if det_linked[id] {
-            Stage::NhsNumber
-        } else if prob_linked[id] {
-            Stage::Probabilistic
-        } else if members[id] > 1 {
-            Stage::Identical
-        } else {
-            // Every merge flags both of its identities, so an unflagged identity of one record
-            // is a person of one record.
-            Stage::Unlinked
-        };
-        // Records of one identity share every identifying token: certainty.
-        best[i] = if members[id] > 1 { 1.0 } else { best_id[id] };
-    }
-    let floor_weight = floor_weight(options.pairs_floor);
-    let mut histogram: std::collections::BTreeMap<i64, u64> = Default::default();
-    let (mut below, mut below_expected) = (0u64, 0.0f64);
-    for &(_, _, _, w) in &scored {
-        *histogram.entry(weight_bin(w)).or_default() += 1;
-        if w < floor_weight {
-            below += 1;
-            below_expected += Model::probability(w);
-        }
-    }
-    timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
-    let summary = Summary {
-        extracts: records.files.iter().map(|f| f.display().to_string()).collect(),
-        records_in: records.sources.iter().cloned().zip(records.counts.iter().copied()).collect(),
-        records: n as u64,
-        identities: reps.len() as u64,
-        persons: renumber.len() as u64,
-        candidate_pairs: candidate_count,
-        blocking,
-        links_nhs_number: links_nhs,
-        links_probabilistic: accepted,
-        links_refused_conflict: refused,
-        links_conflict_overridden: overridden,
-        links_nhs_contradicted: contradicted,
-        nhs_placeholder_numbers: placeholders.tokens,
-        nhs_placeholder_records: placeholders.records,
-        links_by_source_pair: by_pair,
-        threshold: options.threshold,
-        dice_high: options.thresholds.high,
-        dice_low: options.thresholds.low,
-        term_frequency: model.uses_term_frequencies(),
-        trained,
-        em_iterations: em.iterations,
-        em_converged: em.converged,
-        nhs_labelled_pairs: labelled,
-        pairs_floor: options.pairs_floor,
-        pairs_written: candidate_count - below,
-        pairs_below_floor: below,
-        expected_matches_below_floor: below_expected,
-        match_weight_histogram: histogram.into_iter().collect(),
-        timings,
-    };
-    Ok(Linkage {
-        records,
-        identity,
-        reps,
-        comparisons,
-        pairs: scored,
-        model,
-        term_frequencies: tf,
-        person,
-        stage,
-        best,
-        summary,
-    })
+    let stats = pipeline::PairStats::of(&scored, run.reps.len(), options.pairs_floor);
+    Ok(run.finish(scored, stats, blocking, trained, tf, options, t))
 }
 
 /// The blocking rules a run can use. Default rules whose fields no extract holds are left out (an

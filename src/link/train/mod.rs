@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::link::compare::{Comparisons, Pattern, Rule, Subject};
 use crate::link::data::Records;
 use crate::link::model::Model;
-use crate::link::{LinkOptions, MIN_NHS_PAIRS_FOR_PRIOR, predict};
+use crate::link::{LinkOptions, MIN_NHS_PAIRS_FOR_PRIOR};
 use em::{EmOptions, EmReport};
 
 /// Trains the model: u from random pairs; m from NHS-number labels where there are any; then EM
@@ -23,19 +23,18 @@ use em::{EmOptions, EmReport};
 /// Sessions: (1) date of birth exact and both names phonetic or better, training everything
 /// else; (2) the NHS number exact, else the first identifier exact, else the full postcode,
 /// training everything else, names and date of birth included.
-pub(crate) fn train_model(
+pub fn train_model(
     r: &Records,
     c: &Comparisons,
     reps: &[u32],
-    patterns: &[Pattern],
+    counts: &[(Pattern, u64)],
     options: &LinkOptions,
     log: &dyn Fn(&str),
 ) -> (Model, EmReport, u64) {
     let mut model = c.start_model(0.01);
     let sampled = u::estimate_u(&mut model, c, r, reps, options.u_sample, options.seed);
     log(&format!("u estimated from {sampled} random pairs"));
-    let counts = predict::pattern_counts(patterns);
-    let labelled = labels::m_from_nhs_labels(&mut model, c, &counts);
+    let labelled = labels::m_from_nhs_labels(&mut model, c, counts);
     if labelled > 0 {
         log(&format!("m estimated from {labelled} pairs sharing an NHS number"));
     }
@@ -115,7 +114,7 @@ pub(crate) fn train_model(
             }
         }
     }
-    model.prior = random_match_probability(r, c, reps, &model, &counts, log);
+    model.prior = random_match_probability(r, c, reps, &model, counts, log);
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
 }

@@ -1,0 +1,334 @@
+//! The linkage as named stages, so that each can run where it fits: [`crate::link::link_records`]
+//! runs them all on one machine; a Spark job (the Python package's `pseudolink.spark`) runs
+//! blocking, comparison and scoring of candidate pairs on its executors with the same kernels
+//! ([`crate::link::pairs`]) and the record-level stages here on its driver.
+//!
+//! 1. [`prepare`]: placeholders set aside, identities, comparisons, usable blocking rules.
+//! 2. [`Prepared::candidates`]: blocking (pairs of identity positions).
+//! 3. comparison: [`crate::link::predict::patterns`], counted by pattern.
+//! 4. [`Prepared::train`] from the pattern counts (u and the prior from the records), and
+//!    [`Prepared::term_frequencies`].
+//! 5. [`Prepared::score`]: a match weight per pair; [`PairStats`] of all of them.
+//! 6. [`Prepared::finish`]: NHS-number links, clustering of the pairs at or above the threshold,
+//!    persons per record and the summary.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::error::Result;
+use crate::link::blocking::{RuleReport, candidate_pairs};
+use crate::link::cluster::{Clusters, Union};
+use crate::link::compare::{Comparisons, Pattern, default_comparisons};
+use crate::link::data::Records;
+use crate::link::model::Model;
+use crate::link::term_frequency::TermFrequencies;
+use crate::link::train::em::EmReport;
+use crate::link::{
+    DEFAULT_MAX_PAIRS_BASE, DEFAULT_MAX_PAIRS_PER_IDENTITY, LinkOptions, Linkage, Stage, Summary, deterministic,
+    floor_weight, identity, placeholders, train, usable_rules, weight_bin,
+};
+
+/// A linkage after its record-level preparation: what every later stage reads.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The records (placeholder NHS numbers removed).
+    pub records: Records,
+    /// Identity per record.
+    pub identity: Vec<u32>,
+    /// Representative record per identity.
+    pub reps: Vec<u32>,
+    /// The comparisons.
+    pub comparisons: Comparisons,
+    /// The blocking rules used.
+    pub rules: Vec<Vec<crate::link::blocking::Key>>,
+    /// The most candidate pairs allowed.
+    pub max_pairs: u64,
+    placeholders: placeholders::Placeholders,
+    timings: Vec<(String, f64)>,
+}
+
+/// A trained (or given) model and how it came about.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model, with its run's link type, blocking rules and key id.
+    pub model: Model,
+    /// Whether it was trained in this run.
+    pub trained: bool,
+    /// The last EM session's report.
+    pub em: EmReport,
+    /// Pairs labelled by NHS numbers for m.
+    pub labelled: u64,
+}
+
+/// What the summary says of all scored pairs, gathered wherever they were scored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PairStats {
+    /// Candidate pairs scored.
+    pub candidates: u64,
+    /// Best match probability per identity over its pairs.
+    pub best: Vec<f64>,
+    /// Pairs per two-bit match-weight bin ([`weight_bin`]).
+    pub histogram: std::collections::BTreeMap<i64, u64>,
+    /// Pairs below the pairs floor.
+    pub below_floor: u64,
+    /// Sum of their match probabilities.
+    pub expected_below_floor: f64,
+}
+
+impl PairStats {
+    /// The statistics of `scored` (pairs of positions among `identities` identities).
+    pub fn of(scored: &[(u32, u32, Pattern, f64)], identities: usize, pairs_floor: f64) -> PairStats {
+        let mut s = PairStats { candidates: scored.len() as u64, best: vec![0.0; identities], ..Default::default() };
+        let floor = floor_weight(pairs_floor);
+        for &(a, b, _, w) in scored {
+            let p = Model::probability(w);
+            s.best[a as usize] = s.best[a as usize].max(p);
+            s.best[b as usize] = s.best[b as usize].max(p);
+            *s.histogram.entry(weight_bin(w)).or_default() += 1;
+            if w < floor {
+                s.below_floor += 1;
+                s.expected_below_floor += p;
+            }
+        }
+        s
+    }
+}
+
+/// Stage 1: placeholders, identities, comparisons and usable rules.
+pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Prepared> {
+    let mut timings = vec![("load".to_string(), load_seconds)];
+    for (f, k) in records.without_identifiers() {
+        log(&format!(
+            "warning: {}: none of its {k} records holds an identifying token (every field is missing); they cannot \
+             link and stay persons of one record. Check the provider's export and config",
+            f.display()
+        ));
+    }
+    let placeholders = placeholders::remove(&mut records);
+    if placeholders.tokens > 0 {
+        log(&format!(
+            "warning: {} NHS numbers shared by {} records whose family names or dates of birth mostly disagree were \
+             treated as placeholders (dummy numbers given to unknown patients) and not used to link",
+            placeholders.tokens, placeholders.records
+        ));
+    }
+    let t = Instant::now();
+    let (identity, reps) = identity::identities(&records, options.link_type);
+    let defs = match &options.comparisons {
+        Some(d) => d.clone(),
+        None => default_comparisons(&records, options.thresholds),
+    };
+    let comparisons = Comparisons::resolve(defs, &records).map_err(crate::error::Error::usage)?;
+    log(&format!("comparisons: {}", comparisons.defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")));
+    timings.push(("identities".to_string(), t.elapsed().as_secs_f64()));
+    log(&format!("{} records, {} distinct identities", records.len(), reps.len()));
+    let rules = usable_rules(&records, &options.rules, log)?;
+    let max_pairs =
+        options.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS_BASE + DEFAULT_MAX_PAIRS_PER_IDENTITY * reps.len() as u64);
+    Ok(Prepared { records, identity, reps, comparisons, rules, max_pairs, placeholders, timings })
+}
+
+impl Prepared {
+    /// Records a stage's time since `t`.
+    pub fn time(&mut self, stage: &str, t: Instant) {
+        self.timings.push((stage.to_string(), t.elapsed().as_secs_f64()));
+    }
+
+    /// Stage 2: candidate pairs (identity positions, smaller first, sorted) and a report per rule.
+    pub fn candidates(&self, options: &LinkOptions) -> Result<(Vec<(u32, u32)>, Vec<RuleReport>)> {
+        candidate_pairs(&self.records, &self.reps, &self.rules, options.max_block, self.max_pairs, options.link_type)
+    }
+
+    /// Stage 4: the model — `options.model` aligned to these comparisons, or trained from
+    /// `counts` (distinct patterns of the candidate pairs and their numbers, sorted).
+    pub fn train(&self, counts: &[(Pattern, u64)], options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Trained> {
+        let (mut model, trained, em, labelled) = match &options.model {
+            Some(m) => {
+                let m = m.aligned_to(&self.comparisons.defs).map_err(|e| {
+                    crate::error::Error::usage(format!("the model given with --model does not fit these extracts: {e}"))
+                })?;
+                (m, false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0)
+            }
+            None => {
+                let (model, em, labelled) =
+                    train::train_model(&self.records, &self.comparisons, &self.reps, counts, options, log);
+                (model, true, em, labelled)
+            }
+        };
+        model.link_type = options.link_type.name().to_string();
+        model.blocking = self.rules.iter().map(|r| r.iter().map(|k| k.name().to_string()).collect()).collect();
+        model.key_id = match &self.records.tre_key_id {
+            Some(t) => format!("{} (re-keyed under {t})", self.records.key_id),
+            None => self.records.key_id.clone(),
+        };
+        let model = if options.term_frequency { model } else { model.without_term_frequencies() };
+        Ok(Trained { model, trained, em, labelled })
+    }
+
+    /// The term frequencies `model`'s adjusted levels need.
+    pub fn term_frequencies(&self, model: &Model) -> TermFrequencies {
+        if model.uses_term_frequencies() {
+            TermFrequencies::count(&self.records, &self.comparisons, &self.reps, model)
+        } else {
+            TermFrequencies::none()
+        }
+    }
+
+    /// Stage 5: each candidate pair with its pattern and match weight.
+    pub fn score(
+        &self,
+        cands: &[(u32, u32)],
+        patterns: &[Pattern],
+        model: &Model,
+        tf: &TermFrequencies,
+    ) -> Vec<(u32, u32, Pattern, f64)> {
+        let (r, c, reps) = (&self.records, &self.comparisons, &self.reps);
+        cands
+            .par_iter()
+            .zip(patterns)
+            .map(|(&(a, b), &p)| {
+                let (x, y) = (reps[a as usize] as usize, reps[b as usize] as usize);
+                let w = model.weight_of(p) + tf.adjustments(model, c, r, x, y, p).iter().sum::<f64>();
+                (a, b, p, w)
+            })
+            .collect()
+    }
+
+    /// Stage 6: NHS-number links, then the pairs of `scored` at or above the threshold by
+    /// descending weight (ties by positions), never joining two different valid NHS numbers on
+    /// weaker evidence than the override; persons and stages per record; the summary. `scored`
+    /// need hold only the pairs at or above the threshold (all of them where the pairs are kept
+    /// in memory, as on one machine); `stats` describes all pairs. `t` started the stage.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish(
+        self,
+        scored: Vec<(u32, u32, Pattern, f64)>,
+        stats: PairStats,
+        blocking: Vec<RuleReport>,
+        trained: Trained,
+        tf: TermFrequencies,
+        options: &LinkOptions,
+        t: Instant,
+    ) -> Linkage {
+        let Prepared { records, identity, reps, comparisons, placeholders, mut timings, .. } = self;
+        let n = records.len();
+        let tokens: Vec<Option<u32>> = reps.iter().map(|&r| records.nhs.get(r as usize)).collect();
+        let mut clusters = Clusters::new(tokens.clone());
+        let mut det_linked = vec![false; reps.len()];
+        let mut prob_linked = vec![false; reps.len()];
+        let (links_nhs, contradicted) = deterministic::nhs_links(
+            &records,
+            &comparisons,
+            &reps,
+            &tokens,
+            options.link_type,
+            &mut clusters,
+            &mut det_linked,
+        );
+        let threshold_weight = (options.threshold / (1.0 - options.threshold)).log2();
+        let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].3 >= threshold_weight).collect();
+        order.sort_by(|&x, &y| {
+            scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1)))
+        });
+        let override_weight = (options.conflict_override / (1.0 - options.conflict_override)).log2();
+        let (mut accepted, mut refused, mut overridden) = (0u64, 0u64, 0u64);
+        let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
+        for &i in &order {
+            let (a, b, _, w) = scored[i];
+            match clusters.union_allowing_conflict(a, b, w >= override_weight) {
+                Union::Merged => {
+                    accepted += 1;
+                    prob_linked[a as usize] = true;
+                    prob_linked[b as usize] = true;
+                    let (sa, sb) = (records.source[reps[a as usize] as usize], records.source[reps[b as usize] as usize]);
+                    let (x, y) = (&records.sources[sa.min(sb) as usize], &records.sources[sa.max(sb) as usize]);
+                    *by_pair.entry(format!("{x}-{y}")).or_default() += 1;
+                }
+                Union::Conflict => refused += 1,
+                Union::Overridden => {
+                    overridden += 1;
+                    accepted += 1;
+                    prob_linked[a as usize] = true;
+                    prob_linked[b as usize] = true;
+                }
+                Union::Already => {}
+            }
+        }
+        let id_labels = clusters.labels();
+        let mut members = vec![0u32; reps.len()];
+        for &id in &identity {
+            members[id as usize] += 1;
+        }
+        let mut person = vec![0u32; n];
+        let mut stage = vec![Stage::Unlinked; n];
+        let mut best = vec![0.0f64; n];
+        // Persons numbered by first record, so numbering is by input order.
+        let mut renumber: HashMap<u32, u32> = HashMap::default();
+        for i in 0..n {
+            let id = identity[i] as usize;
+            let next = renumber.len() as u32;
+            person[i] = *renumber.entry(id_labels[id]).or_insert(next);
+            stage[i] = if det_linked[id] {
+                Stage::NhsNumber
+            } else if prob_linked[id] {
+                Stage::Probabilistic
+            } else if members[id] > 1 {
+                Stage::Identical
+            } else {
+                // Every merge flags both of its identities, so an unflagged identity of one record
+                // is a person of one record.
+                Stage::Unlinked
+            };
+            // Records of one identity share every identifying token: certainty.
+            best[i] = if members[id] > 1 { 1.0 } else { stats.best[id] };
+        }
+        timings.push(("predict_and_cluster".to_string(), t.elapsed().as_secs_f64()));
+        let model = trained.model;
+        let summary = Summary {
+            extracts: records.files.iter().map(|f| f.display().to_string()).collect(),
+            records_in: records.sources.iter().cloned().zip(records.counts.iter().copied()).collect(),
+            records: n as u64,
+            identities: reps.len() as u64,
+            persons: renumber.len() as u64,
+            candidate_pairs: stats.candidates,
+            blocking,
+            links_nhs_number: links_nhs,
+            links_probabilistic: accepted,
+            links_refused_conflict: refused,
+            links_conflict_overridden: overridden,
+            links_nhs_contradicted: contradicted,
+            nhs_placeholder_numbers: placeholders.tokens,
+            nhs_placeholder_records: placeholders.records,
+            links_by_source_pair: by_pair,
+            threshold: options.threshold,
+            dice_high: options.thresholds.high,
+            dice_low: options.thresholds.low,
+            term_frequency: model.uses_term_frequencies(),
+            trained: trained.trained,
+            em_iterations: trained.em.iterations,
+            em_converged: trained.em.converged,
+            nhs_labelled_pairs: trained.labelled,
+            pairs_floor: options.pairs_floor,
+            pairs_written: stats.candidates - stats.below_floor,
+            pairs_below_floor: stats.below_floor,
+            expected_matches_below_floor: stats.expected_below_floor,
+            match_weight_histogram: stats.histogram.into_iter().collect(),
+            timings,
+        };
+        Linkage {
+            records,
+            identity,
+            reps,
+            comparisons,
+            pairs: scored,
+            model,
+            term_frequencies: tf,
+            person,
+            stage,
+            best,
+            summary,
+        }
+    }
+}
