@@ -16,5 +16,6 @@ mod faults;
 mod fuzz_corpus;
 mod hostile;
 mod leaks;
+mod pair_kernel;
 mod properties;
 mod vectors;

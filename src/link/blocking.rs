@@ -14,7 +14,7 @@
 
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
 
 use crate::link::data::{Records, TokCol};
@@ -154,7 +154,7 @@ pub fn default_rules() -> Vec<Vec<Key>> {
 pub const DEFAULT_MAX_BLOCK: usize = 1_000;
 
 /// What one rule produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleReport {
     /// The rule's columns.
     pub rule: Vec<Key>,

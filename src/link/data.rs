@@ -98,7 +98,7 @@ impl Ids {
         self.ends.is_empty()
     }
 
-    fn push(&mut self, id: &str) {
+    pub(crate) fn push(&mut self, id: &str) {
         self.text.push_str(id);
         self.ends.push(self.text.len() as u64);
     }

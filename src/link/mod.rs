@@ -25,6 +25,7 @@ pub mod explain;
 pub mod identity;
 pub mod model;
 pub mod output;
+pub mod pairs;
 pub mod pipeline;
 pub mod placeholders;
 pub mod predict;

@@ -242,7 +242,8 @@ impl Prepared {
                     accepted += 1;
                     prob_linked[a as usize] = true;
                     prob_linked[b as usize] = true;
-                    let (sa, sb) = (records.source[reps[a as usize] as usize], records.source[reps[b as usize] as usize]);
+                    let (sa, sb) =
+                        (records.source[reps[a as usize] as usize], records.source[reps[b as usize] as usize]);
                     let (x, y) = (&records.sources[sa.min(sb) as usize], &records.sources[sa.max(sb) as usize]);
                     *by_pair.entry(format!("{x}-{y}")).or_default() += 1;
                 }

@@ -31,7 +31,7 @@ const BAND_SAMPLE_SEED: u64 = 0x6261_6e64;
 const MIN_BAND_PAIRS: u64 = 200;
 
 /// How one comparison's agreeing value is looked up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Table {
     /// Frequency by token code (index = code).
     Tokens(Vec<f64>),
@@ -41,7 +41,7 @@ enum Table {
 }
 
 /// Frequencies of each token value, per adjustable comparison.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TermFrequencies {
     /// Per comparison in pattern order, if adjustable.
     tables: Vec<Option<Table>>,
