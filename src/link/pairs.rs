@@ -304,12 +304,12 @@ pub fn compare_batch(
             let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
             let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
             let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
-            for i in 0..n {
+            for (i, &p) in patterns.iter().enumerate() {
                 for (k, rec) in [i, n + i].into_iter().enumerate() {
                     text[2 * k].append_value(&r.sources[r.source[rec] as usize]);
                     text[2 * k + 1].append_value(r.record_id.get(rec));
                 }
-                let (p, adj) = (patterns[i], adjust(i));
+                let adj = adjust(i);
                 for (k, c) in m.comparisons.iter().enumerate() {
                     let level = &c.levels[p.get(k) as usize];
                     levels[k].append_value(&level.label);

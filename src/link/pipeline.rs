@@ -137,7 +137,7 @@ impl Prepared {
     }
 
     /// Stage 2: candidate pairs (identity positions, smaller first, sorted) and a report per rule.
-    pub fn candidates(&self, options: &LinkOptions) -> Result<(Vec<(u32, u32)>, Vec<RuleReport>)> {
+    pub fn candidates(&self, options: &LinkOptions) -> Result<crate::link::blocking::Candidates> {
         candidate_pairs(&self.records, &self.reps, &self.rules, options.max_block, self.max_pairs, options.link_type)
     }
 
