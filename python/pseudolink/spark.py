@@ -239,24 +239,163 @@ class SparkLinkage:
                 f.write(text)
 
 
-def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> SparkLinkage:
-    """Links pseudonymised extracts (from :func:`read_extract`, or their paths) into persons.
-
-    Accepts :func:`pseudolink.link`'s keyword settings (``config``, ``linkage_key``,
-    ``threshold``, ``link_type``, ``model`` …) and refuses what it refuses, with the same
-    messages. Only the columns linkage reads are gathered to the driver; pass-through activity
-    columns stay in Spark.
-    """
-    xs = [e if isinstance(e, Extract) else read_extract(spark, e) for e in extracts]
+def _gather(xs: List[Extract]) -> List[pa.Table]:
+    """Each extract's linkage columns (record id, tokens, Bloom filters, bands, sex) as an Arrow
+    table on the driver; pass-through activity columns stay in Spark, and the copy of the
+    manifest the driver checks the gathered columns against leaves them out accordingly."""
     tables = []
     for x in xs:
         wanted = ["record_id"] + [c["name"] for f in x.manifest["fields"] for c in f["columns"]]
         present = [c for c in wanted if c in x.df.columns]
         table = _collect_arrow(x.df.select(*present))
-        # Pass-through activity columns stay in Spark; the copy of the manifest the driver checks
-        # the gathered columns against leaves them out accordingly.
         tables.append(_fixed_width_again(table, dict(x.manifest, passthrough=[])))
-    result = pseudolink.link(tables, labels=[x.label for x in xs], **options)
-    clusters = _to_spark(spark, result.clusters)
-    pairs = _to_spark(spark, result.pairs)
-    return SparkLinkage(clusters, pairs, result.model, result.summary, result.log)
+    return tables
+
+
+def _group_digits(n: int) -> str:
+    return f"{n:,}"
+
+
+def _candidates(spark, session, reps):
+    """Blocking as Spark equi-joins, one pass per rule, with the single-machine linker's rules:
+    blocks of two to ``max_block`` identities, pairs of positions smaller first, the link type's
+    sources only, and no pair an earlier rule finds. Returns the pairs (a, b) and the reports."""
+    from pyspark.sql import functions as F
+
+    link_type, max_block, max_pairs, _, _ = session.settings()
+    rules, names = session.rules(), session.rule_names()
+    found, reports, parts = 0, [], []
+    for ri, cols in enumerate(rules):
+        earlier = rules[:ri]
+        need = sorted(set(cols) | {c for r in earlier for c in r})
+        keyed = reps.select("pos", "source", *need)
+        for c in cols:
+            keyed = keyed.where(F.col(c).isNotNull())
+        sizes = keyed.groupBy(*cols).agg(F.count(F.lit(1)).alias("n")).where("n > 1")
+        big = F.col("n") > max_block
+        pairs_of = F.col("n") * (F.col("n") - 1) / 2
+        row = sizes.agg(
+            F.sum(F.when(big, 1).otherwise(0)).alias("skipped"),
+            F.sum(F.when(big, pairs_of).otherwise(0)).alias("pairs_skipped"),
+            F.max(F.when(big, 0).otherwise(F.col("n"))).alias("largest"),
+            F.sum(F.when(big, 0).otherwise(pairs_of)).alias("bound"),
+        ).collect()[0]
+        skipped, pairs_skipped = int(row["skipped"] or 0), int(row["pairs_skipped"] or 0)
+        largest, bound = int(row["largest"] or 0), int(row["bound"] or 0)
+        if found + bound > max_pairs:
+            raise pseudolink.CheckError(
+                f"blocking rule [{', '.join(names[ri])}] would add up to {_group_digits(bound)} candidate pairs to the "
+                f"{_group_digits(found)} before it, more than the limit of {_group_digits(max_pairs)} (its largest "
+                f"block holds {largest} identities): the rules are too loose for these extracts, or blocks hold many "
+                "unrelated records. Tighten the blocking rules, lower max_block, or raise max_pairs if this is expected"
+            )
+        kept = keyed.join(sizes.where(~big).select(*cols), cols)
+        left = kept.select([F.col(c).alias("l_" + c) for c in kept.columns])
+        right = kept.select([F.col(c).alias("r_" + c) for c in kept.columns])
+        cond = [F.col("l_" + c) == F.col("r_" + c) for c in cols] + [F.col("l_pos") < F.col("r_pos")]
+        pairs = left.join(right, cond)
+        if link_type == "link_only":
+            pairs = pairs.where(F.col("l_source") != F.col("r_source"))
+        elif link_type == "dedupe_only":
+            pairs = pairs.where(F.col("l_source") == F.col("r_source"))
+        for e in earlier:
+            same = None
+            for c in e:
+                eq = F.coalesce(F.col("l_" + c) == F.col("r_" + c), F.lit(False))
+                same = eq if same is None else (same & eq)
+            pairs = pairs.where(~same)
+        pairs = pairs.select(F.col("l_pos").alias("a"), F.col("r_pos").alias("b")).persist()
+        n = pairs.count()
+        found += n
+        reports.append({"rule": names[ri], "pairs": n, "blocks_skipped": skipped, "pairs_skipped": pairs_skipped,
+                        "largest_block": largest})
+        parts.append(pairs)
+    cands = parts[0]
+    for p in parts[1:]:
+        cands = cands.unionByName(p)
+    return cands, reports, found
+
+
+def _kernel(context: str, output: str):
+    def run(batches):
+        kernel = _native.PairKernel(context)
+        for b in batches:
+            yield kernel.compare(b, output)
+
+    return run
+
+
+def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> SparkLinkage:
+    """Links pseudonymised extracts (from :func:`read_extract`, or their paths) into persons.
+
+    Accepts :func:`pseudolink.link`'s keyword settings (``config``, ``linkage_key``,
+    ``threshold``, ``link_type``, ``model`` …) and refuses what it refuses, with the same
+    messages. The record-level stages (identities, training, clustering) run on the driver; the
+    pair-level ones (blocking, comparison, scoring, and the pairs output) on the executors with
+    the same Rust kernels, so the persons are the single-machine linker's.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    xs = [e if isinstance(e, Extract) else read_extract(spark, e) for e in extracts]
+    tables = _gather(xs)
+    labels = [x.label for x in xs]
+    model = options.pop("model", None)
+    for k in ("config", "linkage_key"):
+        if options.get(k) is not None:
+            options[k] = os.fspath(options[k])
+    session = _native.LinkSession(tables, labels, model_json=None if model is None else model.to_json(), **options)
+    del tables
+    _, _, _, threshold_weight, floor_weight = session.settings()
+
+    reps_arrow = session.rep_table()
+    reps = _to_spark(spark, reps_arrow).persist(StorageLevel.MEMORY_AND_DISK)
+    cands, reports, n_cands = _candidates(spark, session, reps)
+    left = reps.select([F.col(c).alias("l_" + c) for c in reps.columns])
+    right = reps.select([F.col(c).alias("r_" + c) for c in reps.columns])
+    joined = (
+        cands.join(left, F.col("a") == F.col("l_pos")).join(right, F.col("b") == F.col("r_pos")).drop("l_pos", "r_pos")
+    )
+
+    # Training: pattern counts by one GROUP BY, EM on the driver.
+    patterns = joined.mapInArrow(_kernel(session.pattern_context(), "patterns"), "a long, b long, pattern long")
+    counts = [(int(r["pattern"]), int(r["count"])) for r in patterns.groupBy("pattern").count().collect()]
+    model_json = session.train(counts)
+
+    # Scoring on the executors; the pairs at or above the threshold and statistics of all to the driver.
+    context = session.score_context()
+    scored = joined.mapInArrow(
+        _kernel(context, "weights"),
+        "a long, b long, pattern long, match_weight double, match_probability double, weight_bin long",
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    edges = _collect_arrow(scored.where(F.col("match_weight") >= threshold_weight).select("a", "b", "pattern", "match_weight"))
+    sides = scored.select(F.col("a").alias("pos"), "match_probability").unionByName(
+        scored.select(F.col("b").alias("pos"), "match_probability")
+    )
+    best = _collect_arrow(sides.groupBy("pos").agg(F.max("match_probability").alias("best")))
+    histogram = [(int(r["weight_bin"]), int(r["count"])) for r in scored.groupBy("weight_bin").count().collect()]
+    low = scored.where(F.col("match_weight") < floor_weight).agg(
+        F.count(F.lit(1)).alias("n"), F.sum("match_probability").alias("p")
+    ).collect()[0]
+    clusters, summary, log = session.finish(
+        edges, best, histogram, n_cands, int(low["n"] or 0), float(low["p"] or 0.0), json.dumps(reports)
+    )
+    for line in log:
+        if line.startswith("warning:"):
+            import warnings
+
+            warnings.warn(line[len("warning:"):].strip(), UserWarning, stacklevel=2)
+
+    # pairs.parquet's rows, scored again on the executors, in the single-machine linker's order.
+    probe = reps_arrow.slice(0, 0)
+    empty = {"a": pa.array([], pa.int64()), "b": pa.array([], pa.int64())}
+    for side in ("l_", "r_"):
+        empty.update({side + n: probe.column(n).combine_chunks() for n in probe.column_names if n != "pos"})
+    pairs_schema = _native.PairKernel(context).compare(pa.RecordBatch.from_pydict(empty), "pairs").schema
+    pairs = (
+        joined.mapInArrow(_kernel(context, "pairs"), _spark_schema(pairs_schema))
+        .where(F.col("match_weight") >= floor_weight)
+        .orderBy("a", "b")
+        .drop("a", "b")
+    )
+    return SparkLinkage(_to_spark(spark, clusters), pairs, pseudolink.Model(model_json), json.loads(summary), list(log))

@@ -149,6 +149,71 @@ fn write_extract(py: Python<'_>, table: PyArrowType<Table>, path: PathBuf) -> Py
     .map_err(py_err)
 }
 
+/// The settings a call may give over a link config's.
+struct Overrides {
+    threshold: Option<f64>,
+    link_type: Option<String>,
+    seed: Option<u64>,
+    max_block: Option<usize>,
+    max_pairs: Option<u64>,
+    all_pairs: bool,
+}
+
+/// A linkage's options, linkage key and extracts from a call's arguments, checked as the command
+/// line checks its flags and files.
+fn link_inputs(
+    tables: Vec<PyArrowType<Table>>,
+    labels: Vec<String>,
+    config: Option<PathBuf>,
+    config_toml: Option<String>,
+    model_json: Option<String>,
+    linkage_key: Option<PathBuf>,
+    o: Overrides,
+) -> PyResult<(pseudolink::link::LinkOptions, ProjectKey, Vec<ArrowExtract>)> {
+    if tables.len() != labels.len() {
+        return Err(UsageError::new_err("give one label per table"));
+    }
+    let file = match (config, config_toml) {
+        (Some(p), None) => Some(LinkConfig::read(&p).map_err(py_err)?),
+        (None, Some(t)) => Some(LinkConfig::from_toml_str(&t, Path::new("link config")).map_err(py_err)?),
+        (None, None) => None,
+        _ => return Err(UsageError::new_err("give the link config as a file or as TOML text, not both")),
+    };
+    let overrides = LinkConfig {
+        threshold: o.threshold,
+        seed: o.seed,
+        max_block: o.max_block,
+        max_pairs: o.max_pairs,
+        link_type: o.link_type,
+        pairs_floor: o.all_pairs.then_some(0.0),
+        ..Default::default()
+    };
+    let mut options = LinkConfig::options(file.as_ref(), &overrides)
+        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))?;
+    if let Some(json) = model_json {
+        options.model = Some(Model::from_json(&json).map_err(|m| UsageError::new_err(format!("model: {m}")))?);
+    }
+    // The linkage key first: a wrong file is refused before the linkage runs.
+    let key = match &linkage_key {
+        Some(p) if p.exists() => ProjectKey::read_file_as(p, KeyRole::Linkage).map_err(py_err)?,
+        Some(p) => {
+            let key = ProjectKey::generate().map_err(py_err)?;
+            key.write_new_file_as(p, KeyRole::Linkage).map_err(py_err)?;
+            key
+        }
+        None => ProjectKey::generate().map_err(py_err)?,
+    };
+    let extracts: Vec<ArrowExtract> = tables
+        .into_iter()
+        .zip(labels)
+        .map(|(t, label)| {
+            let (batches, schema) = t.0.into_inner();
+            ArrowExtract { label: PathBuf::from(label), schema, batches }
+        })
+        .collect();
+    Ok((options, key, extracts))
+}
+
 /// What `link` returns: clusters, pairs, the model's JSON, the summary's JSON and the log lines.
 type LinkResult = (PyArrowType<Table>, PyArrowType<Table>, String, String, Vec<String>);
 
@@ -175,47 +240,15 @@ fn link(
     max_pairs: Option<u64>,
     all_pairs: bool,
 ) -> PyResult<LinkResult> {
-    if tables.len() != labels.len() {
-        return Err(UsageError::new_err("give one label per table"));
-    }
-    let file = match (config, config_toml) {
-        (Some(p), None) => Some(LinkConfig::read(&p).map_err(py_err)?),
-        (None, Some(t)) => Some(LinkConfig::from_toml_str(&t, Path::new("link config")).map_err(py_err)?),
-        (None, None) => None,
-        _ => return Err(UsageError::new_err("give the link config as a file or as TOML text, not both")),
-    };
-    let overrides = LinkConfig {
-        threshold,
-        seed,
-        max_block,
-        max_pairs,
-        link_type,
-        pairs_floor: all_pairs.then_some(0.0),
-        ..Default::default()
-    };
-    let mut options = LinkConfig::options(file.as_ref(), &overrides)
-        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))?;
-    if let Some(json) = model_json {
-        options.model = Some(Model::from_json(&json).map_err(|m| UsageError::new_err(format!("model: {m}")))?);
-    }
-    // The linkage key first: a wrong file is refused before the linkage runs.
-    let key = match &linkage_key {
-        Some(p) if p.exists() => ProjectKey::read_file_as(p, KeyRole::Linkage).map_err(py_err)?,
-        Some(p) => {
-            let key = ProjectKey::generate().map_err(py_err)?;
-            key.write_new_file_as(p, KeyRole::Linkage).map_err(py_err)?;
-            key
-        }
-        None => ProjectKey::generate().map_err(py_err)?,
-    };
-    let extracts: Vec<ArrowExtract> = tables
-        .into_iter()
-        .zip(labels)
-        .map(|(t, label)| {
-            let (batches, schema) = t.0.into_inner();
-            ArrowExtract { label: PathBuf::from(label), schema, batches }
-        })
-        .collect();
+    let (options, key, extracts) = link_inputs(
+        tables,
+        labels,
+        config,
+        config_toml,
+        model_json,
+        linkage_key,
+        Overrides { threshold, link_type, seed, max_block, max_pairs, all_pairs },
+    )?;
     let lines = Mutex::new(Vec::new());
     let result = py.detach(|| -> pseudolink::Result<_> {
         let t = std::time::Instant::now();
@@ -330,6 +363,263 @@ fn manifest_of(table: PyArrowType<Table>, label: String) -> PyResult<String> {
     Manifest::from_schema(Path::new(&label), &t.schema(), rows).map(|m| m.to_json()).map_err(py_err)
 }
 
+/// A linkage run whose record-level stages run here (a Spark job's driver) and whose pair-level
+/// stages run elsewhere with [`PairKernel`]: prepared on creation, then trained from pattern
+/// counts, then finished from the pairs at or above the threshold and statistics of all pairs.
+#[pyclass(module = "pseudolink._native")]
+struct LinkSession {
+    run: Option<pseudolink::link::pipeline::Prepared>,
+    options: pseudolink::link::LinkOptions,
+    key: ProjectKey,
+    trained: Option<pseudolink::link::pipeline::Trained>,
+    tf: Option<pseudolink::link::term_frequency::TermFrequencies>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl LinkSession {
+    fn run(&self) -> PyResult<&pseudolink::link::pipeline::Prepared> {
+        self.run.as_ref().ok_or_else(|| UsageError::new_err("this linkage session is finished"))
+    }
+}
+
+#[pymethods]
+impl LinkSession {
+    #[new]
+    #[pyo3(signature = (tables, labels, config=None, config_toml=None, model_json=None, linkage_key=None,
+        threshold=None, link_type=None, seed=None, max_block=None, max_pairs=None, all_pairs=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        tables: Vec<PyArrowType<Table>>,
+        labels: Vec<String>,
+        config: Option<PathBuf>,
+        config_toml: Option<String>,
+        model_json: Option<String>,
+        linkage_key: Option<PathBuf>,
+        threshold: Option<f64>,
+        link_type: Option<String>,
+        seed: Option<u64>,
+        max_block: Option<usize>,
+        max_pairs: Option<u64>,
+        all_pairs: bool,
+    ) -> PyResult<LinkSession> {
+        let (options, key, extracts) = link_inputs(
+            tables,
+            labels,
+            config,
+            config_toml,
+            model_json,
+            linkage_key,
+            Overrides { threshold, link_type, seed, max_block, max_pairs, all_pairs },
+        )?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let started = std::time::Instant::now();
+        let sink = log.clone();
+        let run = py
+            .detach(|| -> pseudolink::Result<_> {
+                let records = Records::from_arrow(&extracts)?;
+                drop(extracts);
+                let log = |line: &str| sink.lock().map(|mut l| l.push(line.to_string())).unwrap_or(());
+                pseudolink::link::pipeline::prepare(records, started.elapsed().as_secs_f64(), &options, &log)
+            })
+            .map_err(py_err)?;
+        Ok(LinkSession { run: Some(run), options, key, trained: None, tf: None, log })
+    }
+
+    /// One row per identity: position, source, record id, codes, Bloom filters, bands, sex.
+    fn rep_table(&self, py: Python<'_>) -> PyResult<PyArrowType<Table>> {
+        let run = self.run()?;
+        let batch = py.detach(|| pseudolink::link::pairs::rep_table(&run.records, &run.reps));
+        let schema = batch.schema();
+        Table::try_new(vec![batch], schema).map(PyArrowType).map_err(|e| OutputError::new_err(e.to_string()))
+    }
+
+    /// The blocking rules as rep-table columns.
+    fn rules(&self) -> PyResult<Vec<Vec<String>>> {
+        let run = self.run()?;
+        Ok(run
+            .rules
+            .iter()
+            .map(|rule| rule.iter().filter_map(|k| pseudolink::link::pairs::key_column(k, &run.records)).collect())
+            .collect())
+    }
+
+    /// The blocking rules by key name, as reports give them.
+    fn rule_names(&self) -> PyResult<Vec<Vec<String>>> {
+        Ok(self.run()?.rules.iter().map(|r| r.iter().map(|k| k.name().to_string()).collect()).collect())
+    }
+
+    /// The link type, largest block, most pairs, and the threshold's and pairs floor's weights.
+    fn settings(&self) -> PyResult<(String, usize, u64, f64, f64)> {
+        let o = &self.options;
+        Ok((
+            o.link_type.name().to_string(),
+            o.max_block,
+            self.run()?.max_pairs,
+            (o.threshold / (1.0 - o.threshold)).log2(),
+            pseudolink::link::floor_weight(o.pairs_floor),
+        ))
+    }
+
+    /// Identities (positions 0 … n−1 in the rep table).
+    fn identities(&self) -> PyResult<usize> {
+        Ok(self.run()?.reps.len())
+    }
+
+    /// The context for comparing pairs before training (patterns only).
+    fn pattern_context(&self) -> PyResult<String> {
+        let run = self.run()?;
+        let model = run.comparisons.start_model(0.01);
+        let tf = pseudolink::link::term_frequency::TermFrequencies::none();
+        Ok(pseudolink::link::pairs::PairContext::new(&run.records, &model, &tf).to_json())
+    }
+
+    /// Trains (or aligns the given model) from pattern counts (pattern bits, pairs); returns
+    /// the model's JSON.
+    fn train(&mut self, py: Python<'_>, counts: Vec<(i64, u64)>) -> PyResult<String> {
+        let run = self.run()?;
+        let mut counts: Vec<(pseudolink::link::compare::Pattern, u64)> =
+            counts.into_iter().map(|(p, n)| (pseudolink::link::compare::Pattern(p as u64), n)).collect();
+        counts.sort_unstable();
+        let sink = self.log.clone();
+        let log = move |line: &str| sink.lock().map(|mut l| l.push(line.to_string())).unwrap_or(());
+        let (trained, tf) = py
+            .detach(|| -> pseudolink::Result<_> {
+                let trained = run.train(&counts, &self.options, &log)?;
+                let tf = run.term_frequencies(&trained.model);
+                Ok((trained, tf))
+            })
+            .map_err(py_err)?;
+        let json = trained.model.to_json();
+        self.trained = Some(trained);
+        self.tf = Some(tf);
+        Ok(json)
+    }
+
+    /// The context for scoring pairs with the trained model.
+    fn score_context(&self) -> PyResult<String> {
+        let run = self.run()?;
+        let (Some(t), Some(tf)) = (&self.trained, &self.tf) else {
+            return Err(UsageError::new_err("train the session before scoring"));
+        };
+        Ok(pseudolink::link::pairs::PairContext::new(&run.records, &t.model, tf).to_json())
+    }
+
+    /// Clusters: `edges` (a, b, pattern, match_weight: the pairs at or above the threshold),
+    /// `best` (pos, best match probability over all of an identity's pairs), the weight
+    /// histogram, the counts of all pairs and of those below the floor with their expected
+    /// matches, and the blocking reports' JSON. Returns (clusters, summary JSON, log lines).
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        py: Python<'_>,
+        edges: PyArrowType<Table>,
+        best: PyArrowType<Table>,
+        histogram: Vec<(i64, u64)>,
+        candidates: u64,
+        below_floor: u64,
+        expected_below_floor: f64,
+        blocking_json: String,
+    ) -> PyResult<(PyArrowType<Table>, String, Vec<String>)> {
+        let run = self.run.take().ok_or_else(|| UsageError::new_err("this linkage session is finished"))?;
+        let trained = self.trained.take().ok_or_else(|| UsageError::new_err("train the session before finishing"))?;
+        let tf = self.tf.take().unwrap_or_default();
+        let blocking: Vec<pseudolink::link::blocking::RuleReport> = serde_json::from_str(&blocking_json)
+            .map_err(|_| UsageError::new_err("blocking reports are not as the session writes them"))?;
+        let ints = |t: &Table, name: &str| -> PyResult<Vec<i64>> {
+            let mut out = Vec::new();
+            for b in t.record_batches() {
+                let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("no column `{name}`")))?;
+                let c = arrow_cast::cast(c, &DataType::Int64).map_err(|e| UsageError::new_err(e.to_string()))?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .cloned()
+                    .unwrap_or_else(|| Int64Array::from(Vec::<i64>::new()));
+                out.extend(c.iter().map(|v| v.unwrap_or(0)));
+            }
+            Ok(out)
+        };
+        let floats = |t: &Table, name: &str| -> PyResult<Vec<f64>> {
+            let mut out = Vec::new();
+            for b in t.record_batches() {
+                let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("no column `{name}`")))?;
+                let c = arrow_cast::cast(c, &DataType::Float64).map_err(|e| UsageError::new_err(e.to_string()))?;
+                let c = c.as_any().downcast_ref::<arrow_array::Float64Array>().cloned();
+                out.extend(c.into_iter().flat_map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>()));
+            }
+            Ok(out)
+        };
+        let (e, bt) = (edges.0, best.0);
+        let (ea, eb, ep, ew) = (ints(&e, "a")?, ints(&e, "b")?, ints(&e, "pattern")?, floats(&e, "match_weight")?);
+        let (bp, bv) = (ints(&bt, "pos")?, floats(&bt, "best")?);
+        let n = run.reps.len();
+        let mut stats = pseudolink::link::pipeline::PairStats {
+            candidates,
+            best: vec![0.0; n],
+            histogram: histogram.into_iter().collect(),
+            below_floor,
+            expected_below_floor,
+        };
+        for (p, v) in bp.into_iter().zip(bv) {
+            if let Some(slot) = usize::try_from(p).ok().and_then(|p| stats.best.get_mut(p)) {
+                *slot = v;
+            }
+        }
+        let scored: Vec<(u32, u32, pseudolink::link::compare::Pattern, f64)> = (0..ea.len())
+            .map(|i| (ea[i] as u32, eb[i] as u32, pseudolink::link::compare::Pattern(ep[i] as u64), ew[i]))
+            .collect();
+        let options = self.options.clone();
+        let key = &self.key;
+        let t = std::time::Instant::now();
+        let (clusters, summary) = py.detach(|| {
+            let l = run.finish(scored, stats, blocking, trained, tf, &options, t);
+            (output::clusters_batches(&l, key), serde_json::to_string_pretty(&l.summary).unwrap_or_default())
+        });
+        let schema = clusters[0].schema();
+        let table = Table::try_new(clusters, schema).map_err(|e| OutputError::new_err(e.to_string()))?;
+        let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+        Ok((PyArrowType(table), summary, log))
+    }
+}
+
+/// The pair kernel on an executor: built once per task from a session's context, then applied
+/// to each batch of pairs (columns `a`, `b`, and the rep table's columns prefixed `l_`, `r_`).
+#[pyclass(module = "pseudolink._native")]
+struct PairKernel {
+    ctx: pseudolink::link::pairs::PairContext,
+}
+
+#[pymethods]
+impl PairKernel {
+    #[new]
+    fn new(context: &str) -> PyResult<PairKernel> {
+        pseudolink::link::pairs::PairContext::from_json(context)
+            .map(|ctx| PairKernel { ctx })
+            .map_err(UsageError::new_err)
+    }
+
+    /// `output`: "patterns", "weights" or "pairs".
+    fn compare(
+        &self,
+        py: Python<'_>,
+        batch: PyArrowType<RecordBatch>,
+        output: &str,
+    ) -> PyResult<PyArrowType<RecordBatch>> {
+        use pseudolink::link::pairs::Output;
+        let output = match output {
+            "patterns" => Output::Patterns,
+            "weights" => Output::Weights,
+            "pairs" => Output::Pairs,
+            _ => return Err(UsageError::new_err("output is one of patterns, weights, pairs")),
+        };
+        let batch = batch.0;
+        py.detach(|| pseudolink::link::pairs::compare_batch(&self.ctx, &batch, output))
+            .map(PyArrowType)
+            .map_err(UsageError::new_err)
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -345,6 +635,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CheckError", py.get_type::<CheckError>())?;
     m.add("OutputError", py.get_type::<OutputError>())?;
     m.add("FileError", py.get_type::<FileError>())?;
+    m.add_class::<LinkSession>()?;
+    m.add_class::<PairKernel>()?;
     m.add_function(wrap_pyfunction!(tokenise, m)?)?;
     m.add_function(wrap_pyfunction!(write_extract, m)?)?;
     m.add_function(wrap_pyfunction!(link, m)?)?;

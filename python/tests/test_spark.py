@@ -7,6 +7,7 @@ when ``PSEUDOLINK_REQUIRE_SPARK`` is set (as in CI).
 
 from __future__ import annotations
 
+import json
 import os
 
 import pyarrow.parquet as pq
@@ -53,8 +54,18 @@ def test_spark_link_gives_the_clis_persons(spark, population20k, fresh):
     key = ["source", "record_id"]
     merged = cli.merge(got, on=key, suffixes=("_cli", "_spark"))
     assert len(merged) == len(cli) == len(got)
-    assert (merged["person_id_cli"] == merged["person_id_spark"]).all()
-    assert result.summary["persons"] == cli["person_id"].nunique()
+    for c in ("person_id", "link_stage", "best_match_probability", "person_records"):
+        assert (merged[c + "_cli"] == merged[c + "_spark"]).all(), c
+    cli_summary = json.loads((p.linked / "summary.json").read_text())
+    for k in ("records", "identities", "persons", "candidate_pairs", "links_nhs_number", "links_probabilistic",
+              "links_refused_conflict", "pairs_written", "pairs_below_floor", "match_weight_histogram", "blocking"):
+        assert result.summary[k] == cli_summary[k], k
+    assert result.model.to_json() == pseudolink.Model.load(p.linked / "model.json").to_json()
+    # pairs.parquet row for row, in the same order.
+    cli_pairs = pq.read_table(p.linked / "pairs.parquet").to_pandas()
+    got_pairs = result.pairs.toPandas()
+    assert list(got_pairs.columns) == list(cli_pairs.columns)
+    assert got_pairs.reset_index(drop=True).equals(cli_pairs.reset_index(drop=True))
     out = fresh / "linked"
     result.write(out)
     assert (out / "summary.json").exists()

@@ -243,7 +243,8 @@ fn push_side(r: &mut Records, ctx: &PairContext, batch: &RecordBatch, prefix: &s
 pub enum Output {
     /// `a`, `b`, `pattern` (the pattern's bits as int64).
     Patterns,
-    /// `a`, `b`, `pattern`, `match_weight`.
+    /// `a`, `b`, `pattern`, `match_weight`, `match_probability` and `weight_bin` (the summary's
+    /// histogram bin).
     Weights,
     /// `a`, `b` and `pairs.parquet`'s columns.
     Pairs,
@@ -293,11 +294,13 @@ pub fn compare_batch(
     match output {
         Output::Patterns => {}
         Output::Weights => {
+            let w: Vec<f64> = (0..n).map(|i| m.weight_of(patterns[i]) + adjust(i).iter().sum::<f64>()).collect();
             fields.push(Field::new("match_weight", DataType::Float64, false));
-            let w = Float64Array::from_iter_values(
-                (0..n).map(|i| m.weight_of(patterns[i]) + adjust(i).iter().sum::<f64>()),
-            );
-            cols.push(Arc::new(w));
+            fields.push(Field::new("match_probability", DataType::Float64, false));
+            fields.push(Field::new("weight_bin", DataType::Int64, false));
+            cols.push(Arc::new(Float64Array::from_iter_values(w.iter().copied())));
+            cols.push(Arc::new(Float64Array::from_iter_values(w.iter().map(|&w| Model::probability(w)))));
+            cols.push(Arc::new(Int64Array::from_iter_values(w.iter().map(|&w| crate::link::weight_bin(w)))));
         }
         Output::Pairs => {
             let mut text: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
