@@ -392,15 +392,15 @@ impl TokeniseConfig {
 
     /// Parses and checks config text; `path` names it in errors.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<TokeniseConfig> {
-        let mut cfg: TokeniseConfig = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            let at = e.span().map(|s| line_of(text, s.start));
-            let p = match at {
-                Some(line) => format!("line {line}: {msg}"),
-                None => msg,
-            };
-            Error::config(path, vec![p])
-        })?;
+        let (cfg, syntax) = parse_collecting::<TokeniseConfig>(text);
+        let Some(mut cfg) = cfg.filter(|_| syntax.is_empty()) else {
+            // Every misspelt setting and value at once; the rest of the checks once they parse.
+            let mut problems = syntax;
+            if let Some(c) = parse_collecting::<TokeniseConfig>(text).0 {
+                problems.extend(c.problems());
+            }
+            return Err(Error::config(path, problems));
+        };
         cfg.digest = hex::encode(Sha256::digest(text.as_bytes()));
         // The `resistant` profile hardens Bloom filters per record unless told otherwise: plain
         // filters give equal names equal filters, whose frequencies the salting is there to hide.
@@ -603,6 +603,103 @@ impl TokeniseConfig {
     }
 }
 
+/// Parses `text` as a `T`, collecting every unknown setting and unknown value rather than only
+/// the first: each is reported with its line and the nearest accepted name ("did you mean"), then
+/// set aside (an unknown setting's line is commented out, an unknown value replaced by the
+/// nearest accepted one) so that parsing goes on to the next. Other errors stop the collection.
+/// Returns the value parsed once nothing more is wrong (after the set-asides), and the problems.
+pub(crate) fn parse_collecting<T: serde::de::DeserializeOwned>(text: &str) -> (Option<T>, Vec<String>) {
+    let mut text = text.to_string();
+    let mut problems = Vec::new();
+    for _ in 0..64 {
+        let e = match toml::from_str::<T>(&text) {
+            Ok(v) => return (Some(v), by_line(problems)),
+            Err(e) => e,
+        };
+        let msg = e.message().to_string();
+        let Some(span) = e.span() else {
+            problems.push(msg);
+            return (None, by_line(problems));
+        };
+        let line = line_of(&text, span.start);
+        let names = |m: &str| -> Vec<String> { m.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+        if msg.starts_with("unknown field") {
+            let found = names(&msg);
+            let (bad, expected) = found.split_first().map(|(b, e)| (b.clone(), e.to_vec())).unwrap_or_default();
+            problems.push(format!("line {line}: unknown setting `{bad}`{}", did_you_mean(&bad, &expected)));
+            // A near miss is read as the setting it nearly names (so that a misspelt required
+            // setting is not also reported missing); anything else is set aside.
+            match nearest(&bad, &expected) {
+                Some(good) if text[span.clone()].trim_matches('"') == bad => {
+                    let good = good.to_string();
+                    text.replace_range(span, &good);
+                }
+                _ => {
+                    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                    text.insert(start, '#');
+                }
+            }
+        } else if msg.starts_with("unknown variant") {
+            let found = names(&msg);
+            let (bad, expected) = found.split_first().map(|(b, e)| (b.clone(), e.to_vec())).unwrap_or_default();
+            let accepted = expected.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+            problems.push(format!("line {line}: `{bad}` is not one of {accepted}{}", did_you_mean(&bad, &expected)));
+            let replacement = nearest(&bad, &expected).or(expected.first().map(String::as_str)).unwrap_or("");
+            let quoted = text[span.clone()].starts_with('"');
+            let value = if quoted { format!("\"{replacement}\"") } else { replacement.to_string() };
+            text.replace_range(span, &value);
+        } else {
+            problems.push(format!("line {line}: {msg}"));
+            return (None, by_line(problems));
+        }
+    }
+    (None, by_line(problems))
+}
+
+/// Problems in line order ("line N: …" first, by N).
+fn by_line(mut problems: Vec<String>) -> Vec<String> {
+    let line = |p: &String| p.strip_prefix("line ").and_then(|r| r.split(':').next()?.parse::<usize>().ok());
+    problems.sort_by_key(|p| line(p).unwrap_or(usize::MAX));
+    problems
+}
+
+/// The accepted name nearest `bad` (by edit distance, ignoring case), if near enough to be a
+/// slip of the keyboard.
+fn nearest<'a>(bad: &str, accepted: &'a [String]) -> Option<&'a str> {
+    let bad = bad.to_lowercase();
+    // Words other tools use for the same setting.
+    const SYNONYMS: [(&str, &str); 7] = [
+        ("separator", "delimiter"),
+        ("seperator", "delimiter"),
+        ("sep", "delimiter"),
+        ("delimeter", "delimiter"),
+        ("header", "has_header"),
+        ("charset", "encoding"),
+        ("codepage", "encoding"),
+    ];
+    if let Some(a) = SYNONYMS.iter().find(|(s, _)| *s == bad).and_then(|(_, t)| accepted.iter().find(|a| a == t)) {
+        return Some(a.as_str());
+    }
+    accepted
+        .iter()
+        .map(|a| (strsim::levenshtein(&bad, &a.to_lowercase()), a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a.as_str())
+}
+
+/// "; did you mean `x`?" where an accepted name is near `bad`, else the accepted names.
+fn did_you_mean(bad: &str, accepted: &[String]) -> String {
+    match nearest(bad, accepted) {
+        Some(a) => format!("; did you mean `{a}`?"),
+        None if accepted.is_empty() => String::new(),
+        None => format!(
+            "; the settings here are {}",
+            accepted.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 fn line_of(text: &str, byte: usize) -> usize {
     text[..byte.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
@@ -645,6 +742,25 @@ type = "date"
         assert_eq!(c.fields[1].output_name(), "dob");
         assert_eq!(c.passthrough[0].output_name(), "activity_date");
         assert_eq!(c.digest.len(), 64);
+    }
+
+    #[test]
+    fn every_misspelt_setting_and_value_is_reported_at_once_with_a_suggestion() {
+        let text = GOOD.replacen("delimiter", "seperator", 1).replacen("encoding", "encodng", 1).replacen(
+            "\"date_of_birth\"",
+            "\"date_of_brith\"",
+            1,
+        );
+        let e = TokeniseConfig::from_toml_str(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("3 problems"), "{e}");
+        assert!(e.contains("unknown setting `seperator`; did you mean `delimiter`?"), "{e}");
+        assert!(e.contains("unknown setting `encodng`; did you mean `encoding`?"), "{e}");
+        assert!(e.contains("`date_of_brith` is not one of"), "{e}");
+        assert!(e.contains("did you mean `date_of_birth`?"), "{e}");
+        // In line order.
+        let lines: Vec<usize> =
+            e.lines().filter_map(|l| l.trim_start_matches("  - line ").split(':').next()?.parse().ok()).collect();
+        assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{e}");
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub enum ErrorKind {
         /// Every problem found, each a sentence naming the setting and the fix.
         problems: Vec<String>,
     },
+    /// An input's columns do not match its config (a column the config names is missing or
+    /// ambiguous): a configuration error, exit status 2 like the others.
+    ConfigMismatch {
+        /// The input.
+        path: PathBuf,
+        /// Every mismatch found, each a sentence.
+        problems: Vec<String>,
+    },
     /// The key file is missing, unreadable, malformed or not private enough.
     Key {
         /// The key file.
@@ -126,7 +134,7 @@ impl Error {
     /// Whether this is a usage or configuration error (exit status 2) rather than a failed run
     /// (exit status 1).
     pub fn is_usage(&self) -> bool {
-        matches!(&*self.0, ErrorKind::Config { .. } | ErrorKind::Usage(_))
+        matches!(&*self.0, ErrorKind::Config { .. } | ErrorKind::ConfigMismatch { .. } | ErrorKind::Usage(_))
     }
 
     pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {
@@ -183,6 +191,13 @@ impl fmt::Display for Error {
             ErrorKind::Config { path, problems } => {
                 let n = problems.len();
                 write!(f, "{}: {n} problem{} in the config:", path.display(), if n == 1 { "" } else { "s" })?;
+                for p in problems {
+                    write!(f, "\n  - {p}")?;
+                }
+                Ok(())
+            }
+            ErrorKind::ConfigMismatch { path, problems } => {
+                write!(f, "{}: does not match the config:", path.display())?;
                 for p in problems {
                     write!(f, "\n  - {p}")?;
                 }

@@ -53,7 +53,7 @@ create_exception!(_native, FileError, PseudolinkError, "A file could not be read
 fn py_err(e: pseudolink::Error) -> PyErr {
     let m = e.to_string();
     match e.kind() {
-        ErrorKind::Config { .. } => ConfigError::new_err(m),
+        ErrorKind::Config { .. } | ErrorKind::ConfigMismatch { .. } => ConfigError::new_err(m),
         ErrorKind::Usage(_) => UsageError::new_err(m),
         ErrorKind::Key { .. } => KeyFileError::new_err(m),
         ErrorKind::Input { .. } => InputError::new_err(m),

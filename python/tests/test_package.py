@@ -184,7 +184,7 @@ def test_a_forged_role_is_refused(population):
 def test_config_problems_are_listed_together(population):
     table = read_source(population, "gp")
     bad = 'source = "gp"\n[record_id]\ncolumn = "no_such_column"\n[[field]]\ncolumn = "also_missing"\ntype = "family_name"\n'
-    with pytest.raises(pseudolink.InputError) as e:
+    with pytest.raises(pseudolink.ConfigError) as e:
         pseudolink.tokenise(table, key_file=population.key, config_toml=bad)
     message = str(e.value)
     assert "no_such_column" in message and "also_missing" in message

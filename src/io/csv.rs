@@ -33,6 +33,7 @@ pub struct CsvSource {
     record: csv::ByteRecord,
     pending: Option<csv::ByteRecord>,
     total_bytes: u64,
+    blank_rows: u64,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -63,6 +64,7 @@ impl CsvSource {
             record: csv::ByteRecord::new(),
             pending: None,
             total_bytes,
+            blank_rows: 0,
         };
         let mut first = csv::ByteRecord::new();
         if !src.read(&mut first, None)? {
@@ -130,6 +132,30 @@ impl BatchSource for CsvSource {
             } else if !self.read(&mut rec, Some(row))? {
                 break;
             }
+            if is_blank(&rec) {
+                // A spreadsheet saved as CSV often ends with rows of empty fields: skipped and
+                // counted when only blank rows follow; a blank row with data after it is refused.
+                let mut blanks = 1u64;
+                loop {
+                    if !self.read(&mut rec, Some(row + blanks))? {
+                        self.blank_rows += blanks;
+                        self.next_row += blanks;
+                        self.record = rec;
+                        return Ok((n > 0).then(|| InputBatch {
+                            first_row,
+                            columns: builders.iter_mut().map(|b| b.finish()).collect(),
+                        }));
+                    }
+                    if !is_blank(&rec) {
+                        return Err(Error::input(
+                            Location::file(&self.path).at_row(row),
+                            "is blank (every field empty) but rows with data follow it; remove blank rows from the \
+                             middle of the extract",
+                        ));
+                    }
+                    blanks += 1;
+                }
+            }
             if rec.len() != self.header.len() {
                 let line = rec.position().map(|p| p.line()).unwrap_or(0);
                 return Err(Error::input(
@@ -168,6 +194,15 @@ impl BatchSource for CsvSource {
     fn progress(&self) -> (u64, Option<u64>) {
         (self.record.position().map_or(0, |p| p.byte()), Some(self.total_bytes))
     }
+
+    fn blank_rows_skipped(&self) -> u64 {
+        self.blank_rows
+    }
+}
+
+/// Whether every field of `rec` is empty or spaces.
+fn is_blank(rec: &csv::ByteRecord) -> bool {
+    rec.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
 }
 
 fn decode(bytes: &[u8], encoding: TextEncoding) -> Option<Cow<'_, str>> {

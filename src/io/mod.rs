@@ -47,4 +47,8 @@ pub trait BatchSource: Send {
     fn next_batch(&mut self) -> Result<Option<InputBatch>>;
     /// Progress so far and in total, in the source's own unit (bytes or rows), when known.
     fn progress(&self) -> (u64, Option<u64>);
+    /// Blank rows skipped at the end of the input (a spreadsheet's trailing empty rows).
+    fn blank_rows_skipped(&self) -> u64 {
+        0
+    }
 }

@@ -92,7 +92,12 @@ impl LinkConfig {
 
     /// Parses and checks a link config's text; `path` names it in messages.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<LinkConfig> {
-        let cfg: LinkConfig = toml::from_str(text).map_err(|e| Error::config(path, vec![e.message().to_string()]))?;
+        let (cfg, syntax) = crate::config::parse_collecting::<LinkConfig>(text);
+        let cfg = match cfg {
+            Some(c) if syntax.is_empty() => c,
+            Some(c) => return Err(Error::config(path, syntax.into_iter().chain(c.problems()).collect())),
+            None => return Err(Error::config(path, syntax)),
+        };
         let p = cfg.problems();
         if p.is_empty() { Ok(cfg) } else { Err(Error::config(path, p)) }
     }

@@ -36,6 +36,10 @@ pub struct QualityReport {
     pub rows_read: u64,
     /// Rows written (always equal to rows read: nothing is dropped).
     pub rows_written: u64,
+    /// Blank rows (every field empty) at the end of the input, skipped: not records. Spreadsheets
+    /// saved as CSV often end with such rows.
+    #[serde(default)]
+    pub blank_rows_skipped: u64,
     /// NHS-number status counts, when the extract has an NHS number field.
     pub nhs_number: Option<NhsQuality>,
     /// Identifying fields.
@@ -121,6 +125,13 @@ impl QualityReport {
         let _ = writeln!(t, "output:        {}", self.output);
         let _ = writeln!(t, "rows read:     {}", group_digits(self.rows_read));
         let _ = writeln!(t, "rows written:  {}", group_digits(self.rows_written));
+        if self.blank_rows_skipped > 0 {
+            let _ = writeln!(
+                t,
+                "blank rows:    {} at the end of the input, skipped (every field empty)",
+                group_digits(self.blank_rows_skipped)
+            );
+        }
         if let Some(nhs) = &self.nhs_number {
             let _ = writeln!(t, "\nNHS number (column `{}`)", nhs.column);
             for s in NhsNumberStatus::ALL {

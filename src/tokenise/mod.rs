@@ -135,10 +135,11 @@ pub fn tokenise(
     let source_done = AtomicU64::new(0);
     let source_total = AtomicU64::new(u64::MAX);
 
+    let mut blank_rows = 0u64;
     let result: Result<()> = std::thread::scope(|scope| {
         let (in_tx, in_rx) = sync_channel(2);
         let (source_done, source_total) = (&source_done, &source_total);
-        scope.spawn(move || {
+        let reader = scope.spawn(move || {
             loop {
                 let next = source.next_batch();
                 let (done, total) = source.progress();
@@ -149,6 +150,7 @@ pub fn tokenise(
                     break;
                 }
             }
+            source.blank_rows_skipped()
         });
         let (out_tx, out_rx) = sync_channel::<Vec<kernel::Chunk>>(2);
         let shuffle = &mut shuffle;
@@ -197,6 +199,7 @@ pub fn tokenise(
             }
         }
         drop(out_tx);
+        blank_rows = reader.join().unwrap_or(0);
         let written =
             writer_thread.join().map_err(|_| Error::output(output, "the writer thread failed".to_string()))?;
         match failure {
@@ -220,7 +223,8 @@ pub fn tokenise(
     writer.close().map_err(|e| Error::output(output, e.to_string()))?;
     out.commit()?;
 
-    let report = quality_report(config, key, input, output, &plan, &totals);
+    let mut report = quality_report(config, key, input, output, &plan, &totals);
+    report.blank_rows_skipped = blank_rows;
     Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
 }
 
@@ -307,6 +311,7 @@ fn quality_report(
         output: output.display().to_string(),
         rows_read: totals.rows,
         rows_written: totals.rows,
+        blank_rows_skipped: 0,
         nhs_number,
         fields,
         passthrough,

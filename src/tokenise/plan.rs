@@ -241,10 +241,7 @@ impl Plan {
         }
         if !problems.is_empty() {
             problems.push(describe_header(header));
-            return Err(Error::input(
-                crate::error::Location::file(input),
-                format!("does not match the config:\n  - {}", problems.join("\n  - ")),
-            ));
+            return Err(Error::from(crate::error::ErrorKind::ConfigMismatch { path: input.to_path_buf(), problems }));
         }
         let record_mac =
             (cfg.record_id.mode == RecordIdMode::Pseudonymise).then(|| sub(&Purpose::RecordId(cfg.source.clone())));
