@@ -57,7 +57,7 @@ def main():
     import pseudolink.spark as pls
 
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-             .config("spark.driver.memory", "8g").config("spark.sql.shuffle.partitions", "8").getOrCreate())
+             .config("spark.driver.memory", "8g").config("spark.driver.maxResultSize", "0").config("spark.sql.shuffle.partitions", "8").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     t = time.time()
     result = pls.link(spark, extracts, linkage_key=linked / "linkage.key")

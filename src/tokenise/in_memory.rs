@@ -83,6 +83,7 @@ pub fn tokenise_arrow(
         count_name_bands(&mut plan, &mut counting)?;
     }
     let mut totals = Counts::for_plan(&plan);
+    let mut record_ids = super::duplicates::DuplicateIds::default();
     let mut parts = Vec::new();
     let mut order = Vec::new();
     while let Some(batch) = source.next_batch()? {
@@ -91,8 +92,9 @@ pub fn tokenise_arrow(
             .into_par_iter()
             .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), label))
             .collect();
-        for c in chunks {
+        for (k, c) in chunks.into_iter().enumerate() {
             let c = c?;
+            record_ids.extend(super::duplicates::digests(&c.batch, batch.first_row + (k * CHUNK_ROWS) as u64));
             totals.add(&c.counts);
             order.extend_from_slice(&c.order);
             parts.push(c.batch);

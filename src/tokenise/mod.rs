@@ -7,6 +7,7 @@
 //! input's. The output is written under a temporary name and renamed when complete; on any
 //! error nothing is left at the output path.
 
+mod duplicates;
 mod in_memory;
 mod kernel;
 mod plan;
@@ -136,6 +137,7 @@ pub fn tokenise(
     let source_total = AtomicU64::new(u64::MAX);
 
     let mut blank_rows = 0u64;
+    let mut record_ids = duplicates::DuplicateIds::default();
     let result: Result<()> = std::thread::scope(|scope| {
         let (in_tx, in_rx) = sync_channel(2);
         let (source_done, source_total) = (&source_done, &source_total);
@@ -173,15 +175,21 @@ pub fn tokenise(
                 }
             };
             let n = batch.num_rows();
-            let chunks: Vec<Result<kernel::Chunk>> = (0..n.div_ceil(CHUNK_ROWS))
+            let chunks: Vec<Result<(kernel::Chunk, Vec<(u128, u64)>)>> = (0..n.div_ceil(CHUNK_ROWS))
                 .into_par_iter()
-                .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input))
+                .map(|c| {
+                    let chunk =
+                        kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input)?;
+                    let ids = duplicates::digests(&chunk.batch, batch.first_row + (c * CHUNK_ROWS) as u64);
+                    Ok((chunk, ids))
+                })
                 .collect();
             let mut batches = Vec::with_capacity(chunks.len());
             for c in chunks {
                 match c {
-                    Ok(c) => {
+                    Ok((c, ids)) => {
                         totals.add(&c.counts);
+                        record_ids.extend(ids);
                         batches.push(c);
                     }
                     Err(e) => {
@@ -215,6 +223,7 @@ pub fn tokenise(
              copy that nothing else writes to",
         ));
     }
+    record_ids.check(input, &config.record_id.column)?;
     let mut writer = writer;
     shuffle.finish(&mut writer, output)?;
 
