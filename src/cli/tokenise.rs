@@ -38,8 +38,16 @@ pub struct Args {
     #[arg(long, value_name = "EXTRACT")]
     pub input: PathBuf,
     /// The pseudonymised extract to write (Parquet).
-    #[arg(long, value_name = "OUT.parquet")]
-    pub output: PathBuf,
+    #[arg(long, value_name = "OUT.parquet", required_unless_present = "check")]
+    pub output: Option<PathBuf>,
+    /// Check the config against the input and read its rows as tokenise would, writing nothing:
+    /// every problem a run would meet, and the quality report's counts, on stdout. The key file
+    /// is optional (without one a throwaway key is used; counts do not depend on the key).
+    #[arg(long)]
+    pub check: bool,
+    /// With --check, read at most this many rows (default: all).
+    #[arg(long, value_name = "N", requires = "check")]
+    pub check_rows: Option<u64>,
     /// Where to write the quality report's JSON; the text goes beside it as .txt.
     #[arg(long, value_name = "REPORT.json")]
     pub report: Option<PathBuf>,
@@ -53,6 +61,11 @@ pub struct Args {
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let config = TokeniseConfig::read(&args.config)?;
+    if args.check {
+        return check(&args, &config, quiet);
+    }
+    // Infallible: clap requires --output unless --check.
+    let output = args.output.clone().unwrap_or_default();
     let key_path = match &args.key_file {
         Some(p) => p.clone(),
         None => match std::env::var_os(KEY_FILE_ENV) {
@@ -68,9 +81,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if args.batch_rows == 0 {
         return Err(Error::usage("--batch-rows must be at least 1"));
     }
-    let (json_path, text_path) = report_paths(&args.output, args.report.as_deref());
+    let (json_path, text_path) = report_paths(&output, args.report.as_deref());
     outputs::check(
-        &[&args.output, &json_path, &text_path],
+        &[&output, &json_path, &text_path],
         &[
             Input { path: &args.input, what: "the input extract" },
             Input { path: &args.config, what: "the config" },
@@ -91,7 +104,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         pb.set_message(format!("{} rows", group_digits(rows)));
     };
     let options = TokeniseOptions { batch_rows: args.batch_rows, progress: Some(&progress) };
-    let done = tokenise(&config, &key, &args.input, &args.output, &options);
+    let done = tokenise(&config, &key, &args.input, &output, &options);
     pb.finish_and_clear();
     let done = done?;
 
@@ -103,7 +116,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         text_out.commit()
     })();
     if let Err(e) = reports {
-        let _ = std::fs::remove_file(&args.output);
+        let _ = std::fs::remove_file(&output);
         let _ = std::fs::remove_file(&json_path);
         return Err(e);
     }
@@ -130,10 +143,37 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             "pseudolink: tokenised {} rows of {} into {} in {:.1} s ({} rows/s){nhs}; quality report: {}",
             group_digits(r.rows_written),
             args.input.display(),
-            args.output.display(),
+            output.display(),
             secs,
             group_digits((r.rows_written as f64 / secs) as u64),
             text_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// `tokenise --check`: the config against the input, rows read as a run would, nothing written.
+fn check(args: &Args, config: &TokeniseConfig, quiet: bool) -> Result<()> {
+    let key_path =
+        args.key_file.clone().or_else(|| std::env::var_os(KEY_FILE_ENV).filter(|p| !p.is_empty()).map(PathBuf::from));
+    let key = key_path.as_deref().map(ProjectKey::read_file).transpose()?;
+    let report = crate::tokenise::check(config, key.as_ref(), &args.input, args.check_rows)?;
+    if args.json {
+        super::print_stdout(&report.to_json())?;
+    } else {
+        super::print_stdout(&report.to_text())?;
+    }
+    if !quiet {
+        eprintln!(
+            "pseudolink: check passed: the config matches {} and its {} rows read tokenise without error{}; nothing was \
+             written",
+            args.input.display(),
+            group_digits(report.rows_read),
+            if args.check_rows.is_some_and(|n| n <= report.rows_read) {
+                " (the first rows only: --check-rows)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

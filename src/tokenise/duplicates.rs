@@ -16,6 +16,9 @@ use rayon::prelude::*;
 use crate::error::{Error, Location, Result, group_digits};
 use crate::io::schema::RECORD_ID;
 
+/// A chunk's record-id digests, each with its row number.
+pub(crate) type Digests = Vec<(u128, u64)>;
+
 /// Record-id digests and their rows.
 #[derive(Debug, Default)]
 pub(crate) struct DuplicateIds {
@@ -34,7 +37,7 @@ fn digest(id: &str) -> u128 {
 }
 
 /// The digests of a tokenised chunk's record ids, with rows numbered from `first_row`.
-pub(crate) fn digests(batch: &RecordBatch, first_row: u64) -> Vec<(u128, u64)> {
+pub(crate) fn digests(batch: &RecordBatch, first_row: u64) -> Digests {
     let Some(ids) = batch.column_by_name(RECORD_ID).and_then(|c| c.as_any().downcast_ref::<StringArray>()) else {
         return Vec::new();
     };
@@ -43,7 +46,7 @@ pub(crate) fn digests(batch: &RecordBatch, first_row: u64) -> Vec<(u128, u64)> {
 
 impl DuplicateIds {
     /// Adds a chunk's digests.
-    pub(crate) fn extend(&mut self, digests: Vec<(u128, u64)>) {
+    pub(crate) fn extend(&mut self, digests: Digests) {
         self.seen.extend(digests);
     }
 
@@ -51,12 +54,7 @@ impl DuplicateIds {
     /// (in row order) of `input`'s column `column`.
     pub(crate) fn check(mut self, input: &Path, column: &str) -> Result<()> {
         self.seen.par_sort_unstable();
-        let dup = self
-            .seen
-            .par_windows(2)
-            .filter(|w| w[0].0 == w[1].0)
-            .map(|w| (w[1].1, w[0].1))
-            .min();
+        let dup = self.seen.par_windows(2).filter(|w| w[0].0 == w[1].0).map(|w| (w[1].1, w[0].1)).min();
         match dup {
             None => Ok(()),
             Some((later, earlier)) => Err(Error::input(
@@ -77,7 +75,8 @@ mod tests {
     use std::sync::Arc;
 
     fn batch(ids: &[&str]) -> RecordBatch {
-        let schema = arrow_schema::Schema::new(vec![arrow_schema::Field::new(RECORD_ID, arrow_schema::DataType::Utf8, false)]);
+        let schema =
+            arrow_schema::Schema::new(vec![arrow_schema::Field::new(RECORD_ID, arrow_schema::DataType::Utf8, false)]);
         RecordBatch::try_new(Arc::new(schema), vec![Arc::new(StringArray::from(ids.to_vec()))]).unwrap()
     }
 

@@ -175,7 +175,7 @@ pub fn tokenise(
                 }
             };
             let n = batch.num_rows();
-            let chunks: Vec<Result<(kernel::Chunk, Vec<(u128, u64)>)>> = (0..n.div_ceil(CHUNK_ROWS))
+            let chunks: Vec<Result<(kernel::Chunk, duplicates::Digests)>> = (0..n.div_ceil(CHUNK_ROWS))
                 .into_par_iter()
                 .map(|c| {
                     let chunk =
@@ -235,6 +235,68 @@ pub fn tokenise(
     let mut report = quality_report(config, key, input, output, &plan, &totals);
     report.blank_rows_skipped = blank_rows;
     Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
+}
+
+/// Checks `input` against `config` without writing anything: the config is matched against the
+/// file's columns, and the first `max_rows` rows (all when `None`) are read and tokenised in
+/// memory exactly as [`tokenise`] would, so that every row-level error (an empty or duplicate
+/// record id, an undecodable row) shows up now, and the quality report's counts are those of
+/// the rows read. With no key (`key` `None`) a throwaway key is used: statuses and counts do not
+/// depend on the key.
+pub fn check(
+    config: &TokeniseConfig,
+    key: Option<&ProjectKey>,
+    input: &Path,
+    max_rows: Option<u64>,
+) -> Result<QualityReport> {
+    let throwaway;
+    let given = key.is_some();
+    let key = match key {
+        Some(k) => k,
+        None => {
+            throwaway = ProjectKey::generate()?;
+            &throwaway
+        }
+    };
+    let format = config.input_format(input)?;
+    let open = || -> Result<Box<dyn BatchSource>> {
+        Ok(match format {
+            InputFormat::Csv => Box::new(CsvSource::open(input, &config.input, DEFAULT_BATCH_ROWS)?),
+            InputFormat::Parquet => Box::new(ParquetSource::open(input, DEFAULT_BATCH_ROWS)?),
+        })
+    };
+    let mut source = open()?;
+    let mut plan = Plan::new(config, source.header(), key, input)?;
+    source.select(&plan.selected);
+    if plan.name_bands.iter().any(Option::is_some) {
+        let mut counting = open()?;
+        counting.select(&plan.selected);
+        count_name_bands(&mut plan, counting.as_mut())?;
+    }
+    let mut totals = Counts::for_plan(&plan);
+    let mut record_ids = duplicates::DuplicateIds::default();
+    let limit = max_rows.unwrap_or(u64::MAX);
+    while totals.rows < limit {
+        let Some(batch) = source.next_batch()? else { break };
+        let n = batch.num_rows().min((limit - totals.rows) as usize);
+        let chunks: Vec<Result<kernel::Chunk>> = (0..n.div_ceil(CHUNK_ROWS))
+            .into_par_iter()
+            .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input))
+            .collect();
+        for (k, c) in chunks.into_iter().enumerate() {
+            let c = c?;
+            record_ids.extend(duplicates::digests(&c.batch, batch.first_row + (k * CHUNK_ROWS) as u64));
+            totals.add(&c.counts);
+        }
+    }
+    record_ids.check(input, &config.record_id.column)?;
+    let mut report = quality_report(config, key, input, Path::new("(none: a check writes nothing)"), &plan, &totals);
+    report.blank_rows_skipped = source.blank_rows_skipped();
+    report.rows_written = 0;
+    if !given {
+        report.key_id = "(none given: a throwaway key; counts do not depend on the key)".into();
+    }
+    Ok(report)
 }
 
 /// The manifest of an extract of `rows` rows tokenised under `plan`.
