@@ -344,6 +344,11 @@ pub struct PassthroughConfig {
     pub kind: PassType,
     /// Dates: `chrono` formats tried in order.
     pub formats: Option<Vec<String>>,
+    /// Amounts (`type = "float"`): the decimal separator, `"."` (the default), `","`, or
+    /// `"auto"` (decided per value where the value settles it; `1,234` is then unusable, never
+    /// guessed). See `encode::money`.
+    #[serde(default)]
+    pub decimal: crate::encode::money::Decimal,
 }
 
 impl PassthroughConfig {

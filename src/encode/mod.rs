@@ -10,6 +10,7 @@ pub mod band;
 pub mod bloom;
 pub mod category;
 pub mod date;
+pub mod money;
 pub mod name;
 pub mod phonetic;
 pub mod postcode;

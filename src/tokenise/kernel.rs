@@ -509,7 +509,7 @@ pub(crate) fn tokenise_chunk(
             PassType::Float => {
                 let mut b = Float64Builder::with_capacity(rows);
                 for r in start..end {
-                    b.append_option(parse_pass(value(r), pc, parse_amount));
+                    b.append_option(parse_pass(value(r), pc, |v| crate::encode::money::parse_money(v, pass.decimal)));
                 }
                 Arc::new(b.finish())
             }
@@ -613,22 +613,6 @@ fn parse_pass<T>(v: &str, c: &mut FieldCounts, parse: impl Fn(&str) -> Option<T>
 }
 
 /// Parses an amount such as `1234.5`, `£1,234.50` or `-12`.
-fn parse_amount(v: &str) -> Option<f64> {
-    let mut buf = [0u8; 40];
-    let mut n = 0;
-    for c in v.chars() {
-        match c {
-            '£' | ',' | ' ' => {}
-            c if c.is_ascii() && n < buf.len() => {
-                buf[n] = c as u8;
-                n += 1;
-            }
-            _ => return None,
-        }
-    }
-    let s = std::str::from_utf8(&buf[..n]).ok()?;
-    s.parse::<f64>().ok().filter(|x| x.is_finite())
-}
 
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
@@ -643,11 +627,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_and_booleans() {
-        assert_eq!(parse_amount("£1,234.50"), Some(1234.5));
-        assert_eq!(parse_amount("-12"), Some(-12.0));
-        assert_eq!(parse_amount("abc"), None);
-        assert_eq!(parse_amount("inf"), None);
+    fn booleans() {
         assert_eq!(parse_bool("Yes"), Some(true));
         assert_eq!(parse_bool("0"), Some(false));
         assert_eq!(parse_bool("maybe"), None);

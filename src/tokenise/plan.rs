@@ -67,6 +67,7 @@ pub(crate) struct PassPlan {
     pub column: String,
     pub kind: PassType,
     pub formats: DateFormats,
+    pub decimal: crate::encode::money::Decimal,
 }
 
 /// How a field is encoded, with its keyed MACs.
@@ -237,6 +238,7 @@ impl Plan {
                 column: t.column.clone(),
                 kind: t.kind,
                 formats: compile(&t.date_formats(), &mut problems),
+                decimal: t.decimal,
             });
         }
         if !problems.is_empty() {
