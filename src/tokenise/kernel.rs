@@ -612,8 +612,6 @@ fn parse_pass<T>(v: &str, c: &mut FieldCounts, parse: impl Fn(&str) -> Option<T>
     out
 }
 
-/// Parses an amount such as `1234.5`, `£1,234.50` or `-12`.
-
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "t" | "yes" | "y" | "1" => Some(true),
