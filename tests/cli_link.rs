@@ -155,7 +155,36 @@ fn persons_do_not_depend_on_the_order_of_extracts_and_empty_extracts_are_refused
     let again = lines[1].to_string();
     lines.push(&again);
     d.write("dup.csv", lines.join("\n") + "\n");
-    tokenise_with_key(&d, &key, "s/acute.toml", "dup.csv", "dup.parquet");
+    // Refused at the provider, by both rows …
+    let err = d.fails(
+        &[
+            "tokenise",
+            "--config",
+            "s/acute.toml",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--input",
+            "dup.csv",
+            "--output",
+            "dup.parquet",
+        ],
+        1,
+    );
+    assert!(err.contains("dup.csv: row 3, column `episode_id`: holds the same record id as row 1"), "{err}");
+    // … and by the linker, for an extract made otherwise: a tokenised extract with its first row
+    // repeated and its manifest's row count raised to match.
+    let (mut manifest, _) = pseudolink::io::manifest::Manifest::read(&d.path(&extracts[0])).unwrap();
+    let batches = crate::util::read_parquet(&d.path(&extracts[0]));
+    let mut rows: Vec<arrow_array::RecordBatch> = batches.clone();
+    rows.push(batches[0].slice(0, 1));
+    manifest.rows.read += 1;
+    manifest.rows.written += 1;
+    let mut out = pseudolink::io::parquet::ParquetOut::create(&d.path("dup.parquet"), rows[0].schema()).unwrap();
+    for b in &rows {
+        out.write(b).unwrap();
+    }
+    out.append_metadata(pseudolink::io::manifest::MANIFEST_KEY, manifest.to_json());
+    out.commit().unwrap();
     let err = d.fails(&["link", "dup.parquet", "--out", "e"], 1);
     assert!(err.contains("dup.parquet: row ") && err.contains("record id appears earlier in the extract too"), "{err}");
 }

@@ -195,7 +195,7 @@ fn structural_problems_fail_clearly() {
     d.write("bad.toml", CONFIG.replace("\"forename\"", "\"first\"").replace("\"surname\"", "\"last\""));
     let err = d.fails(
         &["tokenise", "--config", "bad.toml", "--key-file", &key, "--input", "in.csv", "--output", "o.parquet"],
-        1,
+        2,
     );
     assert!(err.contains("field 2 (given_name): the input has no column `first`"), "{err}");
     assert!(err.contains("field 3 (family_name): the input has no column `last`"), "{err}");

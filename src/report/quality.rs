@@ -55,7 +55,8 @@ pub struct QualityReport {
 pub struct NhsQuality {
     /// Input column.
     pub column: String,
-    /// Count per status (`valid`, `missing`, `bad_format`, `bad_check_digit`, `placeholder`).
+    /// Count per status (`valid`, `missing`, `bad_format`, `bad_check_digit`, `placeholder`,
+    /// `scientific_notation`, `leading_zero_lost`).
     pub statuses: BTreeMap<String, u64>,
 }
 
@@ -103,7 +104,7 @@ fn round4(x: f64) -> f64 {
 }
 
 /// NHS status counts in report order.
-pub fn nhs_statuses(counts: &[u64; 5]) -> BTreeMap<String, u64> {
+pub fn nhs_statuses(counts: &[u64; 7]) -> BTreeMap<String, u64> {
     NhsNumberStatus::ALL.iter().zip(counts).map(|(s, &n)| (s.as_str().to_string(), n)).collect()
 }
 
@@ -136,7 +137,23 @@ impl QualityReport {
             let _ = writeln!(t, "\nNHS number (column `{}`)", nhs.column);
             for s in NhsNumberStatus::ALL {
                 let n = nhs.statuses.get(s.as_str()).copied().unwrap_or(0);
-                let _ = writeln!(t, "  {:<16} {:>12} {:>7.2}%", s.as_str(), group_digits(n), pct(n));
+                let _ = writeln!(t, "  {:<19} {:>12} {:>7.2}%", s.as_str(), group_digits(n), pct(n));
+            }
+            let count = |s: NhsNumberStatus| nhs.statuses.get(s.as_str()).copied().unwrap_or(0);
+            if count(NhsNumberStatus::ScientificNotation) > 0 {
+                let _ = writeln!(
+                    t,
+                    "  hint: scientific_notation means a spreadsheet showed the NHS-number column as a number and \
+                     saved what it showed (9.43477E+09); the digits are lost. Format the column as text in the \
+                     source export (not in the spreadsheet afterwards) and export again"
+                );
+            }
+            if count(NhsNumberStatus::LeadingZeroLost) > 0 {
+                let _ = writeln!(
+                    t,
+                    "  hint: leading_zero_lost means nine digits that make a valid NHS number with a 0 in front: the \
+                     column was read as a number somewhere. Export it as text"
+                );
             }
         }
         let _ = writeln!(

@@ -23,16 +23,24 @@ pub enum NhsNumberStatus {
     BadCheckDigit,
     /// A number systems use to mean "unknown", such as 0000000000 or 9999999999.
     Placeholder,
+    /// A number in scientific notation (`9.43477E+09`): a spreadsheet showed the column as a
+    /// number and saved what it showed; the digits are lost.
+    ScientificNotation,
+    /// Nine digits that make a valid NHS number with a `0` in front: the column was read as a
+    /// number somewhere and lost its leading zero. Counted, not repaired: a guess is not a number.
+    LeadingZeroLost,
 }
 
 impl NhsNumberStatus {
     /// Every status, in report order.
-    pub const ALL: [NhsNumberStatus; 5] = [
+    pub const ALL: [NhsNumberStatus; 7] = [
         NhsNumberStatus::Valid,
         NhsNumberStatus::Missing,
         NhsNumberStatus::BadFormat,
         NhsNumberStatus::BadCheckDigit,
         NhsNumberStatus::Placeholder,
+        NhsNumberStatus::ScientificNotation,
+        NhsNumberStatus::LeadingZeroLost,
     ];
 
     /// The status as written in outputs and reports.
@@ -43,6 +51,8 @@ impl NhsNumberStatus {
             NhsNumberStatus::BadFormat => "bad_format",
             NhsNumberStatus::BadCheckDigit => "bad_check_digit",
             NhsNumberStatus::Placeholder => "placeholder",
+            NhsNumberStatus::ScientificNotation => "scientific_notation",
+            NhsNumberStatus::LeadingZeroLost => "leading_zero_lost",
         }
     }
 
@@ -88,6 +98,7 @@ impl NhsNumber {
                     any = true;
                 }
                 b' ' | b'-' | b'\t' => {}
+                _ if is_scientific(text) => return Err(NhsNumberStatus::ScientificNotation),
                 _ => return Err(NhsNumberStatus::BadFormat),
             }
         }
@@ -97,6 +108,13 @@ impl NhsNumber {
             } else {
                 Err(NhsNumberStatus::BadFormat)
             };
+        }
+        if n == 9 {
+            let mut padded = [b'0'; 10];
+            padded[1..].copy_from_slice(&digits[..9]);
+            if check_digit(&padded) == Some(padded[9] - b'0') && !padded.iter().all(|&d| d == b'0') {
+                return Err(NhsNumberStatus::LeadingZeroLost);
+            }
         }
         if n != 10 {
             return Err(NhsNumberStatus::BadFormat);
@@ -114,6 +132,18 @@ impl NhsNumber {
     pub fn digits(&self) -> &[u8; 10] {
         &self.0
     }
+}
+
+/// Whether `text` is a number in scientific notation (`9.43477E+09`, `9.434765919e9`).
+fn is_scientific(text: &str) -> bool {
+    let t = text.trim();
+    let Some((mantissa, exponent)) = t.split_once(['e', 'E']) else { return false };
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    !mantissa.is_empty()
+        && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && mantissa.chars().filter(|&c| c == '.').count() <= 1
+        && !exponent.is_empty()
+        && exponent.chars().all(|c| c.is_ascii_digit())
 }
 
 impl fmt::Debug for NhsNumber {
@@ -178,6 +208,20 @@ pub fn check_digit(digits: &[u8]) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spreadsheet_damage_has_statuses_of_its_own() {
+        for v in ["9.43477E+09", "9.434765919e9", " 9.43E+09 "] {
+            assert_eq!(NhsNumber::parse(v), Err(NhsNumberStatus::ScientificNotation), "{v}");
+        }
+        // 0123456789 is valid; without its leading zero it is nine digits.
+        assert!(NhsNumber::parse("0123456789").is_ok());
+        assert_eq!(NhsNumber::parse("123456789"), Err(NhsNumberStatus::LeadingZeroLost));
+        // Nine digits that make no valid number with a zero in front stay a bad format.
+        assert_eq!(NhsNumber::parse("123456788"), Err(NhsNumberStatus::BadFormat));
+        assert_eq!(NhsNumber::parse("9.4E+09x"), Err(NhsNumberStatus::BadFormat));
+        assert_eq!(NhsNumber::parse("E9"), Err(NhsNumberStatus::BadFormat));
+    }
+
     use super::*;
 
     #[test]

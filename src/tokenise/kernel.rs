@@ -35,7 +35,7 @@ pub struct FieldCounts {
     /// Values present but unusable (treated as missing).
     pub invalid: u64,
     /// NHS number statuses, in [`NhsNumberStatus::ALL`] order (NHS number fields only).
-    pub nhs: [u64; 5],
+    pub nhs: [u64; 7],
     /// HMAC-SHA256 evaluations made for this field (tokens and Bloom n-grams).
     pub macs: u64,
 }
