@@ -141,7 +141,14 @@ def read_extract(path: PathLike) -> pa.Table:
     import pyarrow.parquet as pq
 
     path = os.fspath(path)
-    table = pq.read_table(path)
+    if not os.path.isfile(path):
+        what = "is a folder (a Spark extract folder is read with pseudolink.spark.read_extract)" if os.path.isdir(
+            path) else "does not exist"
+        raise FileError(f"{path}: {what}")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError):
+        raise ManifestError(f"{path}: is not a readable Parquet file (it may be truncated or damaged)") from None
     # The manifest is in the file's footer; pyarrow shows only the Arrow schema's own metadata.
     footer = pq.read_metadata(path).metadata or {}
     key = MANIFEST_KEY.encode()
@@ -177,8 +184,10 @@ class Model:
             return cls(f.read())
 
     def save(self, path: PathLike) -> None:
-        """Writes the model as ``model.json``; refuses to replace an existing file."""
-        with open(os.fspath(path), "x", encoding="utf-8") as f:
+        """Writes the model as ``model.json``, private to you (0600); refuses to replace an
+        existing file."""
+        fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(self._json)
 
     def to_json(self) -> str:

@@ -11,10 +11,13 @@ works on plain Spark, over Spark Connect and on Databricks standard compute, whe
   Parquet folder with its manifest beside the parts (``_pseudolink_manifest.json``); a single
   extract file written by the command line is read too.
 - :func:`link` links extracts into persons and returns the clusters and pairs as DataFrames with
-  the command line's schemas. The extracts' token columns are gathered to the driver as Arrow
-  batches and linked there by the single-machine linker (the same persons as ``pseudolink
-  link``); the driver must hold them (about 100 bytes a record). Distributing blocking and
-  scoring across executors is described in docs/spark.md as not yet built.
+  the command line's schemas: record-level stages (identities, training, clustering) on the
+  driver, pair-level ones (blocking, comparison, scoring) on the executors, all with the single-
+  machine linker's code, so the persons are the same (docs/spark.md says what runs where).
+
+Extract and linkage folders are written to local or mounted paths (on Databricks, a
+``/Volumes/…`` or ``/dbfs/…`` path): the manifest and summary beside the parts are written with
+the driver's own file system, and the folders are made private to their owner (0700, files 0600).
 """
 
 from __future__ import annotations
@@ -75,9 +78,27 @@ def _fixed_width_again(table: pa.Table, manifest: Dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema(fields, metadata=meta))
 
 
+def _config_columns(text: Optional[str]) -> Optional[set]:
+    """The input columns a tokenise config names (``None``: every column, where Python has no
+    TOML reader, before 3.11)."""
+    try:
+        import tomllib
+    except ImportError:
+        return None
+    try:
+        cfg = tomllib.loads(text or "")
+    except ValueError:
+        return set()
+    cols = {cfg.get("record_id", {}).get("column")}
+    cols |= {f.get("column") for f in cfg.get("field", []) + cfg.get("passthrough", [])}
+    return {c for c in cols if c}
+
+
 def _config_args(config: Optional[PathLike], config_toml: Optional[str]) -> Dict[str, Optional[str]]:
     if config is not None and config_toml is not None:
         raise pseudolink.UsageError("give the tokenise config as a file (`config`) or as TOML text, not both")
+    if config is None and config_toml is None:
+        raise pseudolink.UsageError("give the tokenise config, as a file (`config`) or as TOML text (`config_toml`)")
     if config is not None:
         # Read on the driver and shipped as text: executors need not see the config file.
         with open(os.fspath(config), encoding="utf-8") as f:
@@ -128,24 +149,62 @@ def tokenise(df, config: Optional[PathLike] = None, key_file: Optional[PathLike]
     def kernel(batches):
         for batch in batches:
             table = pa.Table.from_batches([batch]).cast(pa.schema([(c, pa.string()) for c in columns]))
-            out, _ = _native.tokenise(table, key, label="DataFrame", with_order=True, **cfg)
+            out, _ = _native.tokenise(table, key, label="DataFrame batch (rows counted within the batch)",
+                                      with_order=True, **cfg)
             for b in _binary_for_spark(out).replace_schema_metadata(None).to_batches():
                 yield b
 
+    from pyspark.sql.types import (ArrayType, BinaryType, MapType, StructType, TimestampType)
+
+    config_columns = _config_columns(cfg["config_toml"])
+    for f in df.schema.fields:
+        if (config_columns is None or f.name in config_columns) and isinstance(f.dataType, (ArrayType, MapType, StructType, BinaryType, TimestampType)):
+            raise pseudolink.InputError(
+                f"DataFrame: column `{f.name}`: has type {f.dataType.simpleString()}; pseudolink reads text, number, "
+                "boolean and date columns. Export this column as text"
+            )
     text = df.select([df[c].cast("string").alias(c) for c in columns])
     result = text.mapInArrow(kernel, _spark_schema(out_schema)).orderBy(order).drop(order)
     return Tokenised(result, manifest)
 
 
-def write_extract(tokenised: Tokenised, path: PathLike, *, mode: str = "errorifexists") -> None:
-    """Writes a tokenised DataFrame as an extract folder: Parquet parts, then the manifest (with
-    the rows counted) as ``_pseudolink_manifest.json``. Spark writes the parts through its own
-    commit protocol (nothing under ``path`` until the job commits), and the manifest is written
-    last, so a folder without it is not a finished extract."""
-    path = os.fspath(path)
+def _local(path: PathLike) -> str:
+    """A local or mounted path (``file://`` stripped); other URIs are refused."""
+    p = os.fspath(path)
+    if p.startswith("file://"):
+        p = p[len("file://"):]
+    if "://" in p or p.startswith("dbfs:"):
+        raise pseudolink.UsageError(
+            f"{p}: give a local or mounted path (on Databricks a /Volumes/… or /dbfs/… path): the manifest beside "
+            "the parts is written by the driver"
+        )
+    return p
+
+
+def _private(path: str) -> None:
+    """Folders 0700 and files 0600 under ``path``, as every other pseudolink output."""
+    for root, dirs, files in os.walk(path):
+        os.chmod(root, 0o700)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o600)
+
+
+def _fresh(path: str) -> None:
+    if os.path.lexists(path):
+        raise pseudolink.UsageError(f"{path}: already exists; pseudolink never writes over a file or folder")
+
+
+def write_extract(tokenised: Tokenised, path: PathLike) -> None:
+    """Writes a tokenised DataFrame as a new extract folder: Parquet parts, then the manifest
+    (with the rows counted) as ``_pseudolink_manifest.json``. Spark writes the parts through its
+    own commit protocol, and the manifest is written last, so a folder without it is not a
+    finished extract. An existing path is refused; the folder is private (0700, files 0600)."""
+    path = _local(path)
+    _fresh(path)
     df = tokenised.df
     rows = df.count()
-    df.write.mode(mode).parquet(path)
+    df.write.mode("errorifexists").parquet(path)
+    _private(path)
     manifest = dict(tokenised.manifest)
     manifest["rows"] = {"read": rows, "written": rows}
     tmp = os.path.join(path, f".{MANIFEST_FILE}.tmp")
@@ -156,21 +215,39 @@ def write_extract(tokenised: Tokenised, path: PathLike, *, mode: str = "errorife
 
 
 def _manifest_of(path: str) -> Dict[str, Any]:
+    manifest = _read_manifest(path)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("fields"), list):
+        raise pseudolink.ManifestError(f"{path}: its manifest is not a pseudolink manifest")
+    return manifest
+
+
+def _read_manifest(path: str) -> Any:
+    if not os.path.exists(path):
+        raise pseudolink.FileError(f"{path}: does not exist")
     side = os.path.join(path, MANIFEST_FILE)
     if os.path.isdir(path):
         if not os.path.exists(side):
             raise pseudolink.ManifestError(
                 f"{path}: has no {MANIFEST_FILE}; it is not a finished pseudolink extract folder"
             )
-        with open(side, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(side, encoding="utf-8") as f:
+                return json.load(f)
+        except ValueError:
+            raise pseudolink.ManifestError(f"{path}: its {MANIFEST_FILE} is not a manifest") from None
     import pyarrow.parquet as pq
 
-    meta = pq.read_metadata(path).metadata or {}
+    try:
+        meta = pq.read_metadata(path).metadata or {}
+    except (pa.ArrowInvalid, OSError):
+        raise pseudolink.ManifestError(f"{path}: is not a readable Parquet file (it may be truncated or damaged)") from None
     raw = meta.get(pseudolink.MANIFEST_KEY.encode())
     if raw is None:
         raise pseudolink.ManifestError(f"{path}: is not a pseudolink extract (it has no manifest)")
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise pseudolink.ManifestError(f"{path}: its manifest is not a manifest") from None
 
 
 class Extract:
@@ -185,7 +262,7 @@ class Extract:
 def read_extract(spark, path: PathLike) -> Extract:
     """Reads an extract folder written by :func:`write_extract`, or an extract file written by
     ``pseudolink tokenise``/``rekey``, as a DataFrame with its manifest."""
-    path = os.fspath(path)
+    path = _local(path)
     manifest = _manifest_of(path)
     return Extract(spark.read.parquet(path), manifest, path)
 
@@ -227,12 +304,16 @@ class SparkLinkage:
         self.summary = summary
         self.log = log
 
-    def write(self, path: PathLike, *, mode: str = "errorifexists") -> None:
-        """Writes ``clusters`` and ``pairs`` under ``path`` as Parquet folders, and
-        ``model.json`` and ``summary.json`` (last) beside them."""
-        path = os.fspath(path)
-        self.clusters.write.mode(mode).parquet(os.path.join(path, "clusters"))
-        self.pairs.write.mode(mode).parquet(os.path.join(path, "pairs"))
+    def write(self, path: PathLike) -> None:
+        """Writes a new linkage folder: ``clusters`` and ``pairs`` as Parquet folders, then
+        ``model.json`` and ``summary.json`` (last: a folder without it is not a finished
+        linkage). An existing path is refused; the folder is private (0700, files 0600)."""
+        path = _local(path)
+        _fresh(path)
+        os.makedirs(path, mode=0o700)
+        self.clusters.write.mode("errorifexists").parquet(os.path.join(path, "clusters"))
+        self.pairs.write.mode("errorifexists").parquet(os.path.join(path, "pairs"))
+        _private(path)
         for name, text in (("model.json", self.model.to_json()), ("summary.json", json.dumps(self.summary, indent=2))):
             fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -245,6 +326,10 @@ def _gather(xs: List[Extract]) -> List[pa.Table]:
     manifest the driver checks the gathered columns against leaves them out accordingly."""
     tables = []
     for x in xs:
+        # The whole file's columns against the whole manifest first (no column added, dropped or
+        # retyped, pass-through ones included), on an empty table of the DataFrame's schema.
+        empty = _collect_arrow(x.df.limit(0))
+        _native.manifest_of(_fixed_width_again(empty, dict(x.manifest, rows={"read": 0, "written": 0})), x.label)
         wanted = ["record_id"] + [c["name"] for f in x.manifest["fields"] for c in f["columns"]]
         present = [c for c in wanted if c in x.df.columns]
         table = _collect_arrow(x.df.select(*present))
@@ -287,7 +372,7 @@ def _candidates(spark, session, reps):
                 f"blocking rule [{', '.join(names[ri])}] would add up to {_group_digits(bound)} candidate pairs to the "
                 f"{_group_digits(found)} before it, more than the limit of {_group_digits(max_pairs)} (its largest "
                 f"block holds {largest} identities): the rules are too loose for these extracts, or blocks hold many "
-                "unrelated records. Tighten the blocking rules, lower max_block, or raise max_pairs if this is expected"
+                "unrelated records. Tighten the blocking rules, lower --max-block, or raise --max-pairs if this is expected"
             )
         kept = keyed.join(sizes.where(~big).select(*cols), cols)
         left = kept.select([F.col(c).alias("l_" + c) for c in kept.columns])
@@ -339,7 +424,7 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
 
     xs = [e if isinstance(e, Extract) else read_extract(spark, e) for e in extracts]
     tables = _gather(xs)
-    labels = [x.label for x in xs]
+    labels = list(options.pop("labels", None) or [x.label for x in xs])
     model = options.pop("model", None)
     for k in ("config", "linkage_key"):
         if options.get(k) is not None:

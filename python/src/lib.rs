@@ -25,29 +25,39 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
 create_exception!(
-    _native,
+    pseudolink,
     PseudolinkError,
     PyException,
     "A pseudolink error: the message says what, where and what to do, never a value."
 );
-create_exception!(_native, ConfigError, PseudolinkError, "A config (tokenise or link) has problems; all are listed.");
-create_exception!(_native, UsageError, PseudolinkError, "A call asked for something that cannot be done.");
 create_exception!(
-    _native,
+    pseudolink,
+    ConfigError,
+    PseudolinkError,
+    "A config (tokenise or link) has problems; all are listed."
+);
+create_exception!(pseudolink, UsageError, PseudolinkError, "A call asked for something that cannot be done.");
+create_exception!(
+    pseudolink,
     KeyFileError,
     PseudolinkError,
     "A key file is missing, malformed, not private or of the wrong kind."
 );
-create_exception!(_native, InputError, PseudolinkError, "An input has a structural problem at a known row and column.");
 create_exception!(
-    _native,
+    pseudolink,
+    InputError,
+    PseudolinkError,
+    "An input has a structural problem at a known row and column."
+);
+create_exception!(
+    pseudolink,
     ManifestError,
     PseudolinkError,
     "A pseudonymised extract is not one pseudolink can link (its manifest)."
 );
-create_exception!(_native, CheckError, PseudolinkError, "A check the call was asked to make did not pass.");
-create_exception!(_native, OutputError, PseudolinkError, "An output could not be written.");
-create_exception!(_native, FileError, PseudolinkError, "A file could not be read, written, created or renamed.");
+create_exception!(pseudolink, CheckError, PseudolinkError, "A check the call was asked to make did not pass.");
+create_exception!(pseudolink, OutputError, PseudolinkError, "An output could not be written.");
+create_exception!(pseudolink, FileError, PseudolinkError, "A file could not be read, written, created or renamed.");
 
 /// The library's error as the matching Python exception, with its message.
 fn py_err(e: pseudolink::Error) -> PyErr {

@@ -232,3 +232,17 @@ def test_write_extract_never_replaces_a_file(population, fresh):
     with pytest.raises(pseudolink.PseudolinkError):
         pseudolink.write_extract(table, path)
     assert path.read_text() == "precious"
+
+
+def test_errors_pickle_and_models_are_private(population, fresh):
+    import pickle
+
+    e = pickle.loads(pickle.dumps(pseudolink.ManifestError("m")))
+    assert isinstance(e, pseudolink.ManifestError) and str(e) == "m"
+    model = pseudolink.link(extract_tables(population)).model
+    model.save(fresh / "model.json")
+    assert stat.S_IMODE(os.stat(fresh / "model.json").st_mode) == 0o600
+    with pytest.raises(pseudolink.UsageError, match="give the tokenise config"):
+        pseudolink.tokenise(read_source(population, "gp"), None, population.key)
+    with pytest.raises(pseudolink.FileError, match="is a folder"):
+        pseudolink.read_extract(fresh)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pyarrow.parquet as pq
 import pytest
@@ -70,6 +71,15 @@ def test_spark_link_gives_the_clis_persons(spark, population20k, fresh):
     result.write(out)
     assert (out / "summary.json").exists()
     assert spark.read.parquet(str(out / "clusters")).count() == len(cli)
+    # Private, and never written over.
+    for root, dirs, files in os.walk(out):
+        assert stat.S_IMODE(os.stat(root).st_mode) == 0o700, root
+        for f in files:
+            assert stat.S_IMODE(os.stat(os.path.join(root, f)).st_mode) == 0o600, f
+    before = (out / "summary.json").read_bytes()
+    with pytest.raises(pseudolink.UsageError, match="already exists"):
+        result.write(out)
+    assert (out / "summary.json").read_bytes() == before
 
 
 def test_spark_tokenise_gives_the_clis_tokens(spark, population, fresh):
@@ -110,6 +120,21 @@ def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
     with pytest.raises(pseudolink.ManifestError, match="no _pseudolink_manifest.json"):
         os.makedirs(fresh / "empty")
         plspark.read_extract(spark, fresh / "empty")
+    # A folder written twice: refused, never half replaced.
+    with pytest.raises(pseudolink.UsageError, match="already exists"):
+        plspark.write_extract(tok, out)
+    # Columns added to a folder's parts without its manifest knowing: refused as on the command line.
+    from pyspark.sql import functions as F
+
+    forged = fresh / "gp_forged"
+    plspark.read_extract(spark, out).df.withColumn("surname", F.lit("Zqxcanary")).write.parquet(str(forged))
+    (forged / plspark.MANIFEST_FILE).write_text((out / plspark.MANIFEST_FILE).read_text())
+    with pytest.raises(pseudolink.ManifestError, match="surname") as e:
+        plspark.link(spark, [acute, forged])
+    assert "Zqxcanary" not in str(e.value)
+    # A column of a type tokenise does not read is refused by name, never cast silently.
+    with pytest.raises(pseudolink.InputError, match="has type array"):
+        plspark.tokenise(gp.withColumn("Postcode", F.array(F.col("Postcode"))), population.synth / "gp.toml", population.key)
     resistant = 'profile = "resistant"\n' + (population.synth / "gp.toml").read_text()
     with pytest.raises(pseudolink.PseudolinkError):
         plspark.tokenise(gp, key_file=population.key, config_toml=resistant)
