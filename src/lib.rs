@@ -65,6 +65,7 @@ pub mod encode;
 pub mod error;
 pub mod evaluate;
 pub mod fuzzing;
+pub mod init;
 pub mod inspect;
 pub mod io;
 pub mod link;

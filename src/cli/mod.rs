@@ -4,6 +4,7 @@ mod audit;
 mod demo;
 mod evaluate;
 mod explain;
+mod init;
 mod inspect;
 mod keygen;
 mod link;
@@ -54,6 +55,8 @@ pub struct Cli {
 pub enum Command {
     /// Make a new secret project key (run once, by the project's key custodian).
     Keygen(keygen::Args),
+    /// Propose a tokenise config from an extract itself (a provider's first step)
+    Init(init::Args),
     /// Turn a provider's extract into a pseudonymised Parquet extract.
     Tokenise(tokenise::Args),
     /// Show a pseudonymised extract's manifest, schema and row counts.
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     crate::io::atomic::set_group_readable(cli.group_readable);
     match cli.command {
         Command::Keygen(a) => keygen::run(a, quiet),
+        Command::Init(a) => init::run(a, quiet),
         Command::Tokenise(a) => tokenise::run(a, quiet),
         Command::Inspect(a) => inspect::run(a),
         Command::Rekey(a) => rekey::run(a, quiet),

@@ -1,0 +1,98 @@
+//! `pseudolink init`: a commented tokenise config proposed from the extract itself.
+
+use std::path::PathBuf;
+
+use crate::config::TokeniseConfig;
+use crate::error::{Error, Result, group_digits};
+use crate::init::{Proposal, propose, render, sniff};
+
+/// Arguments of `init`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Reads the start of EXTRACT (a CSV as exported) and writes CONFIG: the delimiter, text encoding
+and header found, the record id column, each identifying field (NHS number, names, date of
+birth with its format, postcode, sex) found by column name and value shape, and the columns
+that could pass through (dates, amounts, yes/no flags, short codes), each marked for review.
+Free text is left out and listed. Values are tested, never printed or written.
+
+Before writing, the proposed config is checked against the whole file as `tokenise --check`
+would check it; a config that would fail is not written. Review it, then run
+`pseudolink tokenise --check --config CONFIG --input EXTRACT`.
+
+EXAMPLE:
+  pseudolink init acute_extract.csv --out acute.toml --source acute")]
+pub struct Args {
+    /// The provider's extract (CSV).
+    pub extract: PathBuf,
+    /// The config to write (never over an existing file).
+    #[arg(long, value_name = "CONFIG")]
+    pub out: PathBuf,
+    /// The source code recorded in the extract (default: from the file name).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+}
+
+/// A source code from a file name: lower case, letters, digits, `-` and `_`, at most 32.
+fn source_from(path: &std::path::Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let s: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(32)
+        .collect();
+    if s.is_empty() { "extract".into() } else { s }
+}
+
+pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+    if args.out.exists() {
+        return Err(Error::usage(format!(
+            "{}: already exists; init never writes over a file. Choose another --out",
+            args.out.display()
+        )));
+    }
+    crate::io::outputs::check(&[&args.out], &[crate::io::outputs::Input { path: &args.extract, what: "the extract" }])?;
+    let sniffed = sniff(&args.extract)?;
+    let proposals = propose(&sniffed);
+    let source = args.source.clone().unwrap_or_else(|| source_from(&args.extract));
+    let text = render(&sniffed, &proposals, &source, &args.extract);
+    let config = TokeniseConfig::from_toml_str(&text, &args.out)?;
+    let report = crate::tokenise::check(&config, None, &args.extract, None).map_err(|e| {
+        Error::usage(format!(
+            "the config proposed for {} does not tokenise the whole file ({e}); nothing was written. Write the config \
+             by hand from docs/config.md",
+            args.extract.display()
+        ))
+    })?;
+    crate::io::atomic::write_atomic(&args.out, text.as_bytes())?;
+    if !quiet {
+        let name = |c: usize| format!("`{}`", sniffed.columns[c]);
+        let mut fields = Vec::new();
+        let mut pass = Vec::new();
+        let mut left = 0;
+        let mut id = String::from("none");
+        for (c, p) in proposals.iter().enumerate() {
+            match p {
+                Proposal::RecordId => id = name(c),
+                Proposal::Field(kind, _) => fields.push(format!("{kind} {}", name(c))),
+                Proposal::Passthrough(kind, _, _) => pass.push(format!("{} ({kind})", name(c))),
+                Proposal::LeftOut(_) => left += 1,
+            }
+        }
+        eprintln!(
+            "pseudolink: proposed {} for {}: delimiter {:?}, {}, {}; record id {id}; fields: {}; pass-through (review \
+             each): {}; {left} columns left out. Checked on all {} rows: it tokenises the file as it stands",
+            args.out.display(),
+            args.extract.display(),
+            sniffed.delimiter,
+            match sniffed.encoding {
+                crate::config::TextEncoding::Utf8 => "UTF-8",
+                crate::config::TextEncoding::Windows1252 => "Windows-1252",
+            },
+            if sniffed.has_header { "a header row" } else { "no header row" },
+            if fields.is_empty() { "none".into() } else { fields.join(", ") },
+            if pass.is_empty() { "none".into() } else { pass.join(", ") },
+            group_digits(report.rows_read)
+        );
+    }
+    Ok(())
+}

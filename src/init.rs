@@ -1,0 +1,370 @@
+//! `init`: a tokenise config proposed from the extract itself, for a provider's first run.
+//!
+//! From a sample of the file's start, [`sniff`] finds the text encoding (UTF-8, else
+//! Windows-1252), the delimiter (the one giving every sampled row the same number of fields,
+//! more than one), and whether the first row is a header. [`propose`] then types each column by
+//! its name and the shape of its values — valid NHS numbers, dates (and their format),
+//! postcodes, sex codes, amounts of money, short codes, unique ids — and [`render`] writes a
+//! commented config. Values are only ever tested, never printed or written: the config holds
+//! column names (header text) and settings.
+//!
+//! A proposal is conservative where the IG team must decide: only dates, amounts, yes/no flags and
+//! short codes are proposed as pass-through, each marked for review; free text is left out.
+
+use std::path::Path;
+
+use crate::config::TextEncoding;
+use crate::encode::Outcome;
+use crate::encode::date::{DateFormats, parse_date};
+use crate::encode::money::{Decimal, parse_money};
+use crate::error::{Error, Location, Result};
+use crate::token::NhsNumber;
+
+/// Bytes read from the start of the file.
+const SAMPLE_BYTES: usize = 1 << 20;
+/// Data rows examined per column.
+const SAMPLE_ROWS: usize = 5_000;
+/// Date formats tried, most specific first; four-digit years only (two-digit years are left to
+/// the IG team: which century "61" means is not a guess to make silently).
+const DATE_FORMATS: [&str; 9] =
+    ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%m/%d/%Y"];
+
+/// What the start of the file shows.
+#[derive(Debug, Clone)]
+pub struct Sniffed {
+    /// Text encoding.
+    pub encoding: TextEncoding,
+    /// Field delimiter.
+    pub delimiter: char,
+    /// Whether the first row is a header.
+    pub has_header: bool,
+    /// Column names (the header, or `column_1` …).
+    pub columns: Vec<String>,
+    /// Sampled data rows (never shown).
+    rows: Vec<Vec<String>>,
+}
+
+/// Reads the start of `path` and works out how to read it.
+pub fn sniff(path: &Path) -> Result<Sniffed> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(SAMPLE_BYTES);
+    std::fs::File::open(path)
+        .map_err(|e| Error::io("opening input", path, e))?
+        .take(SAMPLE_BYTES as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading input", path, e))?;
+    // Whole lines only.
+    if bytes.len() == SAMPLE_BYTES {
+        if let Some(end) = bytes.iter().rposition(|&b| b == b'\n') {
+            bytes.truncate(end + 1);
+        }
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let (text, encoding) = match std::str::from_utf8(body) {
+        Ok(t) => (t.to_string(), TextEncoding::Utf8),
+        Err(_) => {
+            (encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0.into_owned(), TextEncoding::Windows1252)
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(Error::input(Location::file(path), "is empty; export the extract again, with its header row"));
+    }
+    let mut best: Option<(char, Vec<Vec<String>>)> = None;
+    for d in [',', '|', '\t', ';'] {
+        let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .delimiter(d as u8)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes())
+            .records()
+            .filter_map(|r| r.ok())
+            .filter(|r| !r.iter().all(|f| f.trim().is_empty()))
+            .take(SAMPLE_ROWS + 1)
+            .map(|r| r.iter().map(str::to_string).collect())
+            .collect();
+        let width = rows.first().map_or(0, Vec::len);
+        let consistent = width > 1 && rows.iter().all(|r| r.len() == width);
+        if consistent && best.as_ref().is_none_or(|(_, b)| width > b[0].len()) {
+            best = Some((d, rows));
+        }
+    }
+    let Some((delimiter, mut rows)) = best else {
+        return Err(Error::input(
+            Location::file(path),
+            "could not be read as a delimited file (comma, pipe, tab or semicolon with the same number of fields on \
+             every row); export it as CSV",
+        ));
+    };
+    let looks_like_data = |f: &str| {
+        let t = f.trim();
+        t.is_empty()
+            || t.chars().all(|c| c.is_ascii_digit() || " .-/£,:".contains(c))
+            || parse_date(t, &DateFormats::defaults(), 1000, 3000).0 == Outcome::Value
+    };
+    let first = rows[0].clone();
+    let unique = first.iter().collect::<std::collections::BTreeSet<_>>().len() == first.len();
+    let has_header = unique && !first.iter().any(|f| looks_like_data(f));
+    let columns = if has_header {
+        rows.remove(0);
+        first.iter().map(|f| f.trim().to_string()).collect()
+    } else {
+        (1..=first.len()).map(|i| format!("column_{i}")).collect()
+    };
+    Ok(Sniffed { encoding, delimiter, has_header, columns, rows })
+}
+
+/// What a column is proposed to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proposal {
+    /// The record id.
+    RecordId,
+    /// An identifying field of this type (`nhs_number`, `given_name` …), with date formats.
+    Field(&'static str, Option<String>),
+    /// A pass-through column of this type, with date formats or a decimal convention.
+    Passthrough(&'static str, Option<String>, Option<Decimal>),
+    /// Left out, with the reason.
+    LeftOut(&'static str),
+}
+
+/// Share of the non-empty values of column `c` for which `test` holds, and how many there are.
+fn share(s: &Sniffed, c: usize, mut test: impl FnMut(&str) -> bool) -> (f64, usize) {
+    let values: Vec<&str> =
+        s.rows.iter().filter_map(|r| r.get(c)).map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+    if values.is_empty() {
+        return (0.0, 0);
+    }
+    (values.iter().filter(|v| test(v)).count() as f64 / values.len() as f64, values.len())
+}
+
+/// The date format that reads at least 90% of column `c`'s values, if any.
+fn date_format(s: &Sniffed, c: usize) -> Option<&'static str> {
+    DATE_FORMATS.into_iter().find(|f| {
+        let Ok(formats) = DateFormats::new(&[f.to_string()]) else { return false };
+        share(s, c, |v| parse_date(v, &formats, 1880, 2100).0 == Outcome::Value).0 >= 0.9
+    })
+}
+
+fn name_has(name: &str, words: &[&str]) -> bool {
+    let n: String = name.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    let squashed: String = n.split_whitespace().collect();
+    words.iter().any(|w| {
+        let w2: String = w.split_whitespace().collect();
+        n.split_whitespace().any(|t| t == *w) || squashed.contains(&w2) && w2.len() > 3
+    })
+}
+
+/// A proposal per column, in column order.
+pub fn propose(s: &Sniffed) -> Vec<Proposal> {
+    let n = s.columns.len();
+    let mut out = vec![Proposal::LeftOut("free text or not recognised: left out"); n];
+    let mut taken = std::collections::BTreeSet::new();
+    let assign =
+        |out: &mut Vec<Proposal>, taken: &mut std::collections::BTreeSet<&'static str>, c: usize, p: Proposal| {
+            if let Proposal::Field(kind, _) = &p {
+                if !taken.insert(*kind) {
+                    return;
+                }
+            }
+            out[c] = p;
+        };
+    for c in 0..n {
+        let name = &s.columns[c];
+        let nhs = share(s, c, |v| NhsNumber::parse(v).is_ok()).0;
+        if name_has(name, &["nhs", "nhs number", "nhsno"]) && nhs >= 0.5 || nhs >= 0.8 {
+            assign(&mut out, &mut taken, c, Proposal::Field("nhs_number", None));
+            continue;
+        }
+        if name_has(name, &["forename", "forenames", "given", "first name", "firstname", "given name"]) {
+            assign(&mut out, &mut taken, c, Proposal::Field("given_name", None));
+            continue;
+        }
+        if name_has(name, &["surname", "family", "last name", "lastname", "family name"]) {
+            assign(&mut out, &mut taken, c, Proposal::Field("family_name", None));
+            continue;
+        }
+        let date = date_format(s, c);
+        if let (true, Some(f)) = (name_has(name, &["dob", "birth", "date of birth", "birthdate"]), date) {
+            assign(&mut out, &mut taken, c, Proposal::Field("date_of_birth", Some(f.to_string())));
+            continue;
+        }
+        let mut pc = String::new();
+        let postcode = share(s, c, |v| crate::encode::postcode::normalise_postcode(v, &mut pc).0 == Outcome::Value).0;
+        if name_has(name, &["postcode", "post code", "postal code"]) && postcode >= 0.5 || postcode >= 0.8 {
+            assign(&mut out, &mut taken, c, Proposal::Field("postcode", None));
+            continue;
+        }
+        let sex = share(s, c, |v| crate::encode::category::normalise_sex(v).0 == Outcome::Value).0;
+        if name_has(name, &["sex", "gender"]) && sex >= 0.8 {
+            assign(&mut out, &mut taken, c, Proposal::Field("sex", None));
+            continue;
+        }
+        if let Some(f) = date {
+            out[c] = Proposal::Passthrough("date", Some(f.to_string()), None);
+            continue;
+        }
+        let money_name = name_has(name, &["cost", "price", "amount", "tariff", "spend", "charge", "fee"]);
+        let points = share(s, c, |v| parse_money(v, Decimal::Point).is_some()).0;
+        let commas = share(s, c, |v| parse_money(v, Decimal::Comma).is_some()).0;
+        let pounds = share(s, c, |v| v.contains('£')).0;
+        if (money_name || pounds >= 0.5) && points.max(commas) >= 0.9 {
+            let decimal = if points >= 0.99 {
+                Decimal::Point
+            } else if commas >= 0.99 {
+                Decimal::Comma
+            } else {
+                Decimal::Auto
+            };
+            out[c] = Proposal::Passthrough("float", None, Some(decimal));
+            continue;
+        }
+        let flag = share(s, c, |v| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "true" | "false" | "t" | "f" | "yes" | "no" | "y" | "n" | "1" | "0"
+            )
+        });
+        if flag.0 >= 0.99 && flag.1 > 0 {
+            out[c] = Proposal::Passthrough("boolean", None, None);
+            continue;
+        }
+        // Short codes (a setting, a method of admission): few distinct short values.
+        let values: std::collections::BTreeSet<&str> =
+            s.rows.iter().filter_map(|r| r.get(c)).map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+        let rows_with = s.rows.iter().filter(|r| r.get(c).is_some_and(|v| !v.trim().is_empty())).count();
+        let is_id_name = name_has(name, &["id", "ref", "reference", "number", "no", "key"]);
+        if !is_id_name
+            && !values.is_empty()
+            && values.len() <= 50
+            && values.len() * 4 <= rows_with.max(1)
+            && values.iter().all(|v| v.len() <= 30)
+        {
+            out[c] = Proposal::Passthrough("string", None, None);
+        }
+    }
+    // The record id: a column whose sampled values are all present and distinct, by its name
+    // first, never an identifying field.
+    let unique = |c: usize| {
+        let vals: Vec<&str> = s.rows.iter().filter_map(|r| r.get(c)).map(|v| v.trim()).collect();
+        !vals.is_empty()
+            && vals.iter().all(|v| !v.is_empty())
+            && vals.iter().collect::<std::collections::BTreeSet<_>>().len() == vals.len()
+    };
+    let free = |c: usize| !matches!(out[c], Proposal::Field(..));
+    let by_name = (0..n).find(|&c| {
+        free(c)
+            && unique(c)
+            && name_has(
+                &s.columns[c],
+                &["id", "ref", "reference", "episode", "encounter", "attendance", "record", "key"],
+            )
+    });
+    if let Some(c) = by_name.or_else(|| (0..n).find(|&c| free(c) && unique(c))) {
+        out[c] = Proposal::RecordId;
+    }
+    out
+}
+
+/// Quotes `s` as a TOML basic string.
+fn quoted(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c if c.is_control() => q.push_str(&format!("\\u{:04X}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// The commented config for `s` and `proposals`, with `source` as its source code.
+pub fn render(s: &Sniffed, proposals: &[Proposal], source: &str, input: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    let _ = writeln!(t, "# Tokenise config proposed by `pseudolink init` from {}.", input.display());
+    let _ =
+        writeln!(t, "# Review every line before the first run: `pseudolink tokenise --check` reads the file with it,");
+    let _ = writeln!(t, "# and docs/config.md explains each setting. Only the columns below leave your organisation:");
+    let _ = writeln!(t, "# identifying fields as keyed tokens, pass-through columns in clear.\n");
+    let _ = writeln!(t, "source = {}\n", quoted(source));
+    let _ = writeln!(t, "[input]");
+    let _ = writeln!(t, "delimiter = {}", quoted(&s.delimiter.to_string()));
+    let enc = match s.encoding {
+        TextEncoding::Utf8 => "utf-8",
+        TextEncoding::Windows1252 => "windows-1252",
+    };
+    let _ = writeln!(t, "encoding = {}", quoted(enc));
+    let _ = writeln!(t, "has_header = {}", s.has_header);
+    if !s.has_header {
+        let _ =
+            writeln!(t, "# The first row holds values, not names: columns are named column_1, column_2 … in order.");
+    }
+    let _ = writeln!(t);
+    match proposals.iter().position(|p| *p == Proposal::RecordId) {
+        Some(c) => {
+            let _ = writeln!(t, "[record_id]");
+            let _ = writeln!(
+                t,
+                "# Unique on every sampled row. Pseudonymised (a keyed token) unless you set mode = \"keep\"."
+            );
+            let _ = writeln!(t, "column = {}\n", quoted(&s.columns[c]));
+        }
+        None => {
+            let _ = writeln!(t, "[record_id]");
+            let _ =
+                writeln!(t, "# No column was unique on every sampled row: name the export's row or episode id here.");
+            let _ = writeln!(t, "column = \"\"\n");
+        }
+    }
+    for (c, p) in proposals.iter().enumerate() {
+        if let Proposal::Field(kind, formats) = p {
+            let _ = writeln!(t, "[[field]]");
+            let _ = writeln!(t, "column = {}", quoted(&s.columns[c]));
+            let _ = writeln!(t, "type = {}", quoted(kind));
+            if let Some(f) = formats {
+                let _ = writeln!(t, "formats = [{}]", quoted(f));
+            }
+            let _ = writeln!(t);
+        }
+    }
+    for (c, p) in proposals.iter().enumerate() {
+        if let Proposal::Passthrough(kind, formats, decimal) = p {
+            let _ = writeln!(t, "# Leaves in clear: keep only if your data-sharing agreement allows this column.");
+            let _ = writeln!(t, "[[passthrough]]");
+            let _ = writeln!(t, "column = {}", quoted(&s.columns[c]));
+            let _ = writeln!(t, "type = {}", quoted(kind));
+            if let Some(f) = formats {
+                let _ = writeln!(t, "formats = [{}]", quoted(f));
+            }
+            match decimal {
+                Some(Decimal::Comma) => {
+                    let _ = writeln!(t, "decimal = \",\"");
+                }
+                Some(Decimal::Auto) => {
+                    let _ = writeln!(
+                        t,
+                        "decimal = \"auto\"   # both conventions seen; ambiguous values (1,234) are counted unusable"
+                    );
+                }
+                _ => {}
+            }
+            let _ = writeln!(t);
+        }
+    }
+    let left: Vec<String> = proposals
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, Proposal::LeftOut(_)))
+        .map(|(c, _)| quoted(&s.columns[c]))
+        .collect();
+    if !left.is_empty() {
+        let _ =
+            writeln!(t, "# Left out (free text, or not recognised; add a [[field]] or [[passthrough]] to use one):");
+        for l in left {
+            let _ = writeln!(t, "#   {l}");
+        }
+    }
+    t
+}
