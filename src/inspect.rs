@@ -22,6 +22,51 @@ pub struct Inspection {
     pub rows: u64,
     /// Parquet row groups.
     pub row_groups: usize,
+    /// Columns readable without a key, with why each is there.
+    pub in_clear: Vec<(String, String)>,
+    /// The file's size in bytes.
+    pub bytes: u64,
+    /// The file's SHA-256, for the recipient to check what arrived.
+    pub sha256: String,
+}
+
+/// A file's size and SHA-256 (hex).
+pub fn digest(path: &Path) -> Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| crate::error::Error::io("reading", path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(|e| crate::error::Error::io("reading", path, e))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((n, hex::encode(h.finalize())))
+}
+
+/// The lines saying what leaves in clear and what to send, as `inspect` and `tokenise` end.
+pub fn what_leaves(file: &str, manifest: &Manifest, bytes: u64, sha256: &str) -> String {
+    let mut t = String::new();
+    let in_clear = manifest.in_clear();
+    let _ = writeln!(t, "leaves in clear (readable without a key):");
+    if in_clear.is_empty() {
+        let _ = writeln!(t, "  nothing: every column is a keyed token or Bloom filter");
+    }
+    for (c, why) in &in_clear {
+        let _ = writeln!(t, "  {c:<24} {why}");
+    }
+    let _ = writeln!(t, "everything else is keyed tokens and Bloom filters under key id {}.", manifest.key_id);
+    let _ = writeln!(
+        t,
+        "send: {file} ({} bytes, SHA-256 {sha256}); the recipient checks the SHA-256 and the key id",
+        group_digits(bytes)
+    );
+    t
 }
 
 /// Reads an extract's manifest and schema.
@@ -32,12 +77,16 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         crate::error::Error::manifest(path, "its schema could not be read as Arrow; the file may be damaged")
     })?;
     let schema = arrow.fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
+    let (bytes, sha256) = digest(path)?;
     Ok(Inspection {
         file: path.display().to_string(),
         rows: meta.file_metadata().num_rows().max(0) as u64,
         row_groups: meta.num_row_groups(),
+        in_clear: manifest.in_clear(),
         manifest,
         schema,
+        bytes,
+        sha256,
     })
 }
 
@@ -99,6 +148,8 @@ impl Inspection {
         for (name, ty) in &self.schema {
             let _ = writeln!(t, "  {name:<24} {ty}");
         }
+        let _ = writeln!(t);
+        t.push_str(&what_leaves(&self.file, &self.manifest, self.bytes, &self.sha256));
         t
     }
 }

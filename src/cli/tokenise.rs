@@ -148,6 +148,10 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             group_digits((r.rows_written as f64 / secs) as u64),
             text_path.display()
         );
+        let (bytes, sha256) = crate::inspect::digest(&output)?;
+        for line in crate::inspect::what_leaves(&output.display().to_string(), &done.manifest, bytes, &sha256).lines() {
+            eprintln!("pseudolink: {line}");
+        }
     }
     Ok(())
 }

@@ -140,6 +140,35 @@ impl Manifest {
         Ok(m)
     }
 
+    /// Every column of the extract that is not a keyed token or Bloom filter — what leaves the
+    /// provider readable — with why it is there.
+    pub fn in_clear(&self) -> Vec<(String, String)> {
+        use crate::io::schema::Encoding;
+        let mut out = Vec::new();
+        if self.record_id_mode == crate::config::RecordIdMode::Keep {
+            out.push((
+                schema::RECORD_ID.to_string(),
+                "your record id as it is (record_id mode = \"keep\")".to_string(),
+            ));
+        }
+        for f in &self.fields {
+            for c in &f.columns {
+                let why = match c.encoding {
+                    Encoding::Token | Encoding::Bloom => continue,
+                    Encoding::Status => "NHS-number status (valid, missing, bad_format …; no digits)".to_string(),
+                    Encoding::Plain => format!("{} as a category (plain = true)", f.kind.as_str()),
+                    Encoding::Year => "year of birth (release_year = true)".to_string(),
+                    Encoding::Band => "name frequency band 1-3 (the resistant profile)".to_string(),
+                };
+                out.push((c.name.clone(), why));
+            }
+        }
+        for p in &self.passthrough {
+            out.push((p.name.clone(), format!("pass-through {} column ([[passthrough]])", p.kind.as_str())));
+        }
+        out
+    }
+
     /// Reads the manifest of a pseudonymised extract, checking it is one this build reads.
     pub fn read(path: &Path) -> Result<(Manifest, ParquetMetaData)> {
         let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
