@@ -18,7 +18,8 @@ use crate::tokenise::{TokeniseOptions, tokenise};
 The key is read from the file named by --key-file or, failing that, by the PSEUDOLINK_KEY_FILE
 environment variable; never from a command-line value. The key file must be private (mode 0600).
 
-Writes OUT.parquet, and beside it OUT.quality.json and OUT.quality.txt (the data-quality report
+Writes OUT.parquet, and beside it OUT.issues.csv (each row with an unusable value: row, column
+and reason, never the value), OUT.quality.json and OUT.quality.txt (the data-quality report
 for the IG team). Outputs appear only when complete. Records with an unusable value (an NHS
 number failing its check digit, an unreadable date) are kept and counted in the report; a
 structural problem (a missing column, a ragged row, undecodable text) stops the run with a
@@ -82,8 +83,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         return Err(Error::usage("--batch-rows must be at least 1"));
     }
     let (json_path, text_path) = report_paths(&output, args.report.as_deref());
+    let issues_path = issues_path(&json_path);
     outputs::check(
-        &[&output, &json_path, &text_path],
+        &[&output, &json_path, &text_path, &issues_path],
         &[
             Input { path: &args.input, what: "the input extract" },
             Input { path: &args.config, what: "the config" },
@@ -94,6 +96,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     // is written, and the extract is removed again if a report cannot be completed.
     let mut json_out = AtomicFile::create(&json_path)?;
     let mut text_out = AtomicFile::create(&text_path)?;
+    let mut issues_out = AtomicFile::create(&issues_path)?;
     let by_bytes = config.input_format(&args.input)? == InputFormat::Csv;
     let pb = super::progress::bar(quiet, by_bytes);
     let progress = |rows: u64, done: u64, total: Option<u64>| {
@@ -112,12 +115,22 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         let (j, t) = (done.report.to_json(), done.report.to_text());
         json_out.file().write_all(j.as_bytes()).map_err(|e| Error::io("writing", &json_path, e))?;
         text_out.file().write_all(t.as_bytes()).map_err(|e| Error::io("writing", &text_path, e))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let csv_err = |_| Error::output(&issues_path, "could not be written".to_string());
+        w.write_record(["row", "column", "reason"]).map_err(csv_err)?;
+        for i in &done.issues {
+            w.write_record([i.row.to_string().as_str(), i.column.as_str(), i.reason]).map_err(csv_err)?;
+        }
+        let bytes = w.into_inner().map_err(|_| Error::output(&issues_path, "could not be written".to_string()))?;
+        issues_out.file().write_all(&bytes).map_err(|e| Error::io("writing", &issues_path, e))?;
         json_out.commit()?;
-        text_out.commit()
+        text_out.commit()?;
+        issues_out.commit()
     })();
     if let Err(e) = reports {
         let _ = std::fs::remove_file(&output);
         let _ = std::fs::remove_file(&json_path);
+        let _ = std::fs::remove_file(&text_path);
         return Err(e);
     }
     if args.json {
@@ -148,6 +161,19 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             group_digits((r.rows_written as f64 / secs) as u64),
             text_path.display()
         );
+        if !done.issues.is_empty() {
+            eprintln!(
+                "pseudolink: {} rows with an unusable value are listed by row, column and reason (never the value) in \
+                 {}{}",
+                group_digits(done.issues.len() as u64 + done.issues_not_listed),
+                issues_path.display(),
+                if done.issues_not_listed > 0 {
+                    format!(" (the first {}; the quality report counts them all)", group_digits(done.issues.len() as u64))
+                } else {
+                    String::new()
+                }
+            );
+        }
         let (bytes, sha256) = crate::inspect::digest(&output)?;
         for line in crate::inspect::what_leaves(&output.display().to_string(), &done.manifest, bytes, &sha256).lines() {
             eprintln!("pseudolink: {line}");
@@ -181,6 +207,13 @@ fn check(args: &Args, config: &TokeniseConfig, quiet: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The issues file beside the report: `X.quality.json` → `X.issues.csv`.
+fn issues_path(json: &Path) -> PathBuf {
+    let name = json.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = name.strip_suffix(".quality.json").or_else(|| name.strip_suffix(".json")).unwrap_or(&name);
+    json.with_file_name(format!("{stem}.issues.csv"))
 }
 
 /// The report's JSON and text paths: `--report` or `OUT.quality.json`, and `.txt` beside it.

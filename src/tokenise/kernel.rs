@@ -211,6 +211,33 @@ pub(crate) struct Chunk {
     pub batch: RecordBatch,
     pub counts: Counts,
     pub order: Vec<u64>,
+    /// Rows with an unusable value: (row, column, reason), in row order per column.
+    pub issues: Vec<Issue>,
+}
+
+/// A row's unusable value, for the provider's issues file: where and why, never the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Issue {
+    /// 1-based data row.
+    pub row: u64,
+    /// The config's field (index into its fields, then its pass-through columns after them).
+    pub column: u32,
+    /// A reason code: an NHS-number status, or `unusable_<type>`.
+    pub reason: &'static str,
+}
+
+/// The reason code of an unusable value of a field of `kind`.
+fn unusable(kind: crate::config::FieldType, raw: &str) -> &'static str {
+    use crate::config::FieldType as F;
+    match kind {
+        // A number that parses was unusable only as one of the config's known dummy numbers.
+        F::NhsNumber => NhsNumber::parse(raw).err().map_or("placeholder", NhsNumberStatus::as_str),
+        F::GivenName | F::FamilyName | F::Name => "unusable_name",
+        F::DateOfBirth | F::Date => "unusable_date",
+        F::Postcode => "unusable_postcode",
+        F::Sex => "unusable_sex",
+        F::Identifier | F::String => "unusable_text",
+    }
 }
 
 /// Tokenises rows `start..end` of `batch`.
@@ -233,6 +260,10 @@ pub(crate) fn tokenise_chunk(
     let ids = &batch.columns[plan.record_id];
     let mut id_out = StringBuilder::with_capacity(rows, rows * 16);
     let mut order = Vec::with_capacity(rows);
+    let mut issues: Vec<Issue> = Vec::new();
+    let reason_of = |field: &super::plan::FieldPlan, raw: &str| -> &'static str {
+        if raw.len() > MAX_VALUE_BYTES { "too_long" } else { unusable(field.kind, raw) }
+    };
     for r in start..end {
         let v = if ids.is_null(r) { "" } else { ids.value(r).trim() };
         if v.is_empty() {
@@ -325,8 +356,15 @@ pub(crate) fn tokenise_chunk(
         // Debug builds only: a panic on a chosen value, so that tests can check that a panic
         // never shows an input value (see `cli::hide_panic_payloads`).
         let panic_on = if cfg!(debug_assertions) { std::env::var("PSEUDOLINK_TEST_PANIC_ON_VALUE").ok() } else { None };
+        let mut seen_invalid = fc.invalid;
         for r in start..end {
             let raw = if input.is_null(r) { "" } else { input.value(r) };
+            // The previous row's value was unusable: listed (a row's processing may `continue`).
+            if fc.invalid > seen_invalid && r > start {
+                let prev = if input.is_null(r - 1) { "" } else { input.value(r - 1) };
+                issues.push(Issue { row: batch.first_row + (r - 1) as u64, column: fi as u32, reason: reason_of(field, prev) });
+            }
+            seen_invalid = fc.invalid;
             if panic_on.as_deref() == Some(raw) {
                 panic!("test panic on the value `{raw}`");
             }
@@ -476,6 +514,10 @@ pub(crate) fn tokenise_chunk(
                 }
             }
         }
+        if fc.invalid > seen_invalid && end > start {
+            let last = if input.is_null(end - 1) { "" } else { input.value(end - 1) };
+            issues.push(Issue { row: batch.first_row + (end - 1) as u64, column: fi as u32, reason: reason_of(field, last) });
+        }
         arrays.extend(cols.into_iter().map(OutCol::finish));
     }
 
@@ -532,12 +574,30 @@ pub(crate) fn tokenise_chunk(
                 Arc::new(b.finish())
             }
         };
+        // A value present in the input and null in the output did not parse.
+        let reason = match pass.kind {
+            PassType::String => "unusable_text",
+            PassType::Integer => "unusable_integer",
+            PassType::Float => "unusable_amount",
+            PassType::Date => "unusable_date",
+            PassType::Boolean => "unusable_boolean",
+        };
+        for r in start..end {
+            if !value(r).is_empty() && array.is_null(r - start) {
+                issues.push(Issue {
+                    row: batch.first_row + r as u64,
+                    column: (plan.fields.len() + pi) as u32,
+                    reason,
+                });
+            }
+        }
         arrays.push(array);
     }
 
     // Infallible: arrays are built to the plan's schema, all with `rows` rows.
     let out = RecordBatch::try_new(plan.schema.clone(), arrays).expect("kernel output matches the plan's schema");
-    Ok(Chunk { batch: out, counts, order })
+    issues.sort_unstable();
+    Ok(Chunk { batch: out, counts, order, issues })
 }
 
 fn fixed(rows: usize) -> OutCol {

@@ -65,11 +65,31 @@ impl std::fmt::Debug for TokeniseOptions<'_> {
     }
 }
 
+/// Most rows listed in a run's issues (the rest are counted in the quality report only).
+pub const MAX_ISSUES_LISTED: usize = 1_000_000;
+
+/// A row with an unusable value, for the provider to fix at source: where and why, never the
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRow {
+    /// 1-based data row of the input.
+    pub row: u64,
+    /// The input column.
+    pub column: String,
+    /// Why: an NHS-number status (`bad_check_digit`, `scientific_notation` …) or `unusable_<type>`
+    /// (`unusable_date`, `unusable_amount` …), `too_long`.
+    pub reason: &'static str,
+}
+
 /// What a tokenise run did.
 #[derive(Debug, Clone)]
 pub struct TokeniseSummary {
     /// The data-quality report.
     pub report: QualityReport,
+    /// Rows with unusable values, in row order (at most [`MAX_ISSUES_LISTED`]).
+    pub issues: Vec<IssueRow>,
+    /// Rows with unusable values beyond those listed.
+    pub issues_not_listed: u64,
     /// The manifest embedded in the output.
     pub manifest: Manifest,
     /// Wall time.
@@ -138,6 +158,8 @@ pub fn tokenise(
 
     let mut blank_rows = 0u64;
     let mut record_ids = duplicates::DuplicateIds::default();
+    let mut issues: Vec<kernel::Issue> = Vec::new();
+    let mut issues_not_listed = 0u64;
     let result: Result<()> = std::thread::scope(|scope| {
         let (in_tx, in_rx) = sync_channel(2);
         let (source_done, source_total) = (&source_done, &source_total);
@@ -187,9 +209,12 @@ pub fn tokenise(
             let mut batches = Vec::with_capacity(chunks.len());
             for c in chunks {
                 match c {
-                    Ok((c, ids)) => {
+                    Ok((mut c, ids)) => {
                         totals.add(&c.counts);
                         record_ids.extend(ids);
+                        let room = MAX_ISSUES_LISTED.saturating_sub(issues.len());
+                        issues_not_listed += c.issues.len().saturating_sub(room) as u64;
+                        issues.extend(c.issues.drain(..).take(room));
                         batches.push(c);
                     }
                     Err(e) => {
@@ -234,7 +259,14 @@ pub fn tokenise(
 
     let mut report = quality_report(config, key, input, output, &plan, &totals);
     report.blank_rows_skipped = blank_rows;
-    Ok(TokeniseSummary { report, manifest, elapsed: started.elapsed() })
+    issues.sort_unstable();
+    let names: Vec<&str> =
+        plan.fields.iter().map(|f| f.column.as_str()).chain(plan.passthrough.iter().map(|p| p.column.as_str())).collect();
+    let issues = issues
+        .into_iter()
+        .map(|i| IssueRow { row: i.row, column: names[i.column as usize].to_string(), reason: i.reason })
+        .collect();
+    Ok(TokeniseSummary { report, issues, issues_not_listed, manifest, elapsed: started.elapsed() })
 }
 
 /// Checks `input` against `config` without writing anything: the config is matched against the
