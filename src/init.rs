@@ -59,12 +59,27 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
             bytes.truncate(end + 1);
         }
     }
+    if bytes.starts_with(b"\xFE\xFF")
+        || bytes.starts_with(b"\xFF\xFE")
+        || bytes.iter().take(4096).filter(|&&b| b == 0).count() > 8
+    {
+        return Err(Error::input(
+            Location::file(path),
+            "is UTF-16 text (or holds NUL bytes); export it as UTF-8 or Windows-1252 CSV",
+        ));
+    }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let (text, encoding) = match std::str::from_utf8(body) {
-        Ok(t) => (t.to_string(), TextEncoding::Utf8),
-        Err(_) => {
-            (encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0.into_owned(), TextEncoding::Windows1252)
-        }
+    // UTF-8 unless its invalid sequences outnumber its valid multi-byte characters: one stray
+    // byte in a UTF-8 export must not turn every accented name into mojibake.
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in body.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    let (text, encoding) = if invalid == 0 || valid > invalid {
+        (String::from_utf8_lossy(body).into_owned(), TextEncoding::Utf8)
+    } else {
+        (encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0.into_owned(), TextEncoding::Windows1252)
     };
     if text.trim().is_empty() {
         return Err(Error::input(Location::file(path), "is empty; export the extract again, with its header row"));
@@ -95,15 +110,8 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
              every row); export it as CSV",
         ));
     };
-    let looks_like_data = |f: &str| {
-        let t = f.trim();
-        t.is_empty()
-            || t.chars().all(|c| c.is_ascii_digit() || " .-/£,:".contains(c))
-            || parse_date(t, &DateFormats::defaults(), 1000, 3000).0 == Outcome::Value
-    };
     let first = rows[0].clone();
-    let unique = first.iter().collect::<std::collections::BTreeSet<_>>().len() == first.len();
-    let has_header = unique && !first.iter().any(|f| looks_like_data(f));
+    let has_header = is_header(&first, &rows[1..]);
     let columns = if has_header {
         rows.remove(0);
         first.iter().map(|f| f.trim().to_string()).collect()
@@ -111,6 +119,90 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
         (1..=first.len()).map(|i| format!("column_{i}")).collect()
     };
     Ok(Sniffed { encoding, delimiter, has_header, columns, rows })
+}
+
+/// Words header names are made of: a first row holding several is a header.
+const HEADER_WORDS: [&str; 40] = [
+    "id",
+    "ref",
+    "no",
+    "number",
+    "nhs",
+    "name",
+    "forename",
+    "surname",
+    "given",
+    "family",
+    "first",
+    "last",
+    "dob",
+    "birth",
+    "date",
+    "postcode",
+    "post",
+    "code",
+    "sex",
+    "gender",
+    "cost",
+    "amount",
+    "type",
+    "setting",
+    "method",
+    "service",
+    "episode",
+    "encounter",
+    "attendance",
+    "admission",
+    "discharge",
+    "arrival",
+    "contact",
+    "patient",
+    "record",
+    "key",
+    "status",
+    "source",
+    "specialty",
+    "team",
+];
+
+/// The shape class of a value: 0 empty, 1 a date, 2 digits, 3 text.
+fn shape(v: &str) -> u8 {
+    let t = v.trim();
+    if t.is_empty() {
+        0
+    } else if parse_date(t, &DateFormats::defaults(), 1000, 3000).0 == Outcome::Value {
+        1
+    } else if t.chars().all(|c| c.is_ascii_digit() || " .-/£,:()".contains(c)) {
+        2
+    } else {
+        3
+    }
+}
+
+/// Whether `first` is a header row above `rest`: none of its cells is shaped like data (a number
+/// or a date), and either two or more of them are made of header words or, in at least half the
+/// columns, the column's values are mostly numbers or dates under a text cell. A first row of
+/// names and codes that merely looks like text is taken as data: its cells would otherwise be
+/// printed and written as column names.
+fn is_header(first: &[String], rest: &[Vec<String>]) -> bool {
+    if first.iter().any(|f| matches!(shape(f), 1 | 2)) {
+        return false;
+    }
+    let words = first
+        .iter()
+        .filter(|f| {
+            let lower = f.to_lowercase();
+            lower.split(|c: char| !c.is_alphanumeric()).any(|w| HEADER_WORDS.contains(&w))
+                || HEADER_WORDS.iter().any(|w| w.len() > 3 && lower.contains(w))
+        })
+        .count();
+    let contrast = (0..first.len())
+        .filter(|&c| {
+            let shapes: Vec<u8> = rest.iter().filter_map(|r| r.get(c)).map(|v| shape(v)).filter(|&s| s != 0).collect();
+            !shapes.is_empty() && shapes.iter().filter(|&&s| s != 3).count() * 2 > shapes.len()
+        })
+        .count();
+    words >= 2 || contrast * 2 >= first.len()
 }
 
 /// What a column is proposed to be.
@@ -153,7 +245,61 @@ fn name_has(name: &str, words: &[&str]) -> bool {
     })
 }
 
-/// A proposal per column, in column order.
+/// Whether header `name` (lower-cased, squashed to letters and digits) contains any of `words`.
+fn squashed_has(name: &str, words: &[&str]) -> bool {
+    let squashed: String = name.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
+    words.iter().any(|w| squashed.contains(w))
+}
+
+/// Column names that must never pass through in clear, whatever their values look like.
+const NEVER_CLEAR: [&str; 16] = [
+    "name", "alias", "email", "mail", "phone", "tel", "mobile", "address", "street", "town", "nok", "kin", "gp",
+    "doctor", "note", "comment",
+];
+
+/// Activity dates that may pass through (never a birth or death).
+const ACTIVITY_DATES: [&str; 18] = [
+    "admi",
+    "attend",
+    "arriv",
+    "discharg",
+    "activit",
+    "encounter",
+    "contact",
+    "servic",
+    "appoint",
+    "episode",
+    "start",
+    "end",
+    "referr",
+    "event",
+    "visit",
+    "procedur",
+    "spell",
+    "session",
+];
+
+/// Short codes that may pass through by name (a setting, a method of admission …).
+const CODE_NAMES: [&str; 13] = [
+    "setting",
+    "type",
+    "method",
+    "service",
+    "specialt",
+    "source",
+    "destination",
+    "outcome",
+    "category",
+    "team",
+    "priority",
+    "mode",
+    "pathway",
+];
+
+/// A proposal per column, in column order. Conservative where it matters: identifying fields
+/// by name and shape; pass-through only for columns whose names say they are activity (dates,
+/// amounts, flags, short codes) and whose values fit; nothing passes through from a file without
+/// a header, and a name that could hold identifiers never does.
 pub fn propose(s: &Sniffed) -> Vec<Proposal> {
     let n = s.columns.len();
     let mut out = vec![Proposal::LeftOut("free text or not recognised: left out"); n];
@@ -167,14 +313,32 @@ pub fn propose(s: &Sniffed) -> Vec<Proposal> {
             }
             out[c] = p;
         };
+    let usable_name = |c: usize| {
+        s.has_header && !s.columns[c].trim().is_empty() && s.columns.iter().filter(|x| **x == s.columns[c]).count() == 1
+    };
     for c in 0..n {
+        if !usable_name(c) {
+            // No name to go by (a header-less file, or an empty or repeated header name): only
+            // an NHS number or a postcode is recognised, by its values alone; nothing passes.
+            if !s.has_header {
+                let mut pc = String::new();
+                if share(s, c, |v| NhsNumber::parse(v).is_ok()).0 >= 0.8 {
+                    assign(&mut out, &mut taken, c, Proposal::Field("nhs_number", None));
+                } else if share(s, c, |v| crate::encode::postcode::normalise_postcode(v, &mut pc).0 == Outcome::Value).0
+                    >= 0.8
+                {
+                    assign(&mut out, &mut taken, c, Proposal::Field("postcode", None));
+                }
+            }
+            continue;
+        }
         let name = &s.columns[c];
         let nhs = share(s, c, |v| NhsNumber::parse(v).is_ok()).0;
         if name_has(name, &["nhs", "nhs number", "nhsno"]) && nhs >= 0.5 || nhs >= 0.8 {
             assign(&mut out, &mut taken, c, Proposal::Field("nhs_number", None));
             continue;
         }
-        if name_has(name, &["forename", "forenames", "given", "first name", "firstname", "given name"]) {
+        if name_has(name, &["forename", "forenames", "given", "first name", "firstname", "given name", "first names"]) {
             assign(&mut out, &mut taken, c, Proposal::Field("given_name", None));
             continue;
         }
@@ -183,8 +347,10 @@ pub fn propose(s: &Sniffed) -> Vec<Proposal> {
             continue;
         }
         let date = date_format(s, c);
-        if let (true, Some(f)) = (name_has(name, &["dob", "birth", "date of birth", "birthdate"]), date) {
-            assign(&mut out, &mut taken, c, Proposal::Field("date_of_birth", Some(f.to_string())));
+        if squashed_has(name, &["dob", "birth", "born"]) {
+            if let Some(f) = date {
+                assign(&mut out, &mut taken, c, Proposal::Field("date_of_birth", Some(f.to_string())));
+            }
             continue;
         }
         let mut pc = String::new();
@@ -198,18 +364,24 @@ pub fn propose(s: &Sniffed) -> Vec<Proposal> {
             assign(&mut out, &mut taken, c, Proposal::Field("sex", None));
             continue;
         }
-        if let Some(f) = date {
-            out[c] = Proposal::Passthrough("date", Some(f.to_string()), None);
+        if squashed_has(name, &NEVER_CLEAR) || squashed_has(name, &["death", "died"]) || nhs > 0.0 {
             continue;
         }
-        let money_name = name_has(name, &["cost", "price", "amount", "tariff", "spend", "charge", "fee"]);
+        if let Some(f) = date {
+            if squashed_has(name, &ACTIVITY_DATES) {
+                out[c] = Proposal::Passthrough("date", Some(f.to_string()), None);
+            }
+            continue;
+        }
+        let money_name = squashed_has(name, &["cost", "price", "amount", "tariff", "spend", "charge", "fee"]);
         let points = share(s, c, |v| parse_money(v, Decimal::Point).is_some()).0;
         let commas = share(s, c, |v| parse_money(v, Decimal::Comma).is_some()).0;
-        let pounds = share(s, c, |v| v.contains('£')).0;
-        if (money_name || pounds >= 0.5) && points.max(commas) >= 0.9 {
-            let decimal = if points >= 0.99 {
+        // An amount column holding NHS numbers (9434765919.00) is not an amount.
+        let nhs_like = share(s, c, |v| NhsNumber::parse(v.split(['.', ',']).next().unwrap_or("")).is_ok()).0;
+        if money_name && points.max(commas) >= 0.9 && nhs_like == 0.0 {
+            let decimal = if points >= 0.99 && commas < 0.99 {
                 Decimal::Point
-            } else if commas >= 0.99 {
+            } else if commas >= 0.99 && points < 0.99 {
                 Decimal::Comma
             } else {
                 Decimal::Auto
@@ -227,12 +399,11 @@ pub fn propose(s: &Sniffed) -> Vec<Proposal> {
             out[c] = Proposal::Passthrough("boolean", None, None);
             continue;
         }
-        // Short codes (a setting, a method of admission): few distinct short values.
+        // Short codes by name (a setting, a method of admission): few distinct short values.
         let values: std::collections::BTreeSet<&str> =
             s.rows.iter().filter_map(|r| r.get(c)).map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
         let rows_with = s.rows.iter().filter(|r| r.get(c).is_some_and(|v| !v.trim().is_empty())).count();
-        let is_id_name = name_has(name, &["id", "ref", "reference", "number", "no", "key"]);
-        if !is_id_name
+        if squashed_has(name, &CODE_NAMES)
             && !values.is_empty()
             && values.len() <= 50
             && values.len() * 4 <= rows_with.max(1)
@@ -241,24 +412,29 @@ pub fn propose(s: &Sniffed) -> Vec<Proposal> {
             out[c] = Proposal::Passthrough("string", None, None);
         }
     }
-    // The record id: a column whose sampled values are all present and distinct, by its name
-    // first, never an identifying field.
+    // The record id: a column named as an id whose sampled values are all present and distinct
+    // (in a file without a header, the first such column that is not an identifying field).
     let unique = |c: usize| {
         let vals: Vec<&str> = s.rows.iter().filter_map(|r| r.get(c)).map(|v| v.trim()).collect();
         !vals.is_empty()
             && vals.iter().all(|v| !v.is_empty())
             && vals.iter().collect::<std::collections::BTreeSet<_>>().len() == vals.len()
     };
-    let free = |c: usize| !matches!(out[c], Proposal::Field(..));
-    let by_name = (0..n).find(|&c| {
-        free(c)
-            && unique(c)
-            && name_has(
-                &s.columns[c],
-                &["id", "ref", "reference", "episode", "encounter", "attendance", "record", "key"],
-            )
-    });
-    if let Some(c) = by_name.or_else(|| (0..n).find(|&c| free(c) && unique(c))) {
+    let id_named = |c: usize| {
+        usable_name(c)
+            && (name_has(&s.columns[c], &["id", "ref", "reference", "key", "number", "no"])
+                || squashed_has(
+                    &s.columns[c],
+                    &["episode", "encounter", "attendance", "record", "spell", "case", "contact"],
+                ))
+    };
+    let free = |c: usize| matches!(out[c], Proposal::LeftOut(_));
+    let pick = if s.has_header {
+        (0..n).find(|&c| free(c) && id_named(c) && unique(c))
+    } else {
+        (0..n).find(|&c| free(c) && unique(c))
+    };
+    if let Some(c) = pick {
         out[c] = Proposal::RecordId;
     }
     out

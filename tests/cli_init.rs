@@ -103,3 +103,76 @@ fn init_on_the_synthetic_providers_matches_their_configs() {
         assert_eq!(lines(&format!("{p}.toml")), lines(&format!("s/{p}.toml")), "{p}");
     }
 }
+
+/// Rows of a small acute export under `header`, one per person, `extra` appended to each row.
+fn rows(header: &str, n: usize, extra: impl Fn(usize) -> String) -> String {
+    let mut out = vec![header.to_string()];
+    for i in 0..n {
+        out.push(format!(
+            "EP{i:04},9434765919,Zqxann{},Smith{},{:02}/04/19{:02},LS{} 4AP,{},{:02}/03/2024{}",
+            i % 7,
+            i % 5,
+            1 + i % 28,
+            30 + i % 60,
+            1 + i % 9,
+            ["M", "F"][i % 2],
+            1 + i % 28,
+            extra(i)
+        ));
+    }
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn init_never_proposes_identifiers_in_clear() {
+    let d = Dir::new();
+    // Every line ending in a delimiter (an empty last header name), a DOB headed D.O.B, and
+    // columns whose names say they may hold identifiers.
+    let header = "Episode ID,NHS No,Forename,Surname,D.O.B,Postcode,Sex,Admission Date,Maiden name,Email,Amount,";
+    let csv = rows(header, 60, |i| format!(",Zqxmaid{},x{}@example.org,9434765919.00,", i % 3, i % 4));
+    d.write("a.csv", &csv);
+    let out = d.ok(&["init", "a.csv", "--out", "a.toml"]);
+    let config = std::fs::read_to_string(d.path("a.toml")).unwrap();
+    assert!(config.contains("column = \"D.O.B\"\ntype = \"date_of_birth\""), "{config}");
+    for clear in ["Maiden name", "Email", "Amount"] {
+        assert!(config.contains(&format!("#   \"{clear}\"")), "{clear} must be left out:\n{config}");
+    }
+    assert!(config.contains("has_header = true"), "{config}");
+    assert_no_canary("init", &out.stderr, &["Zqx"]);
+
+    // No header: the first row is a patient's. Nothing passes through, nothing of it is shown.
+    let body: String = csv.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    d.write("b.csv", &body);
+    let out = d.ok(&["init", "b.csv", "--out", "b.toml"]);
+    let config = std::fs::read_to_string(d.path("b.toml")).unwrap();
+    assert!(config.contains("has_header = false"), "{config}");
+    assert!(!config.contains("\n[[passthrough]]"), "{config}");
+    assert_no_canary("init", &out.stderr, &["Zqx", "EP0000"]);
+    assert_no_canary("the config", config.as_bytes(), &["Zqx", "EP0000"]);
+
+    // UTF-16 is refused, by init and by tokenise.
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(csv.encode_utf16().flat_map(u16::to_le_bytes));
+    d.write("c.csv", &utf16);
+    let err = d.fails(&["init", "c.csv", "--out", "c.toml"], 1);
+    assert!(err.contains("is UTF-16 text"), "{err}");
+    d.test_key("k.key");
+    let err = d.fails(
+        &["tokenise", "--config", "a.toml", "--key-file", "k.key", "--input", "c.csv", "--output", "c.parquet"],
+        1,
+    );
+    assert!(err.contains("is UTF-16 text"), "{err}");
+}
+
+#[test]
+fn a_pass_through_named_like_a_token_column_is_refused() {
+    let d = Dir::new();
+    d.write("a.csv", rows("Episode ID,NHS No,Forename,Surname,DOB,Postcode,Sex,Admission Date", 5, |_| String::new()));
+    d.write(
+        "a.toml",
+        "source = \"a\"\n[record_id]\ncolumn = \"Episode ID\"\n[[field]]\ncolumn = \"NHS No\"\ntype = \"nhs_number\"\n\
+         [[passthrough]]\ncolumn = \"Forename\"\nas = \"nhs_number_token\"\n",
+    );
+    let err = d.fails(&["tokenise", "--check", "--config", "a.toml", "--input", "a.csv"], 2);
+    assert!(err.contains("the output column `nhs_number_token` would be written twice"), "{err}");
+}

@@ -53,19 +53,30 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     crate::io::outputs::check(&[&args.out], &[crate::io::outputs::Input { path: &args.extract, what: "the extract" }])?;
     let sniffed = sniff(&args.extract)?;
     let proposals = propose(&sniffed);
+    if !proposals.contains(&Proposal::RecordId) {
+        return Err(Error::usage(format!(
+            "{}: no column named as a record id (an id, ref, episode, encounter or attendance number …) holds a value \
+             on every row, all different; nothing was written. Add one to the export, or write the config by hand \
+             from docs/config.md",
+            args.extract.display()
+        )));
+    }
     let source = args.source.clone().unwrap_or_else(|| source_from(&args.extract));
     let text = render(&sniffed, &proposals, &source, &args.extract);
     let config = TokeniseConfig::from_toml_str(&text, &args.out)?;
-    let report = crate::tokenise::check(&config, None, &args.extract, None).map_err(|e| {
-        Error::usage(format!(
+    let report = crate::tokenise::check(&config, None, &args.extract, None).map_err(|e| match e.kind() {
+        // A problem in the data (a blank or duplicate row …) is the data's: said as tokenise says it.
+        crate::ErrorKind::Input { .. } => e,
+        _ => Error::usage(format!(
             "the config proposed for {} does not tokenise the whole file ({e}); nothing was written. Write the config \
              by hand from docs/config.md",
             args.extract.display()
-        ))
+        )),
     })?;
     crate::io::atomic::write_atomic(&args.out, text.as_bytes())?;
     if !quiet {
-        let name = |c: usize| format!("`{}`", sniffed.columns[c]);
+        // Header text, printed with control characters escaped (never a terminal escape).
+        let name = |c: usize| format!("`{}`", sniffed.columns[c].escape_debug());
         let mut fields = Vec::new();
         let mut pass = Vec::new();
         let mut left = 0;
@@ -80,7 +91,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         }
         eprintln!(
             "pseudolink: proposed {} for {}: delimiter {:?}, {}, {}; record id {id}; fields: {}; pass-through (review \
-             each): {}; {left} columns left out. Checked on all {} rows: it tokenises the file as it stands",
+             each): {}; {left} column(s) left out. Checked on all {} rows: it tokenises the file as it stands",
             args.out.display(),
             args.extract.display(),
             sniffed.delimiter,

@@ -168,7 +168,10 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
                 group_digits(done.issues.len() as u64 + done.issues_not_listed),
                 issues_path.display(),
                 if done.issues_not_listed > 0 {
-                    format!(" (the first {}; the quality report counts them all)", group_digits(done.issues.len() as u64))
+                    format!(
+                        " (the first {}; the quality report counts them all)",
+                        group_digits(done.issues.len() as u64)
+                    )
                 } else {
                     String::new()
                 }

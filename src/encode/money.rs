@@ -25,24 +25,29 @@ pub enum Decimal {
 /// Parses an amount of money; `None` when it is not one under `decimal`.
 pub fn parse_money(v: &str, decimal: Decimal) -> Option<f64> {
     let mut t = v.trim();
-    let mut negative = false;
+    // At most one sign: accounting brackets, or a minus before or after; `--5` is not an amount.
+    let mut signs = 0;
     if let Some(inner) = t.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
-        negative = true;
+        signs += 1;
         t = inner.trim();
     }
-    // Currency symbols and spaces anywhere; a sign before or after.
+    // Currency symbols and spaces anywhere; a minus before the digits or after them.
     let mut digits = String::with_capacity(t.len());
     for c in t.chars() {
         match c {
             '£' | '€' | '$' | ' ' | '\u{a0}' => {}
-            '-' | '\u{2212}' if digits.is_empty() || digits.chars().all(|d| d == '-') => negative = !negative,
+            '-' | '\u{2212}' if digits.is_empty() => signs += 1,
             _ => digits.push(c),
         }
     }
     if let Some(d) = digits.strip_suffix('-') {
-        negative = !negative;
+        signs += 1;
         digits = d.to_string();
     }
+    if signs > 1 {
+        return None;
+    }
+    let negative = signs == 1;
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
         return None;
     }
@@ -99,7 +104,12 @@ mod tests {
     #[test]
     fn each_convention_reads_its_own_values_and_refuses_the_others() {
         use Decimal::{Auto, Comma, Point};
-        let cases: [(&str, Decimal, Option<f64>); 20] = [
+        let cases: [(&str, Decimal, Option<f64>); 25] = [
+            ("--5", Point, None),
+            ("-5-", Point, None),
+            ("(-5)", Point, None),
+            ("£--5", Auto, None),
+            ("-£1,234.50-", Point, None),
             ("£1,234.50", Point, Some(1234.5)),
             ("1234.5", Point, Some(1234.5)),
             ("£1.234,50", Point, None),

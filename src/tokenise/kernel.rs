@@ -362,7 +362,11 @@ pub(crate) fn tokenise_chunk(
             // The previous row's value was unusable: listed (a row's processing may `continue`).
             if fc.invalid > seen_invalid && r > start {
                 let prev = if input.is_null(r - 1) { "" } else { input.value(r - 1) };
-                issues.push(Issue { row: batch.first_row + (r - 1) as u64, column: fi as u32, reason: reason_of(field, prev) });
+                issues.push(Issue {
+                    row: batch.first_row + (r - 1) as u64,
+                    column: fi as u32,
+                    reason: reason_of(field, prev),
+                });
             }
             seen_invalid = fc.invalid;
             if panic_on.as_deref() == Some(raw) {
@@ -516,7 +520,11 @@ pub(crate) fn tokenise_chunk(
         }
         if fc.invalid > seen_invalid && end > start {
             let last = if input.is_null(end - 1) { "" } else { input.value(end - 1) };
-            issues.push(Issue { row: batch.first_row + (end - 1) as u64, column: fi as u32, reason: reason_of(field, last) });
+            issues.push(Issue {
+                row: batch.first_row + (end - 1) as u64,
+                column: fi as u32,
+                reason: reason_of(field, last),
+            });
         }
         arrays.extend(cols.into_iter().map(OutCol::finish));
     }
@@ -584,11 +592,7 @@ pub(crate) fn tokenise_chunk(
         };
         for r in start..end {
             if !value(r).is_empty() && array.is_null(r - start) {
-                issues.push(Issue {
-                    row: batch.first_row + r as u64,
-                    column: (plan.fields.len() + pi) as u32,
-                    reason,
-                });
+                issues.push(Issue { row: batch.first_row + r as u64, column: (plan.fields.len() + pi) as u32, reason });
             }
         }
         arrays.push(array);

@@ -260,8 +260,12 @@ pub fn tokenise(
     let mut report = quality_report(config, key, input, output, &plan, &totals);
     report.blank_rows_skipped = blank_rows;
     issues.sort_unstable();
-    let names: Vec<&str> =
-        plan.fields.iter().map(|f| f.column.as_str()).chain(plan.passthrough.iter().map(|p| p.column.as_str())).collect();
+    let names: Vec<&str> = plan
+        .fields
+        .iter()
+        .map(|f| f.column.as_str())
+        .chain(plan.passthrough.iter().map(|p| p.column.as_str()))
+        .collect();
     let issues = issues
         .into_iter()
         .map(|i| IssueRow { row: i.row, column: names[i.column as usize].to_string(), reason: i.reason })

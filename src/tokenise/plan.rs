@@ -241,6 +241,18 @@ impl Plan {
                 decimal: t.decimal,
             });
         }
+        // Every output column once: a pass-through named like a token column would either break
+        // the file or pass clear text off as a token.
+        let mut outputs = std::collections::BTreeSet::new();
+        for f in &arrow_fields {
+            if !outputs.insert(f.name().as_str()) {
+                problems.push(format!(
+                    "the output column `{}` would be written twice (a pass-through's name, or its `as`, equals a column \
+                     tokenise writes); give the pass-through another name with `as`",
+                    f.name()
+                ));
+            }
+        }
         if !problems.is_empty() {
             problems.push(describe_header(header));
             return Err(Error::from(crate::error::ErrorKind::ConfigMismatch { path: input.to_path_buf(), problems }));
