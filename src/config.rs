@@ -634,12 +634,17 @@ pub(crate) fn parse_collecting<T: serde::de::DeserializeOwned>(text: &str) -> (O
             problems.push(format!("line {line}: unknown setting `{bad}`{}", did_you_mean(&bad, &expected)));
             // A near miss is read as the setting it nearly names (so that a misspelt required
             // setting is not also reported missing); anything else is set aside.
-            match nearest(&bad, &expected) {
-                Some(good) if text[span.clone()].trim_matches('"') == bad => {
-                    let good = good.to_string();
-                    text.replace_range(span, &good);
-                }
-                _ => {
+            // If the setting it nearly names is also there, the rename would make a duplicate:
+            // then it is set aside too.
+            let renamed =
+                nearest(&bad, &expected).filter(|_| text[span.clone()].trim_matches('"') == bad).and_then(|good| {
+                    let mut t = text.clone();
+                    t.replace_range(span.clone(), good);
+                    toml::from_str::<toml::Table>(&t).is_ok().then_some(t)
+                });
+            match renamed {
+                Some(t) => text = t,
+                None => {
                     let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
                     text.insert(start, '#');
                 }
@@ -766,6 +771,14 @@ type = "date"
         let lines: Vec<usize> =
             e.lines().filter_map(|l| l.trim_start_matches("  - line ").split(':').next()?.parse().ok()).collect();
         assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{e}");
+    }
+
+    #[test]
+    fn a_typo_beside_the_setting_it_nearly_names_is_one_problem() {
+        let text = GOOD.replace("encoding = \"windows-1252\"", "encoding = \"windows-1252\"\nencodng = \"utf-8\"");
+        let e = TokeniseConfig::from_toml_str(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("1 problem in the config"), "{e}");
+        assert!(e.contains("unknown setting `encodng`; did you mean `encoding`?"), "{e}");
     }
 
     #[test]
