@@ -452,6 +452,9 @@ impl TokeniseConfig {
             && self.source.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !src_ok {
             p.push("`source` must be 1 to 32 letters, digits, `-` or `_` (for example \"acute\")".into());
+        } else if crate::token::nhs_number::looks_like_nhs_number(&self.source) {
+            // The source is written in clear in every extract's manifest.
+            p.push("`source` holds what looks like an NHS number; name the source (for example \"acute\")".into());
         }
         if self.fields.is_empty() {
             p.push(

@@ -40,7 +40,12 @@ fn source_from(path: &std::path::Path) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(32)
         .collect();
-    if s.is_empty() { "extract".into() } else { s }
+    // A file named after a patient (9434765919.csv) must not name the source in every manifest.
+    if s.is_empty() || s.bytes().any(|b| b.is_ascii_digit()) && crate::token::nhs_number::looks_like_nhs_number(&s) {
+        "extract".into()
+    } else {
+        s
+    }
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
