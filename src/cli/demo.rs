@@ -242,7 +242,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let tdir = args.out.join("timeline");
     // The synthetic activity runs to the end of the financial year 2024-25.
     let as_of = chrono::NaiveDate::from_ymd_opt(2025, 3, 31).expect("a valid date");
-    let options = crate::timeline::TimelineOptions { config: Default::default(), as_of };
+    let options = crate::timeline::TimelineOptions { config: Default::default(), as_of: Some(as_of) };
     let ts = crate::timeline::timeline(&linked, &extracts, &tdir, &options, &|_| {})?;
     say(format!(
         "8. timeline   {} events of {} persons across {} financial years     {:>6.1} s  → {}",

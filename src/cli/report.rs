@@ -34,7 +34,7 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if args.theographs.is_some_and(|n| n > 0) && args.timeline.is_none() {
         return Err(crate::error::Error::usage("--theographs draws from a timeline: give --timeline TDIR too"));
     }
@@ -46,5 +46,13 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let inputs: Vec<Input<'_>> = read.iter().map(|p| Input { path: p, what: "a file the report reads" }).collect();
     outputs::check(&[&args.out], &inputs)?;
     let html = build(&args.links, args.timeline.as_deref(), &options)?;
-    crate::io::atomic::write_atomic(&args.out, html.as_bytes())
+    crate::io::atomic::write_atomic(&args.out, html.as_bytes())?;
+    if !quiet {
+        eprintln!(
+            "pseudolink: wrote the report ({} bytes) → {}",
+            crate::error::group_digits(html.len() as u64),
+            args.out.display()
+        );
+    }
+    Ok(())
 }

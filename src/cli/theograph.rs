@@ -31,7 +31,7 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let mut persons = args.person.clone();
     if let Some(n) = args.top {
         persons.extend(crate::theograph::top_spenders(&args.timeline, n)?);
@@ -46,5 +46,9 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let inputs: Vec<Input<'_>> = read.iter().map(|p| Input { path: p, what: "a file of the timeline" }).collect();
     outputs::check(&[&args.out], &inputs)?;
     let events = crate::theograph::load(&args.timeline, &persons)?;
-    crate::io::atomic::write_atomic(&args.out, crate::theograph::render(&events).as_bytes())
+    crate::io::atomic::write_atomic(&args.out, crate::theograph::render(&events).as_bytes())?;
+    if !quiet {
+        eprintln!("pseudolink: drew {} person(s) → {}", persons.len(), args.out.display());
+    }
+    Ok(())
 }

@@ -38,7 +38,8 @@ pub struct Args {
     /// A timeline config (TOML): column mapping per source and the disclosure rule.
     #[arg(long, value_name = "TIMELINE.toml")]
     pub config: Option<PathBuf>,
-    /// Dates after this day are impossible (default: today).
+    /// Dates after this day are impossible: the day the extracts were taken (default: none, so
+    /// that the same inputs give the same outputs on any day).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
 }
@@ -49,15 +50,11 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         None => TimelineConfig::default(),
     };
     let as_of = match &args.as_of {
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
-            crate::timeline::events::date_of((secs / 86_400) as i32).unwrap_or(NaiveDate::MAX)
-        }
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| Error::usage("--as-of must be a date written YYYY-MM-DD"))?,
+        None => None,
+        Some(s) => Some(
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| Error::usage("--as-of must be a date written YYYY-MM-DD"))?,
+        ),
     };
     let log = |s: &str| {
         if !quiet {

@@ -45,21 +45,8 @@ impl std::fmt::Debug for CsvSource {
 impl CsvSource {
     /// Opens `path` and reads its header (or counts its columns when it has none).
     pub fn open(path: &Path, options: &InputOptions, batch_rows: usize) -> Result<CsvSource> {
-        let mut file = File::open(path).map_err(|e| Error::io("opening input", path, e))?;
+        let file = File::open(path).map_err(|e| Error::io("opening input", path, e))?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        // UTF-16 (a byte-order mark): read as bytes it would pass every value through garbled.
-        {
-            use std::io::{Read, Seek};
-            let mut bom = [0u8; 2];
-            let n = file.read(&mut bom).map_err(|e| Error::io("reading input", path, e))?;
-            if n == 2 && (bom == [0xFE, 0xFF] || bom == [0xFF, 0xFE]) {
-                return Err(Error::input(
-                    Location::file(path),
-                    "is UTF-16 text; export it as UTF-8 (or Windows-1252) CSV",
-                ));
-            }
-            file.rewind().map_err(|e| Error::io("reading input", path, e))?;
-        }
         let reader = csv::ReaderBuilder::new()
             .delimiter(options.delimiter as u8)
             .quote(options.quote as u8)
@@ -82,6 +69,10 @@ impl CsvSource {
         let mut first = csv::ByteRecord::new();
         if !src.read(&mut first, None)? {
             return Err(Error::input(Location::file(path), "is empty; export the extract again, with its header row"));
+        }
+        // UTF-16 (its byte-order mark): read as bytes it would pass every value through garbled.
+        if first.get(0).is_some_and(|f| f.starts_with(&[0xFF, 0xFE]) || f.starts_with(&[0xFE, 0xFF])) {
+            return Err(Error::input(Location::file(path), "is UTF-16 text; export it as UTF-8 (or Windows-1252) CSV"));
         }
         let mut names = Vec::with_capacity(first.len());
         for (i, field) in first.iter().enumerate() {

@@ -302,7 +302,7 @@ pub fn link_records(records: Records, load_seconds: f64, options: &LinkOptions, 
     let t = Instant::now();
     let (cands, blocking) = run.candidates(options)?;
     run.time("blocking", t);
-    log(&format!("{} candidate pairs", cands.len()));
+    log(&format!("{} candidate pairs", crate::error::group_digits(cands.len() as u64)));
     let t = Instant::now();
     let patterns = predict::patterns(&run.records, &run.comparisons, &run.reps, &cands);
     run.time("compare", t);

@@ -123,7 +123,11 @@ pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, l
     let comparisons = Comparisons::resolve(defs, &records).map_err(crate::error::Error::usage)?;
     log(&format!("comparisons: {}", comparisons.defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")));
     timings.push(("identities".to_string(), t.elapsed().as_secs_f64()));
-    log(&format!("{} records, {} distinct identities", records.len(), reps.len()));
+    log(&format!(
+        "{} records, {} distinct identities",
+        crate::error::group_digits(records.len() as u64),
+        crate::error::group_digits(reps.len() as u64)
+    ));
     let rules = usable_rules(&records, &options.rules, log)?;
     let max_pairs =
         options.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS_BASE + DEFAULT_MAX_PAIRS_PER_IDENTITY * reps.len() as u64);

@@ -55,8 +55,9 @@ pub const SPILL_EVENTS: u64 = 4_000_000;
 pub struct TimelineOptions {
     /// Mapping and disclosure settings.
     pub config: TimelineConfig,
-    /// Dates after this are impossible.
-    pub as_of: NaiveDate,
+    /// Dates after this are impossible (the day the extracts were taken). `None`: no date is
+    /// too late, so that the same inputs give the same outputs whatever day they are run.
+    pub as_of: Option<NaiveDate>,
 }
 
 /// What a timeline run did, written as `timeline_summary.json`.
@@ -216,7 +217,7 @@ pub fn timeline(
         date_impossible: stats.impossible,
         financial_years: years.iter().map(|&y| events::financial_year_label(y)).collect(),
         conditions,
-        as_of: options.as_of.to_string(),
+        as_of: options.as_of.map_or_else(|| "none (no --as-of: no date was too late)".to_string(), |d| d.to_string()),
         disclosure: rule,
         timings,
     };
@@ -306,7 +307,7 @@ fn pass_one(
     persons: &mut Persons,
     conditions: &[String],
     schema: &SchemaRef,
-    as_of: NaiveDate,
+    as_of: Option<NaiveDate>,
     buckets: usize,
     n_persons: u64,
     spill: &mut Spill,
@@ -320,7 +321,7 @@ fn pass_one(
         .build()
         .map_err(|_| Error::manifest(path, "could not be read"))?;
     let rows_of = persons.sources.get_mut(&e.source).expect("checked when resolving");
-    let as_of_days = events::days_of(as_of);
+    let as_of_days = as_of.map_or(i32::MAX, events::days_of);
     let min_days = events::days_of(NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date"));
     let mut next_row = 1u64;
     for batch in crate::io::parquet::Guarded(reader) {
