@@ -456,6 +456,23 @@ fn issue11_identifier_and_string_fields_link_and_link_types_hold() {
         !left.is_empty() && left.iter().zip(&right).all(|(l, r)| l != r),
         "link_only compared a pair within a file"
     );
+    // One-to-one: each record links at most one of the other file, so the duplicate a7x cannot
+    // join b7 beside a7; every other match stays linked.
+    assert_eq!(lo["a7"], lo["a7x"], "link_only joins the duplicate through the other file");
+    let out = d.ok(&["link", "a.parquet", "b.parquet", "--out", "oo", "--link-type", "link_only", "--one-to-one"]);
+    let oo = persons("oo");
+    assert_ne!(oo["a7"], oo["a7x"], "{}", text(&out.stderr));
+    let mut size: std::collections::HashMap<&String, usize> = Default::default();
+    for p in oo.values() {
+        *size.entry(p).or_default() += 1;
+    }
+    assert!(size.values().all(|&n| n <= 2), "a person of more than one record per file");
+    let kept = (0..240).filter(|i| oo[&format!("a{i}")] == oo[&format!("b{i}")]).count();
+    assert!(kept >= linked - 1, "{kept} of {linked} matches kept one-to-one");
+    let summary = std::fs::read_to_string(d.path("oo/summary.json")).unwrap();
+    assert!(summary.contains("\"links_refused_one_to_one\""), "{summary}");
+    let err = d.fails(&["link", "a.parquet", "b.parquet", "--out", "x", "--one-to-one"], 2);
+    assert!(err.contains("--one-to-one links two sources each free of duplicates"), "{err}");
     let model: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("lo/model.json")).unwrap()).unwrap();
     assert_eq!(model["link_type"], "link_only");
     let id = model["comparisons"].as_array().unwrap().iter().find(|c| c["name"] == "national_id").unwrap();

@@ -70,6 +70,10 @@ pub struct Args {
     /// at least 0.001 (summary.json counts the others either way).
     #[arg(long)]
     pub all_pairs: bool,
+    /// Link each record to at most one record of the other source: two extracts, each free of
+    /// duplicates, with --link-type link_only. Links are taken by descending match weight.
+    #[arg(long)]
+    pub one_to_one: bool,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
@@ -82,6 +86,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         max_pairs: args.max_pairs,
         link_type: args.link_type.clone(),
         pairs_floor: args.all_pairs.then_some(0.0),
+        one_to_one: args.one_to_one.then_some(true),
         ..Default::default()
     };
     let mut options = crate::link::config::LinkConfig::options(file.as_ref(), &flags).map_err(|problems| {
@@ -89,6 +94,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             p.replace("`threshold`", "--threshold")
                 .replace("`max_block`", "--max-block")
                 .replace("link_type `", "--link-type `")
+                .replace("`one_to_one`", "--one-to-one")
         };
         Error::usage(problems.iter().map(flag).collect::<Vec<_>>().join("; "))
     })?;

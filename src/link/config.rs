@@ -67,6 +67,8 @@ pub struct LinkConfig {
     pub link_type: Option<String>,
     /// Pairs below this match probability are not written to `pairs.parquet` (0: all).
     pub pairs_floor: Option<f64>,
+    /// Link each record to at most one of the other source (`link_only`, two sources).
+    pub one_to_one: Option<bool>,
     /// Blocking rules, replacing the defaults.
     #[serde(default)]
     pub blocking: Vec<BlockingRule>,
@@ -169,6 +171,11 @@ impl LinkConfig {
             return Err(problems);
         }
         overrides.apply(&mut options);
+        if options.one_to_one && options.link_type != crate::link::LinkType::LinkOnly {
+            return Err(vec![
+                "`one_to_one` links two sources each free of duplicates: it needs link_type = \"link_only\"".into(),
+            ]);
+        }
         Ok(options)
     }
 
@@ -206,6 +213,9 @@ impl LinkConfig {
         }
         if let Some(f) = self.pairs_floor {
             options.pairs_floor = f;
+        }
+        if let Some(x) = self.one_to_one {
+            options.one_to_one = x;
         }
         if let Some(t) = self.link_type.as_deref().and_then(crate::link::LinkType::parse) {
             options.link_type = t;

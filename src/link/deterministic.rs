@@ -23,6 +23,7 @@ pub fn nhs_links(
     reps: &[u32],
     tokens: &[Option<u32>],
     link_type: LinkType,
+    one_to_one: bool,
     clusters: &mut Clusters,
     linked: &mut [bool],
 ) -> (u64, u64) {
@@ -45,9 +46,13 @@ pub fn nhs_links(
     let (mut links, mut contradicted) = (0u64, 0u64);
     for g in &group_list {
         for (x, &i) in g.iter().enumerate().skip(1) {
+            if one_to_one && linked[i as usize] {
+                continue;
+            }
             let partner = g[..x].iter().copied().find(|&j| {
                 let (a, b) = (reps[i as usize] as usize, reps[j as usize] as usize);
-                link_type.allows(records.source[a], records.source[b])
+                (!one_to_one || !linked[j as usize])
+                    && link_type.allows(records.source[a], records.source[b])
                     && (g.len() > MAX_CHECKED_GROUP || !contradicts(a, b))
             });
             match partner {

@@ -82,6 +82,10 @@ pub struct LinkOptions {
     /// Candidate pairs below this match probability are scored and counted but not written to
     /// `pairs.parquet` (0: write every pair).
     pub pairs_floor: f64,
+    /// Link each record to at most one record of the other source (two sources, `link_only`):
+    /// for two files each free of duplicates, as the FEBRL-style benchmarks assume. Links are
+    /// taken by descending weight; a record already linked refuses the rest.
+    pub one_to_one: bool,
 }
 
 /// Default floor of `pairs.parquet`: pairs less likely than this to match are not written (as
@@ -161,6 +165,7 @@ impl Default for LinkOptions {
             comparisons: None,
             link_type: LinkType::default(),
             pairs_floor: DEFAULT_PAIRS_FLOOR,
+            one_to_one: false,
         }
     }
 }
@@ -246,6 +251,8 @@ pub struct Summary {
     pub links_probabilistic: u64,
     /// Probabilistic links refused because they joined different NHS numbers.
     pub links_refused_conflict: u64,
+    /// Links refused because a record was already linked (`one_to_one`).
+    pub links_refused_one_to_one: u64,
     /// Links accepted despite joining different NHS numbers (above the override probability).
     pub links_conflict_overridden: u64,
     /// NHS-number links not made because given name and date of birth both disagreed.

@@ -106,6 +106,12 @@ pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, l
             f.display()
         ));
     }
+    if options.one_to_one && records.sources.len() != 2 {
+        return Err(crate::error::Error::usage(format!(
+            "one-to-one linkage links two sources; {} were given",
+            records.sources.len()
+        )));
+    }
     let placeholders = placeholders::remove(&mut records);
     if placeholders.tokens > 0 {
         log(&format!(
@@ -228,6 +234,7 @@ impl Prepared {
             &reps,
             &tokens,
             options.link_type,
+            options.one_to_one,
             &mut clusters,
             &mut det_linked,
         );
@@ -237,10 +244,21 @@ impl Prepared {
             scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1)))
         });
         let override_weight = (options.conflict_override / (1.0 - options.conflict_override)).log2();
-        let (mut accepted, mut refused, mut overridden) = (0u64, 0u64, 0u64);
+        let (mut accepted, mut refused, mut overridden, mut refused_one) = (0u64, 0u64, 0u64, 0u64);
+        // One-to-one: an identity linked (by its NHS number or an earlier, stronger pair) takes
+        // no other link.
+        let mut matched: Vec<bool> = if options.one_to_one { det_linked.clone() } else { Vec::new() };
         let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
         for &i in &order {
             let (a, b, _, w) = scored[i];
+            if options.one_to_one {
+                if matched[a as usize] || matched[b as usize] {
+                    refused_one += 1;
+                    continue;
+                }
+                matched[a as usize] = true;
+                matched[b as usize] = true;
+            }
             match clusters.union_allowing_conflict(a, b, w >= override_weight) {
                 Union::Merged => {
                     accepted += 1;
@@ -302,6 +320,7 @@ impl Prepared {
             links_nhs_number: links_nhs,
             links_probabilistic: accepted,
             links_refused_conflict: refused,
+            links_refused_one_to_one: refused_one,
             links_conflict_overridden: overridden,
             links_nhs_contradicted: contradicted,
             nhs_placeholder_numbers: placeholders.tokens,
