@@ -17,6 +17,7 @@ pub const MAX_CHECKED_GROUP: usize = 50;
 /// Links identities (positions in `reps`, with their NHS tokens `tokens`) sharing a token into
 /// `clusters`, marking them in `linked`; returns the links made and those refused as
 /// contradicted. Only pairs `link_type` allows are linked.
+#[allow(clippy::too_many_arguments)]
 pub fn nhs_links(
     records: &Records,
     comparisons: &Comparisons,
