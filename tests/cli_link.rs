@@ -471,6 +471,9 @@ fn issue11_identifier_and_string_fields_link_and_link_types_hold() {
     assert!(kept >= linked - 1, "{kept} of {linked} matches kept one-to-one");
     let summary = std::fs::read_to_string(d.path("oo/summary.json")).unwrap();
     assert!(summary.contains("\"links_refused_one_to_one\""), "{summary}");
+    // Records per source as a map, so that `jq .records_in.a` works.
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(json["records_in"]["a"], 301, "{summary}");
     let err = d.fails(&["link", "a.parquet", "b.parquet", "--out", "x", "--one-to-one"], 2);
     assert!(err.contains("--one-to-one links two sources each free of duplicates"), "{err}");
     let model: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("lo/model.json")).unwrap()).unwrap();

@@ -234,7 +234,7 @@ pub struct Summary {
     /// The extracts linked, as given.
     pub extracts: Vec<String>,
     /// Records per source.
-    pub records_in: Vec<(String, u64)>,
+    pub records_in: std::collections::BTreeMap<String, u64>,
     /// Total records.
     pub records: u64,
     /// Distinct identities compared.
