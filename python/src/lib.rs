@@ -135,7 +135,8 @@ fn write_extract(py: Python<'_>, table: PyArrowType<Table>, path: PathBuf) -> Py
     py.detach(|| -> pseudolink::Result<()> {
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         let manifest = Manifest::from_schema(&path, &schema, rows)?;
-        if path.exists() {
+        // `symlink_metadata`: a dangling symlink at the path is something there too.
+        if path.symlink_metadata().is_ok() {
             return Err(pseudolink::Error::from(ErrorKind::Usage(format!(
                 "{}: already exists; write_extract never replaces a file. Remove it or choose another path",
                 path.display()

@@ -443,9 +443,16 @@ impl Records {
         self.family.2.codes.reserve_exact(n);
     }
 
+    /// The thirteen token columns, in [`Records::token_columns_mut`]'s order.
+    pub(crate) fn token_columns(&self) -> [&TokCol; 13] {
+        let [d0, d1, d2, d3] = &self.dob;
+        let [p0, p1, p2, p3] = &self.postcode;
+        [&self.nhs, &self.given.0, &self.given.1, &self.family.0, &self.family.1, d0, d1, d2, d3, p0, p1, p2, p3]
+    }
+
     /// The thirteen token columns, in a fixed order (NHS, given exact and phonetic, family exact
     /// and phonetic, the four date-of-birth parts, the four postcode parts).
-    fn token_columns_mut(&mut self) -> [&mut TokCol; 13] {
+    pub(crate) fn token_columns_mut(&mut self) -> [&mut TokCol; 13] {
         let [d0, d1, d2, d3] = &mut self.dob;
         let [p0, p1, p2, p3] = &mut self.postcode;
         [

@@ -204,8 +204,26 @@ fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Ran
 }
 
 fn pairs_batch(l: &Linkage, rows: &[u32]) -> RecordBatch {
-    let r = &l.records;
-    let m = &l.model;
+    let pairs = rows.iter().map(|&i| {
+        let (a, b, p, w) = l.pairs[i as usize];
+        (l.reps[a as usize] as usize, l.reps[b as usize] as usize, p, w)
+    });
+    let (fields, cols) = pairs_columns(&l.records, &l.comparisons, &l.model, &l.term_frequencies, pairs);
+    // Infallible: columns built to the schema, all of one length.
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("pairs batch matches its schema")
+}
+
+/// `pairs.parquet`'s columns for `pairs` (the two records' indices in `r`, the pattern and the
+/// match weight): both sides' source and record id, each comparison's level and weight (term
+/// frequencies included), the match weight and probability. Shared by the single-machine writer
+/// and the pair kernel ([`crate::link::pairs`]), so both write the same rows.
+pub(crate) fn pairs_columns(
+    r: &crate::link::data::Records,
+    c: &crate::link::compare::Comparisons,
+    m: &crate::link::model::Model,
+    tf: &crate::link::term_frequency::TermFrequencies,
+    pairs: impl Iterator<Item = (usize, usize, crate::link::compare::Pattern, f64)>,
+) -> (Vec<Field>, Vec<ArrayRef>) {
     let mut fields = vec![
         Field::new("left_source", DataType::Utf8, false),
         Field::new("left_record_id", DataType::Utf8, false),
@@ -216,17 +234,15 @@ fn pairs_batch(l: &Linkage, rows: &[u32]) -> RecordBatch {
     let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
     let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
     let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
-    for &(a, b, p, w) in rows.iter().map(|&i| &l.pairs[i as usize]) {
-        for (k, side) in [a, b].into_iter().enumerate() {
-            let rec = l.reps[side as usize] as usize;
+    for (x, y, p, w) in pairs {
+        for (k, rec) in [x, y].into_iter().enumerate() {
             text[2 * k].append_value(&r.sources[r.source[rec] as usize]);
             text[2 * k + 1].append_value(r.record_id.get(rec));
         }
-        let (x, y) = (l.reps[a as usize] as usize, l.reps[b as usize] as usize);
-        let adjust = l.term_frequencies.adjustments(m, &l.comparisons, r, x, y, p);
+        let adjust = tf.adjustments(m, c, r, x, y, p);
         // As `Model::explain`, without allocating per pair.
-        for (k, c) in m.comparisons.iter().enumerate() {
-            let level = &c.levels[p.get(k) as usize];
+        for (k, comp) in m.comparisons.iter().enumerate() {
+            let level = &comp.levels[p.get(k) as usize];
             levels[k].append_value(&level.label);
             weights[k].append_value(if p.get(k) == 0 { 0.0 } else { level.weight() + adjust[k] });
         }
@@ -234,9 +250,9 @@ fn pairs_batch(l: &Linkage, rows: &[u32]) -> RecordBatch {
         prob.append_value(crate::link::model::Model::probability(w));
     }
     let mut cols: Vec<ArrayRef> = text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-    for (k, c) in m.comparisons.iter().enumerate() {
-        fields.push(Field::new(format!("{}_level", c.name), DataType::Utf8, false));
-        fields.push(Field::new(format!("{}_weight", c.name), DataType::Float64, false));
+    for (k, comp) in m.comparisons.iter().enumerate() {
+        fields.push(Field::new(format!("{}_level", comp.name), DataType::Utf8, false));
+        fields.push(Field::new(format!("{}_weight", comp.name), DataType::Float64, false));
         cols.push(Arc::new(levels[k].finish()));
         cols.push(Arc::new(weights[k].finish()));
     }
@@ -244,5 +260,5 @@ fn pairs_batch(l: &Linkage, rows: &[u32]) -> RecordBatch {
     fields.push(Field::new("match_probability", DataType::Float64, false));
     cols.push(Arc::new(total.finish()));
     cols.push(Arc::new(prob.finish()));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("pairs batch matches its schema")
+    (fields, cols)
 }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, Float64Builder, StringBuilder};
+use arrow_array::builder::BinaryBuilder;
 use arrow_array::{Array, ArrayRef, BinaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use crate::link::data::{BloomCol, ExtraField, Records, TokCol};
 use crate::link::model::Model;
 use crate::link::term_frequency::TermFrequencies;
 
-/// Names of the thirteen token-code columns, in `Records::token_columns_mut` order.
+/// Names of the thirteen token-code columns, in `Records::token_columns` order.
 const TOKEN_COLUMNS: [&str; 13] = [
     "nhs",
     "given_exact",
@@ -126,21 +126,7 @@ pub fn rep_table(r: &Records, reps: &[u32]) -> RecordBatch {
         Arc::new(Int32Array::from_iter_values(reps.iter().map(|&i| i32::from(r.source[i as usize])))),
         Arc::new(StringArray::from_iter_values(reps.iter().map(|&i| r.record_id.get(i as usize)))),
     ];
-    let tokens: [&TokCol; 13] = [
-        &r.nhs,
-        &r.given.0,
-        &r.given.1,
-        &r.family.0,
-        &r.family.1,
-        &r.dob[0],
-        &r.dob[1],
-        &r.dob[2],
-        &r.dob[3],
-        &r.postcode[0],
-        &r.postcode[1],
-        &r.postcode[2],
-        &r.postcode[3],
-    ];
+    let tokens = r.token_columns();
     for (name, c) in TOKEN_COLUMNS.iter().zip(tokens) {
         fields.push(Field::new(*name, DataType::Int64, true));
         cols.push(code_array(c, reps));
@@ -192,11 +178,7 @@ fn push_side(r: &mut Records, ctx: &PairContext, batch: &RecordBatch, prefix: &s
     let codes = |c: &Int64Array, out: &mut TokCol| {
         out.codes.extend((0..n).map(|i| if c.is_valid(i) { c.value(i).clamp(0, u32::MAX as i64) as u32 } else { 0 }))
     };
-    let mut columns: Vec<&mut TokCol> =
-        vec![&mut r.nhs, &mut r.given.0, &mut r.given.1, &mut r.family.0, &mut r.family.1];
-    let [d0, d1, d2, d3] = &mut r.dob;
-    let [p0, p1, p2, p3] = &mut r.postcode;
-    columns.extend([d0, d1, d2, d3, p0, p1, p2, p3]);
+    let columns = r.token_columns_mut();
     for (c, out) in TOKEN_COLUMNS.iter().zip(columns) {
         codes(downcast(&typed(batch, &name(c), DataType::Int64)?), out);
     }
@@ -303,40 +285,11 @@ pub fn compare_batch(
             cols.push(Arc::new(Int64Array::from_iter_values(w.iter().map(|&w| crate::link::weight_bin(w)))));
         }
         Output::Pairs => {
-            let mut text: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
-            let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
-            let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
-            let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
-            for (i, &p) in patterns.iter().enumerate() {
-                for (k, rec) in [i, n + i].into_iter().enumerate() {
-                    text[2 * k].append_value(&r.sources[r.source[rec] as usize]);
-                    text[2 * k + 1].append_value(r.record_id.get(rec));
-                }
-                let adj = adjust(i);
-                for (k, c) in m.comparisons.iter().enumerate() {
-                    let level = &c.levels[p.get(k) as usize];
-                    levels[k].append_value(&level.label);
-                    weights[k].append_value(if p.get(k) == 0 { 0.0 } else { level.weight() + adj[k] });
-                }
-                let w = m.weight_of(p) + adj.iter().sum::<f64>();
-                total.append_value(w);
-                prob.append_value(Model::probability(w));
-            }
-            for (name, t) in ["left_source", "left_record_id", "right_source", "right_record_id"].iter().zip(&mut text)
-            {
-                fields.push(Field::new(*name, DataType::Utf8, false));
-                cols.push(Arc::new(t.finish()));
-            }
-            for (k, c) in m.comparisons.iter().enumerate() {
-                fields.push(Field::new(format!("{}_level", c.name), DataType::Utf8, false));
-                fields.push(Field::new(format!("{}_weight", c.name), DataType::Float64, false));
-                cols.push(Arc::new(levels[k].finish()));
-                cols.push(Arc::new(weights[k].finish()));
-            }
-            fields.push(Field::new("match_weight", DataType::Float64, false));
-            fields.push(Field::new("match_probability", DataType::Float64, false));
-            cols.push(Arc::new(total.finish()));
-            cols.push(Arc::new(prob.finish()));
+            let weight = |i: usize| m.weight_of(patterns[i]) + adjust(i).iter().sum::<f64>();
+            let rows = (0..n).map(|i| (i, n + i, patterns[i], weight(i)));
+            let (f, c) = crate::link::output::pairs_columns(&r, &comparisons, m, tf, rows);
+            fields.extend(f);
+            cols.extend(c);
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| e.to_string())

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, UInt64Array};
 use arrow_schema::{Schema, SchemaRef};
-use rayon::prelude::*;
 
-use super::kernel::{self, Counts};
+use super::kernel::Counts;
 use super::plan::Plan;
-use super::{CHUNK_ROWS, count_name_bands, manifest, quality_report};
+use super::{count_name_bands, manifest, quality_report};
 use crate::config::TokeniseConfig;
 use crate::error::{Error, Result};
 use crate::io::BatchSource;
@@ -87,14 +86,9 @@ pub fn tokenise_arrow(
     let mut parts = Vec::new();
     let mut order = Vec::new();
     while let Some(batch) = source.next_batch()? {
-        let n = batch.num_rows();
-        let chunks: Vec<Result<kernel::Chunk>> = (0..n.div_ceil(CHUNK_ROWS))
-            .into_par_iter()
-            .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), label))
-            .collect();
-        for (k, c) in chunks.into_iter().enumerate() {
-            let c = c?;
-            record_ids.extend(super::duplicates::digests(&c.batch, batch.first_row + (k * CHUNK_ROWS) as u64));
+        for c in super::tokenise_batch(&plan, &batch, batch.num_rows(), label) {
+            let (c, ids) = c?;
+            record_ids.extend(ids);
             totals.add(&c.counts);
             order.extend_from_slice(&c.order);
             parts.push(c.batch);

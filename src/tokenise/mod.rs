@@ -196,16 +196,7 @@ pub fn tokenise(
                     break;
                 }
             };
-            let n = batch.num_rows();
-            let chunks: Vec<Result<(kernel::Chunk, duplicates::Digests)>> = (0..n.div_ceil(CHUNK_ROWS))
-                .into_par_iter()
-                .map(|c| {
-                    let chunk =
-                        kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input)?;
-                    let ids = duplicates::digests(&chunk.batch, batch.first_row + (c * CHUNK_ROWS) as u64);
-                    Ok((chunk, ids))
-                })
-                .collect();
+            let chunks = tokenise_batch(&plan, &batch, batch.num_rows(), input);
             let mut batches = Vec::with_capacity(chunks.len());
             for c in chunks {
                 match c {
@@ -315,13 +306,9 @@ pub fn check(
     while totals.rows < limit {
         let Some(batch) = source.next_batch()? else { break };
         let n = batch.num_rows().min((limit - totals.rows) as usize);
-        let chunks: Vec<Result<kernel::Chunk>> = (0..n.div_ceil(CHUNK_ROWS))
-            .into_par_iter()
-            .map(|c| kernel::tokenise_chunk(&plan, &batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n), input))
-            .collect();
-        for (k, c) in chunks.into_iter().enumerate() {
-            let c = c?;
-            record_ids.extend(duplicates::digests(&c.batch, batch.first_row + (k * CHUNK_ROWS) as u64));
+        for c in tokenise_batch(&plan, &batch, n, input) {
+            let (c, ids) = c?;
+            record_ids.extend(ids);
             totals.add(&c.counts);
         }
     }
@@ -333,6 +320,24 @@ pub fn check(
         report.key_id = "(none given: a throwaway key; counts do not depend on the key)".into();
     }
     Ok(report)
+}
+
+/// Tokenises the first `rows` rows of `batch` in fixed-size chunks across all cores (fixed, so
+/// output bytes do not depend on the thread count); each chunk with its record-id digests.
+pub(crate) fn tokenise_batch(
+    plan: &Plan,
+    batch: &crate::io::InputBatch,
+    rows: usize,
+    input: &Path,
+) -> Vec<Result<(kernel::Chunk, duplicates::Digests)>> {
+    (0..rows.div_ceil(CHUNK_ROWS))
+        .into_par_iter()
+        .map(|c| {
+            let chunk = kernel::tokenise_chunk(plan, batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(rows), input)?;
+            let ids = duplicates::digests(&chunk.batch, batch.first_row + (c * CHUNK_ROWS) as u64);
+            Ok((chunk, ids))
+        })
+        .collect()
 }
 
 /// The manifest of an extract of `rows` rows tokenised under `plan`.
