@@ -127,7 +127,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     // The linkage key first: a wrong file is refused before the linkage runs.
     let (key, save_key) = output::linkage_key(&args.out, args.linkage_key.as_deref())?;
     let l = link(&args.extracts, &options, &log)?;
+    let t = std::time::Instant::now();
     output::write(&l, &args.out, &key, save_key)?;
+    log(&format!("outputs written in {:.1} s", t.elapsed().as_secs_f64()));
     if !quiet {
         let s = &l.summary;
         eprintln!(

@@ -88,6 +88,12 @@ impl Ids {
         &self.text[start..self.ends[i] as usize]
     }
 
+    /// Bytes of the ids of records `rows` together.
+    pub fn bytes(&self, rows: std::ops::Range<usize>) -> usize {
+        let end = |i: usize| if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        end(rows.end) - end(rows.start)
+    }
+
     /// Ids held.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -662,12 +668,11 @@ fn load_file(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mu
         .with_batch_size(65_536)
         .build()
         .map_err(|_| Error::manifest(path, "could not be read"))?;
-    for batch in crate::io::parquet::Guarded(reader) {
+    crate::io::parquet::read_ahead(crate::io::parquet::Guarded(reader), 2, |batch| {
         let batch =
             batch.map_err(|_| Error::manifest(path, "could not be decoded (it may be truncated or damaged)"))?;
-        load_batch(&batch, &wanted, path, source, r, dicts)?;
-    }
-    Ok(())
+        load_batch(&batch, &wanted, path, source, r, dicts)
+    })
 }
 
 /// Appends one batch of extract `source` (named `path` in errors) to `r`.

@@ -67,9 +67,24 @@ pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Resul
     let ids = person_ids(l, key);
     let size = person_sizes(l, ids.len());
     let n = l.records.len();
-    write_batches(&clusters, built_in_parallel(n, |c| clusters_batch(l, &ids, &size, c)))?;
     let kept = kept_pairs(l);
-    write_batches(&pairs, built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])))?;
+    // The two files at once: each encodes its columns in parallel, and together they keep
+    // both cores busy while one of them waits on building its next batches.
+    let (c, p) = rayon::join(
+        || {
+            write_batches(
+                &clusters,
+                &["record_id", "person_id"],
+                built_in_parallel(n, |c| clusters_batch(l, &ids, &size, c)),
+            )
+        },
+        || {
+            let unique = ["left_record_id", "right_record_id"];
+            write_batches(&pairs, &unique, built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])))
+        },
+    );
+    c?;
+    p?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
     let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
     write_atomic(&summary, json.as_bytes())
@@ -125,10 +140,11 @@ where
     groups.into_iter().flat_map(move |g| g.into_par_iter().map(&build).collect::<Vec<_>>())
 }
 
-fn write_batches(path: &Path, mut batches: impl Iterator<Item = RecordBatch>) -> Result<()> {
+/// Writes `batches` to `path`, the `unique` columns without a dictionary.
+fn write_batches(path: &Path, unique: &[&str], mut batches: impl Iterator<Item = RecordBatch>) -> Result<()> {
     // Infallible: `chunks` yields at least one range.
     let first = batches.next().expect("at least one batch");
-    let mut out = ParquetOut::create(path, first.schema())?;
+    let mut out = ParquetOut::create_with_unique(path, first.schema(), unique)?;
     for batch in std::iter::once(first).chain(batches) {
         out.write(&batch)?;
     }
@@ -146,16 +162,15 @@ pub fn person_ids(l: &Linkage, key: &ProjectKey) -> Vec<String> {
         }
     }
     let mac = TokenMac::new(&Subkey::derive(key, &Purpose::PersonId));
-    let mut buf = Vec::new();
     first
-        .iter()
-        .map(|&i| {
+        .par_iter()
+        .map_init(Vec::new, |buf, &i| {
             let r = &l.records;
             buf.clear();
             buf.extend_from_slice(r.sources[r.source[i] as usize].as_bytes());
             buf.push(0);
             buf.extend_from_slice(r.record_id.get(i).as_bytes());
-            format!("P{}", &hex::encode(mac.token(&buf).0)[..20])
+            format!("P{}", &hex::encode(mac.token(buf).0)[..20])
         })
         .collect()
 }
@@ -163,13 +178,17 @@ pub fn person_ids(l: &Linkage, key: &ProjectKey) -> Vec<String> {
 fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Range<usize>) -> RecordBatch {
     let r = &l.records;
     let n = rows.len();
+    // Builders sized up front: growing them by doubling copies every string several times.
+    let rid_bytes = r.record_id.bytes(rows.clone());
+    let source_bytes = r.sources.iter().map(String::len).max().unwrap_or(0);
+    let text = |bytes: usize| StringBuilder::with_capacity(n, bytes);
     let (mut source, mut rid, mut row, mut pid, mut psize, mut stage, mut best) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
+        text(n * source_bytes),
+        text(rid_bytes),
         UInt64Builder::with_capacity(n),
-        StringBuilder::new(),
+        text(n * ids.first().map_or(0, String::len)),
         UInt32Builder::with_capacity(n),
-        StringBuilder::new(),
+        text(n * 13),
         Float64Builder::with_capacity(n),
     );
     for i in rows {

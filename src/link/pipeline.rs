@@ -112,6 +112,8 @@ pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, l
             records.sources.len()
         )));
     }
+    // Timed with the identities: both group records by their tokens.
+    let t = Instant::now();
     let placeholders = placeholders::remove(&mut records);
     if placeholders.tokens > 0 {
         log(&format!(
@@ -120,7 +122,6 @@ pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, l
             placeholders.tokens, placeholders.records
         ));
     }
-    let t = Instant::now();
     let (identity, reps) = identity::identities(&records, options.link_type);
     let defs = match &options.comparisons {
         Some(d) => d.clone(),
