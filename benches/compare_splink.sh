@@ -2,6 +2,8 @@
 # Side-by-side: pseudolink (tokenised) and Splink 5 with DuckDB (plaintext) on the same synthetic
 # records. Usage: benches/compare_splink.sh PERSONS [SEED] [ERROR_SCALE]
 # Installs Splink into benches/.venv on first use. Prints wall time, peak memory and accuracy.
+# SYNTH_ARGS passes more `pseudolink synth` arguments, e.g. SYNTH_ARGS="--rate all.nhs_missing=1"
+# for a population without NHS numbers (Splink then trains and blocks without them too).
 set -euo pipefail
 persons=${1:-20000}; seed=${2:-1}; scale=${3:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +18,8 @@ P="$root/target/release/pseudolink"
 timed() { /usr/bin/time -o "$work/time.txt" -f "%e s wall, %M KB peak" "$@"; cat "$work/time.txt"; }
 
 echo "== synth: $persons persons, seed $seed, error scale $scale → $work"
-"$P" synth --persons "$persons" --seed "$seed" --error-scale "$scale" --out "$work/plain" -q
+# shellcheck disable=SC2086
+"$P" synth --persons "$persons" --seed "$seed" --error-scale "$scale" ${SYNTH_ARGS:-} --out "$work/plain" -q
 "$P" keygen --out "$work/k.key" -q > /dev/null
 echo "== pseudolink: tokenise (provider side)"
 timed bash -c "for p in acute ae gp community_mh social_care; do

@@ -9,7 +9,9 @@ upper-case postcodes with one space), and runs Splink's standard approach: compa
 NHS number exact, NameComparison (Jaro-Winkler) on given and family names, DateOfBirthComparison,
 PostcodeComparison, sex exact; the probability two random records match from the NHS-number
 rule; u by random sampling (1,000,000 pairs, seeded); m by EM in two sessions (blocked on date of
-birth + surname and on NHS number); predict and cluster at 0.9. Writes OUT_DIR/clusters.parquet
+birth + surname and on NHS number); predict and cluster at 0.9. Without NHS numbers (no source
+holds one): no NHS comparison or rule, the prior from names + date of birth (recall 0.7), EM on
+date of birth + surname and on postcode + given name. Writes OUT_DIR/clusters.parquet
 (source, record_id, person_id) for `pseudolink evaluate`, and prints timings as JSON.
 """
 
@@ -67,33 +69,48 @@ def main() -> None:
     timings["load_and_clean"] = time.time() - t
 
     t0 = time.time()
+    # Without NHS numbers (no source holds one), Splink's comparisons and rules leave them out,
+    # the prior comes from agreement on names and date of birth, and EM runs on two blockings
+    # that do not involve the fields they train.
+    has_nhs = bool(df["nhs_number"].notna().any())
+    comparisons = [
+        cl.NameComparison("first_name"),
+        cl.NameComparison("surname"),
+        cl.DateOfBirthComparison("dob", input_is_string=True),
+        cl.PostcodeComparison("postcode"),
+        cl.ExactMatch("sex"),
+    ]
+    rules = [
+        block_on("dob", "substr(surname, 1, 2)"),
+        block_on("dob", "substr(first_name, 1, 2)"),
+        block_on("postcode", "substr(first_name, 1, 2)"),
+        block_on("first_name", "surname", "substr(dob, 1, 4)"),
+        block_on("dob", "split_part(postcode, ' ', 1)"),
+    ]
+    if has_nhs:
+        comparisons.insert(0, cl.ExactMatch("nhs_number"))
+        rules.insert(0, block_on("nhs_number"))
     settings = SettingsCreator(
         link_type="dedupe_only",
-        comparisons=[
-            cl.ExactMatch("nhs_number"),
-            cl.NameComparison("first_name"),
-            cl.NameComparison("surname"),
-            cl.DateOfBirthComparison("dob", input_is_string=True),
-            cl.PostcodeComparison("postcode"),
-            cl.ExactMatch("sex"),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("nhs_number"),
-            block_on("dob", "substr(surname, 1, 2)"),
-            block_on("dob", "substr(first_name, 1, 2)"),
-            block_on("postcode", "substr(first_name, 1, 2)"),
-            block_on("first_name", "surname", "substr(dob, 1, 4)"),
-            block_on("dob", "split_part(postcode, ' ', 1)"),
-        ],
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=False,
     )
     db_api = DuckDBAPI()
     sdf = db_api.register(df)
     linker = Linker(sdf, settings)
-    linker.training.estimate_probability_two_random_records_match([block_on("nhs_number")], recall=0.9)
+    if has_nhs:
+        linker.training.estimate_probability_two_random_records_match([block_on("nhs_number")], recall=0.9)
+    else:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("first_name", "surname", "dob")], recall=0.7
+        )
     linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=42)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob", "surname"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("nhs_number"))
+    if has_nhs:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("nhs_number"))
+    else:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode", "first_name"))
     timings["train"] = time.time() - t0
     t = time.time()
     pred = linker.inference.predict(threshold_match_probability=0.9)

@@ -470,3 +470,53 @@ fn resistant_profile_salts_name_tokens_with_the_date_of_birth() {
     );
     assert!(err.contains("map a date_of_birth field"), "{err}");
 }
+
+#[test]
+fn likely_duplicate_registrations_are_listed_by_rows_and_counted_never_by_value() {
+    let d = Dir::new();
+    d.write("cfg.toml", CONFIG);
+    let rows = [
+        "E1,999 000 0050,Zebediah,Quillfeather,1931-07-13,LS99 9ZZ,M,2024-01-02,1", // row 1
+        "E2,999 000 0050,Zebediah,Quillfeather,1931-07-13,LS99 9ZZ,M,2024-03-02,1", // row 2: the same registration
+        "E3,,Zebedia,Quillfeather,1931-07-13,LS99 9ZZ,M,2024-04-02,1", // row 3: registered again, no number
+        "E4,999 000 0069,Quillfeather,Zebediah,1931-07-13,LS1 1AA,,2024-05-02,1", // row 4: names swapped, another number
+        "E5,,Zelda,Quillfeather,1931-07-13,LS99 9ZZ,F,2024-06-02,1",              // row 5: a twin sister
+        "E6,,Zebediah,Quillfeather,1931-07-14,LS99 9ZZ,M,2024-06-02,1",           // row 6: another birthday
+    ];
+    d.write(
+        "in.csv",
+        format!("episode_id,nhs_no,forename,surname,dob,postcode,sex,admit_date,cost\n{}\n", rows.join("\n")),
+    );
+    let key = d.test_key("k.key").to_str().unwrap().to_string();
+    let out = tokenise(&d, &key, &[]);
+    assert_no_canary("stderr", &out.stderr, CANARIES);
+    let issues = std::fs::read_to_string(d.path("out.issues.csv")).unwrap();
+    let listed: Vec<&str> = issues.lines().filter(|l| l.contains("likely_duplicate_registration")).collect();
+    assert_eq!(
+        listed,
+        [
+            "3,episode_id,likely_duplicate_registration,1",
+            "4,episode_id,likely_duplicate_registration,1",
+            "4,episode_id,likely_duplicate_registration,3"
+        ],
+        "{issues}"
+    );
+    assert!(issues.starts_with("row,column,reason,related_row\n"), "{issues}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("out.quality.json")).unwrap()).unwrap();
+    let dup = &report["duplicate_registrations"];
+    assert_eq!(dup["pairs"], 3);
+    assert_eq!(dup["different_numbers"], 1);
+    assert_eq!(dup["one_without_number"], 2);
+    assert_eq!(dup["profiles"], 5);
+    assert!(
+        std::fs::read_to_string(d.path("out.quality.txt"))
+            .unwrap()
+            .contains("likely duplicate registrations: 3 pairs among 5 profiles")
+    );
+    for (path, bytes) in d.files() {
+        if path != Path::new("in.csv") {
+            assert_no_canary(&path.display().to_string(), &bytes, CANARIES);
+        }
+    }
+}

@@ -21,7 +21,8 @@ Error rates default per provider (see docs/synthetic-data.md); change them with 
 EXAMPLES:
   pseudolink synth --persons 20000 --seed 1 --out synth/
   pseudolink synth --persons 100000 --seed 7 --error-scale 2 --format parquet --out synth2x/
-  pseudolink synth --rate social_care.nhs_missing=0.5 --rate ae.duplicate=0.05 --out synth/")]
+  pseudolink synth --rate social_care.nhs_missing=0.5 --rate ae.duplicate=0.05 --out synth/
+  pseudolink synth --rate all.nhs_missing=1 --out synth-no-nhs/      # no NHS numbers anywhere")]
 pub struct Args {
     /// Persons in the population.
     #[arg(long, value_name = "N")]
@@ -41,7 +42,8 @@ pub struct Args {
     /// Share of multi-person households holding twins.
     #[arg(long, value_name = "P")]
     pub twin_rate: Option<f64>,
-    /// Set one rate: PROVIDER.KNOB=VALUE (repeatable), e.g. gp.nhs_missing=0.01.
+    /// Set one rate: PROVIDER.KNOB=VALUE (repeatable), e.g. gp.nhs_missing=0.01; PROVIDER `all` sets it
+    /// for every provider (all.nhs_missing=1: no NHS numbers anywhere).
     #[arg(long, value_name = "PROVIDER.KNOB=VALUE")]
     pub rate: Vec<String>,
     /// A TOML file of these settings (command-line values win).
@@ -79,15 +81,15 @@ impl Args {
 fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
     let bad = || {
         Error::usage(format!(
-            "--rate {spec}: expected PROVIDER.KNOB=VALUE with PROVIDER one of {} and VALUE between 0 and 1, \
-             e.g. gp.nhs_missing=0.01",
+            "--rate {spec}: expected PROVIDER.KNOB=VALUE with PROVIDER one of {} (or `all`) and VALUE between 0 \
+             and 1, e.g. gp.nhs_missing=0.01",
             PROVIDERS.join(", ")
         ))
     };
     let (name, value) = spec.split_once('=').ok_or_else(bad)?;
     let (provider, knob) = name.split_once('.').ok_or_else(bad)?;
     let value: f64 = value.trim().parse().map_err(|_| bad())?;
-    if !PROVIDERS.contains(&provider) || !(0.0..=1.0).contains(&value) {
+    if !(PROVIDERS.contains(&provider) || provider == "all") || !(0.0..=1.0).contains(&value) {
         return Err(bad());
     }
     if !ErrorRates::KNOBS.contains(&knob) {
@@ -96,7 +98,10 @@ fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
             ErrorRates::KNOBS.join(", ")
         )));
     }
-    cfg.rates.entry(provider.to_string()).or_default().insert(knob.to_string(), value);
+    let providers: &[&str] = if provider == "all" { &PROVIDERS } else { std::slice::from_ref(&provider) };
+    for p in providers {
+        cfg.rates.entry(p.to_string()).or_default().insert(knob.to_string(), value);
+    }
     Ok(())
 }
 

@@ -117,9 +117,11 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         text_out.file().write_all(t.as_bytes()).map_err(|e| Error::io("writing", &text_path, e))?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let csv_err = |_| Error::output(&issues_path, "could not be written".to_string());
-        w.write_record(["row", "column", "reason"]).map_err(csv_err)?;
+        w.write_record(["row", "column", "reason", "related_row"]).map_err(csv_err)?;
         for i in &done.issues {
-            w.write_record([i.row.to_string().as_str(), i.column.as_str(), i.reason]).map_err(csv_err)?;
+            let related = i.related_row.map(|r| r.to_string()).unwrap_or_default();
+            w.write_record([i.row.to_string().as_str(), i.column.as_str(), i.reason, related.as_str()])
+                .map_err(csv_err)?;
         }
         let bytes = w.into_inner().map_err(|_| Error::output(&issues_path, "could not be written".to_string()))?;
         issues_out.file().write_all(&bytes).map_err(|e| Error::io("writing", &issues_path, e))?;

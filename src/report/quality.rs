@@ -48,6 +48,30 @@ pub struct QualityReport {
     pub passthrough: Vec<FieldQuality>,
     /// HMAC-SHA256 evaluations made (tokens plus Bloom n-grams).
     pub hmac_evaluations: u64,
+    /// Likely duplicate registrations within the extract (`tokenise::registrations`); none when
+    /// the extract has no given name, family name or date of birth to compare.
+    #[serde(default)]
+    pub duplicate_registrations: Option<DuplicateRegistrations>,
+}
+
+/// Likely duplicate registrations: pairs of profiles (distinct NHS number, names, date of birth
+/// and sex) born the same day with close or swapped names and no valid NHS number in common.
+/// The issues file lists each pair by its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateRegistrations {
+    /// Pairs found.
+    pub pairs: u64,
+    /// Of them, pairs with two different valid NHS numbers.
+    pub different_numbers: u64,
+    /// Of them, pairs where one profile has a valid NHS number and the other none.
+    pub one_without_number: u64,
+    /// Of them, pairs where neither has a valid NHS number.
+    pub neither_with_number: u64,
+    /// Profiles compared.
+    pub profiles: u64,
+    /// Birthday-and-initial blocks too large to compare (a default date of birth shared by
+    /// many): pairs in them are not looked for.
+    pub blocks_too_large: u64,
 }
 
 /// NHS-number statuses.
@@ -179,6 +203,35 @@ impl QualityReport {
              postcode of the wrong shape, an NHS number failing its check digit); they are treated as \
              missing and their records are kept."
         );
+        if let Some(d) = &self.duplicate_registrations {
+            let _ = writeln!(
+                t,
+                "\nlikely duplicate registrations: {} pairs among {} profiles ({} with two different NHS numbers, {} \
+                 with one number missing, {} with none)",
+                group_digits(d.pairs),
+                group_digits(d.profiles),
+                group_digits(d.different_numbers),
+                group_digits(d.one_without_number),
+                group_digits(d.neither_with_number)
+            );
+            if d.pairs > 0 {
+                let _ = writeln!(
+                    t,
+                    "  same date of birth, close or swapped names, no valid NHS number in common: one person \
+                     registered twice, or two people alike. The issues file lists each pair by its rows \
+                     (reason likely_duplicate_registration, related_row); check them in the source system and \
+                     merge the true duplicates there"
+                );
+            }
+            if d.blocks_too_large > 0 {
+                let _ = writeln!(
+                    t,
+                    "  {} groups sharing one date of birth and initial were too large to compare (a default date \
+                     of birth?); duplicates among them were not looked for",
+                    group_digits(d.blocks_too_large)
+                );
+            }
+        }
         t
     }
 }

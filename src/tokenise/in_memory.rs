@@ -83,17 +83,20 @@ pub fn tokenise_arrow(
     }
     let mut totals = Counts::for_plan(&plan);
     let mut record_ids = super::duplicates::DuplicateIds::default();
+    let mut registrations = super::registrations::Registrations::default();
     let mut parts = Vec::new();
     let mut order = Vec::new();
     while let Some(batch) = source.next_batch()? {
         for c in super::tokenise_batch(&plan, &batch, batch.num_rows(), label) {
-            let (c, ids) = c?;
-            record_ids.extend(ids);
-            totals.add(&c.counts);
-            order.extend_from_slice(&c.order);
-            parts.push(c.batch);
+            let c = c?;
+            record_ids.extend(c.ids);
+            registrations.extend(c.people);
+            totals.add(&c.chunk.counts);
+            order.extend_from_slice(&c.chunk.order);
+            parts.push(c.chunk.batch);
         }
     }
+    record_ids.check(label, &config.record_id.column)?;
     let all =
         arrow_select::concat::concat_batches(&plan.schema, &parts).map_err(|e| Error::output(label, e.to_string()))?;
     drop(parts);
@@ -108,6 +111,7 @@ pub fn tokenise_arrow(
     metadata.insert(MANIFEST_KEY.to_string(), manifest.to_json());
     let schema = Arc::new(Schema::new_with_metadata(plan.schema.fields().clone(), metadata));
     let batch = sorted.with_schema(schema).map_err(|e| Error::output(label, e.to_string()))?;
-    let report = quality_report(config, key, label, label, &plan, &totals);
+    let mut report = quality_report(config, key, label, label, &plan, &totals);
+    report.duplicate_registrations = super::registrations::summary(&plan, &registrations.find());
     Ok(Tokenised { batch, order, manifest, report })
 }

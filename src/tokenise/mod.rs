@@ -11,6 +11,7 @@ mod duplicates;
 mod in_memory;
 mod kernel;
 mod plan;
+pub mod registrations;
 mod shuffle;
 
 use std::path::Path;
@@ -77,8 +78,11 @@ pub struct IssueRow {
     /// The input column.
     pub column: String,
     /// Why: an NHS-number status (`bad_check_digit`, `scientific_notation` …) or `unusable_<type>`
-    /// (`unusable_date`, `unusable_amount` …), `too_long`.
+    /// (`unusable_date`, `unusable_amount` …), `too_long`, or
+    /// `likely_duplicate_registration`.
     pub reason: &'static str,
+    /// The other row of a likely duplicate registration (the first row of the other profile).
+    pub related_row: Option<u64>,
 }
 
 /// What a tokenise run did.
@@ -158,6 +162,7 @@ pub fn tokenise(
 
     let mut blank_rows = 0u64;
     let mut record_ids = duplicates::DuplicateIds::default();
+    let mut registrations = registrations::Registrations::default();
     let mut issues: Vec<kernel::Issue> = Vec::new();
     let mut issues_not_listed = 0u64;
     let result: Result<()> = std::thread::scope(|scope| {
@@ -200,9 +205,10 @@ pub fn tokenise(
             let mut batches = Vec::with_capacity(chunks.len());
             for c in chunks {
                 match c {
-                    Ok((mut c, ids)) => {
+                    Ok(ChunkOut { chunk: mut c, ids, people }) => {
                         totals.add(&c.counts);
                         record_ids.extend(ids);
+                        registrations.extend(people);
                         let room = MAX_ISSUES_LISTED.saturating_sub(issues.len());
                         issues_not_listed += c.issues.len().saturating_sub(room) as u64;
                         issues.extend(c.issues.drain(..).take(room));
@@ -240,6 +246,7 @@ pub fn tokenise(
         ));
     }
     record_ids.check(input, &config.record_id.column)?;
+    let found = registrations.find();
     let mut writer = writer;
     shuffle.finish(&mut writer, output)?;
 
@@ -250,6 +257,7 @@ pub fn tokenise(
 
     let mut report = quality_report(config, key, input, output, &plan, &totals);
     report.blank_rows_skipped = blank_rows;
+    report.duplicate_registrations = registrations::summary(&plan, &found);
     issues.sort_unstable();
     let names: Vec<&str> = plan
         .fields
@@ -259,8 +267,24 @@ pub fn tokenise(
         .collect();
     let issues = issues
         .into_iter()
-        .map(|i| IssueRow { row: i.row, column: names[i.column as usize].to_string(), reason: i.reason })
-        .collect();
+        .map(|i| IssueRow {
+            row: i.row,
+            column: names[i.column as usize].to_string(),
+            reason: i.reason,
+            related_row: None,
+        })
+        .collect::<Vec<_>>();
+    // Likely duplicate registrations, each by its later row with the earlier as related.
+    let room = MAX_ISSUES_LISTED.saturating_sub(issues.len());
+    issues_not_listed += found.pairs.len().saturating_sub(room) as u64;
+    let mut issues = issues;
+    issues.extend(found.pairs.iter().take(room).map(|&(earlier, later)| IssueRow {
+        row: later,
+        column: config.record_id.column.clone(),
+        reason: registrations::REASON,
+        related_row: Some(earlier),
+    }));
+    issues.sort_by_key(|i| (i.row, i.related_row.is_some()));
     Ok(TokeniseSummary { report, issues, issues_not_listed, manifest, elapsed: started.elapsed() })
 }
 
@@ -302,19 +326,23 @@ pub fn check(
     }
     let mut totals = Counts::for_plan(&plan);
     let mut record_ids = duplicates::DuplicateIds::default();
+    let mut registrations = registrations::Registrations::default();
     let limit = max_rows.unwrap_or(u64::MAX);
     while totals.rows < limit {
         let Some(batch) = source.next_batch()? else { break };
         let n = batch.num_rows().min((limit - totals.rows) as usize);
         for c in tokenise_batch(&plan, &batch, n, input) {
-            let (c, ids) = c?;
-            record_ids.extend(ids);
-            totals.add(&c.counts);
+            let c = c?;
+            record_ids.extend(c.ids);
+            registrations.extend(c.people);
+            totals.add(&c.chunk.counts);
         }
     }
     record_ids.check(input, &config.record_id.column)?;
+    let found = registrations.find();
     let mut report = quality_report(config, key, input, Path::new("(none: a check writes nothing)"), &plan, &totals);
     report.blank_rows_skipped = source.blank_rows_skipped();
+    report.duplicate_registrations = registrations::summary(&plan, &found);
     report.rows_written = 0;
     if !given {
         report.key_id = "(none given: a throwaway key; counts do not depend on the key)".into();
@@ -322,20 +350,33 @@ pub fn check(
     Ok(report)
 }
 
+/// A tokenised chunk with what the run-wide checks need of it.
+pub(crate) struct ChunkOut {
+    pub chunk: kernel::Chunk,
+    /// Its record-id digests (duplicate record ids).
+    pub ids: duplicates::Digests,
+    /// Its rows as the duplicate-registration check reads them.
+    pub people: registrations::ChunkRows,
+}
+
 /// Tokenises the first `rows` rows of `batch` in fixed-size chunks across all cores (fixed, so
-/// output bytes do not depend on the thread count); each chunk with its record-id digests.
+/// output bytes do not depend on the thread count); each chunk with its record-id digests and
+/// the rows the duplicate-registration check reads.
 pub(crate) fn tokenise_batch(
     plan: &Plan,
     batch: &crate::io::InputBatch,
     rows: usize,
     input: &Path,
-) -> Vec<Result<(kernel::Chunk, duplicates::Digests)>> {
+) -> Vec<Result<ChunkOut>> {
+    let fields = registrations::Fields::of(plan);
     (0..rows.div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map(|c| {
-            let chunk = kernel::tokenise_chunk(plan, batch, c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(rows), input)?;
-            let ids = duplicates::digests(&chunk.batch, batch.first_row + (c * CHUNK_ROWS) as u64);
-            Ok((chunk, ids))
+            let (start, end) = (c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(rows));
+            let chunk = kernel::tokenise_chunk(plan, batch, start, end, input)?;
+            let ids = duplicates::digests(&chunk.batch, batch.first_row + start as u64);
+            let people = fields.map(|f| registrations::chunk_rows(plan, f, batch, start, end)).unwrap_or_default();
+            Ok(ChunkOut { chunk, ids, people })
         })
         .collect()
 }
@@ -428,5 +469,6 @@ fn quality_report(
         fields,
         passthrough,
         hmac_evaluations: totals.macs(),
+        duplicate_registrations: None,
     }
 }
