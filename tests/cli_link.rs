@@ -196,10 +196,12 @@ fn demo_runs_every_stage() {
     let err = text(&out.stderr);
     let stages =
         ["1. synth", "2. keygen", "3. tokenise", "4. rekey", "5. link", "6. evaluate", "7. audit", "8. timeline"];
-    for stage in stages.into_iter().chain(["9. report", "pairwise precision", "family names named"]) {
+    for stage in
+        stages.into_iter().chain(["9. report", "pairwise precision", "family names named", "kept last month's id"])
+    {
         assert!(err.contains(stage), "missing {stage:?} in\n{err}");
     }
-    assert!(d.path("demo/linked/summary.json").exists());
+    assert!(d.path("demo/linked/summary.json").exists() && d.path("demo/linked/person_changes.parquet").exists());
     assert!(d.path("demo/audit.txt").exists() && d.path("demo/tre/gp.parquet").exists());
     // A second demo into its own folder replaces it.
     d.ok(&["demo", "--persons", "300", "--out", "demo", "-q"]);
@@ -560,4 +562,112 @@ fn issue11_a_model_that_does_not_fit_is_refused_by_name() {
     renamed["comparisons"][2]["name"] = "surname".into();
     let err = text(&run("renamed.json", &renamed).stderr);
     assert!(err.contains("the model has no comparison `family_name`"), "{err}");
+}
+
+/// Record (`source:record_id`) → person id of a linkage folder.
+fn persons_of(d: &Dir, dir: &str) -> std::collections::HashMap<String, String> {
+    let path = d.path(&format!("{dir}/clusters.parquet"));
+    let (s, r, p) =
+        (column_values(&path, "source"), column_values(&path, "record_id"), column_values(&path, "person_id"));
+    s.into_iter().zip(r).zip(p).map(|((s, r), p)| (format!("{}:{}", s.unwrap(), r.unwrap()), p.unwrap())).collect()
+}
+
+/// The partition a record → person map makes, as sorted groups of records.
+fn partition(m: &std::collections::HashMap<String, String>) -> Vec<Vec<String>> {
+    let mut by: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    for (r, p) in m {
+        by.entry(p.as_str()).or_default().push(r.clone());
+    }
+    let mut groups: Vec<Vec<String>> = by
+        .into_values()
+        .map(|mut g| {
+            g.sort();
+            g
+        })
+        .collect();
+    groups.sort();
+    groups
+}
+
+#[test]
+fn issue14_monthly_refresh_keeps_person_ids_and_equals_a_full_relink() {
+    // Three monthly deliveries: each provider's extract grows by a third of its rows a month
+    // (new persons, and new records of persons seen before).
+    let d = Dir::new();
+    d.ok(&["synth", "--persons", "3000", "--seed", "11", "--out", "s", "-q"]);
+    let key = d.test_key("k.key");
+    let mut previous: Option<String> = None;
+    for month in 1..=3 {
+        let mut extracts = Vec::new();
+        for p in crate::util::PROVIDERS {
+            let csv = std::fs::read(d.path(&format!("s/{p}.csv"))).unwrap();
+            let lines: Vec<&[u8]> = csv.split_inclusive(|&b| b == b'\n').collect();
+            let rows = 1 + (lines.len() - 1) * month / 3;
+            d.write(&format!("m{month}/{p}.csv"), lines[..rows].concat());
+            let out = format!("m{month}/{p}.parquet");
+            tokenise_with_key(&d, &key, &format!("s/{p}.toml"), &format!("m{month}/{p}.csv"), &out);
+            extracts.push(out);
+        }
+        let mut full = vec!["link"];
+        full.extend(extracts.iter().map(String::as_str));
+        full.extend(["--out", "", "-q"]);
+        let full_out = format!("full{month}");
+        let n = full.len();
+        full[n - 2] = &full_out;
+        d.ok(&full);
+        let Some(prev) = previous.clone() else {
+            previous = Some(full_out);
+            continue;
+        };
+        let refresh_out = format!("refresh{month}");
+        let mut refresh = full.clone();
+        refresh[n - 2] = &refresh_out;
+        refresh.extend(["--previous", prev.as_str()]);
+        d.ok(&refresh);
+        let (before, now, relinked) = (persons_of(&d, &prev), persons_of(&d, &refresh_out), persons_of(&d, &full_out));
+        // The refreshed linkage is the full re-link's, record for record; only ids differ.
+        assert_eq!(partition(&now), partition(&relinked), "month {month}");
+        // Persons unaffected by merges and splits keep their ids: an earlier person whose
+        // records all sit in one person now, alone among earlier persons, has the same id.
+        let mut earlier_in: std::collections::HashMap<&str, HashSet<&str>> = Default::default();
+        let mut now_of: std::collections::HashMap<&str, HashSet<&str>> = Default::default();
+        for (r, old) in &before {
+            let p = now[r].as_str();
+            earlier_in.entry(p).or_default().insert(old.as_str());
+            now_of.entry(old.as_str()).or_default().insert(p);
+        }
+        let mut unaffected = 0;
+        for (old, ps) in &now_of {
+            if ps.len() == 1 {
+                let p = *ps.iter().next().unwrap();
+                if earlier_in[p].len() == 1 {
+                    assert_eq!(p, *old, "month {month}: an unaffected person changed id");
+                    unaffected += 1;
+                }
+            }
+        }
+        assert!(unaffected > 1000, "{unaffected}");
+        // Every change is listed and counted.
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.path(&format!("{refresh_out}/summary.json"))).unwrap())
+                .unwrap();
+        let r = &summary["refresh"];
+        let changes = d.path(&format!("{refresh_out}/person_changes.parquet"));
+        let kinds = column_values(&changes, "kind");
+        for kind in ["merged", "split", "retired"] {
+            assert_eq!(r[kind], kinds.iter().filter(|k| k.as_deref() == Some(kind)).count(), "{kind}");
+        }
+        assert_eq!(r["retired"], 0, "records are never withdrawn here");
+        assert_eq!(r["records_new"].as_u64().unwrap() + r["records_previous"].as_u64().unwrap(), now.len() as u64);
+        assert_eq!(r["records_previous"].as_u64().unwrap(), before.len() as u64);
+        // Accuracy is the full re-link's.
+        let truth = d.path("s/truth.csv");
+        let eval = |dir: &str| {
+            text(&d.ok(&["evaluate", "--truth", truth.to_str().unwrap(), "--clusters", dir, "--json"]).stdout)
+        };
+        let (a, b): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_str(&eval(&refresh_out)).unwrap(), serde_json::from_str(&eval(&full_out)).unwrap());
+        assert_eq!(a["f1"], b["f1"]);
+        previous = Some(refresh_out);
+    }
 }

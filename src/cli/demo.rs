@@ -175,19 +175,42 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     ));
     say("     every token now depends on both keys: neither the providers nor the TRE can reverse one alone".into());
 
+    // Last month: every source but the last had delivered. This month the last one joins, and
+    // the linkage is refreshed: persons keep last month's ids.
     let t = Instant::now();
+    let earlier = args.out.join("linked-last-month");
+    let options = crate::link::LinkOptions::default();
+    let month1 = crate::link::link(&extracts[..extracts.len() - 1], &options, &|_| {})?;
+    let (lkey, save) = crate::link::output::linkage_key(&earlier, None)?;
+    crate::link::output::write(&month1, &earlier, &lkey, save, None)?;
+    let persons_before = month1.summary.persons;
+    drop(month1);
     let linked = args.out.join("linked");
-    let l = crate::link::link(&extracts, &crate::link::LinkOptions::default(), &|_| {})?;
+    let l = crate::link::link(&extracts, &options, &|_| {})?;
+    let previous = crate::link::refresh::Previous::read(&earlier)?;
     let (lkey, save) = crate::link::output::linkage_key(&linked, None)?;
-    crate::link::output::write(&l, &linked, &lkey, save)?;
+    let refresh = crate::link::output::write(&l, &linked, &lkey, save, Some(&previous))?.unwrap_or_default();
     let s = &l.summary;
     say(format!(
-        "5. link       {} records → {} persons; {} candidate pairs          {:>6.1} s  → {}",
-        group_digits(s.records),
-        group_digits(s.persons),
-        group_digits(s.candidate_pairs),
+        "5. link       last month without {}: {} persons; this month with it, refreshed   {:>6.1} s  → {}",
+        pop.providers.last().map_or("", |p| p.source.as_str()),
+        group_digits(persons_before),
         t.elapsed().as_secs_f64(),
         linked.display()
+    ));
+    say(format!(
+        "     {} persons kept last month's id, {} are new; {} merged, {} split (listed in {})",
+        group_digits(refresh.persons_kept),
+        group_digits(refresh.persons_new),
+        group_digits(refresh.merged),
+        group_digits(refresh.split),
+        linked.join(crate::link::refresh::CHANGES_FILE).display()
+    ));
+    say(format!(
+        "     {} records → {} persons; {} candidate pairs",
+        group_digits(s.records),
+        group_digits(s.persons),
+        group_digits(s.candidate_pairs)
     ));
     say(format!(
         "     {} NHS-number links, {} probabilistic links, {} refused (they would join different NHS numbers)",

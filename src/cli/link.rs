@@ -30,7 +30,8 @@ person id stands for.
 EXAMPLE:
   pseudolink link acute.parquet ae.parquet gp.parquet --out linked/
   pseudolink link *.parquet --out linked2/ --model linked/model.json
-  pseudolink link *.parquet --out linked3/ --config link.toml     (see docs/linkage.md)")]
+  pseudolink link *.parquet --out linked3/ --config link.toml     (see docs/linkage.md)
+  pseudolink link *.parquet --out linked-2026-12/ --previous linked-2026-11/   (monthly refresh)")]
 pub struct Args {
     /// Pseudonymised extracts.
     #[arg(required = true)]
@@ -74,6 +75,12 @@ pub struct Args {
     /// duplicates, with --link-type link_only. Links are taken by descending match weight.
     #[arg(long)]
     pub one_to_one: bool,
+    /// A monthly refresh: the folder of the earlier linkage. Persons keep its person ids (the
+    /// id held by most of their earlier records); merges, splits and retired ids are listed in
+    /// DIR/person_changes.parquet and counted in summary.json. Its linkage key is used unless
+    /// --linkage-key is given.
+    #[arg(long, value_name = "EARLIER_DIR")]
+    pub previous: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
@@ -106,6 +113,8 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         args.extracts.iter().map(|p| Input { path: p, what: "an input extract" }).collect();
     inputs.extend(args.config.as_deref().map(|p| Input { path: p, what: "the link config" }));
     inputs.extend(args.model.as_deref().map(|p| Input { path: p, what: "the model" }));
+    let previous_clusters = args.previous.as_ref().map(|d| d.join("clusters.parquet"));
+    inputs.extend(previous_clusters.as_deref().map(|p| Input { path: p, what: "the earlier linkage's clusters" }));
     if args.linkage_key.as_deref().is_some_and(|k| k != key_out.as_path()) {
         out_refs.pop();
         inputs.extend(args.linkage_key.as_deref().map(|p| Input { path: p, what: "the linkage key" }));
@@ -124,11 +133,19 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             eprintln!("pseudolink: {s}");
         }
     };
-    // The linkage key first: a wrong file is refused before the linkage runs.
-    let (key, save_key) = output::linkage_key(&args.out, args.linkage_key.as_deref())?;
+    // The earlier linkage and the linkage key first: a wrong file is refused before the linkage
+    // runs. A refresh keys new persons' ids with the earlier linkage's key, and keeps it.
+    let previous = args.previous.as_deref().map(crate::link::refresh::Previous::read).transpose()?;
+    let earlier_key = args.previous.as_ref().map(|d| d.join(output::LINKAGE_KEY_FILE)).filter(|k| k.exists());
+    let (key, save_key) = match (&earlier_key, &args.linkage_key) {
+        (Some(k), None) if !key_out.exists() => {
+            (crate::token::ProjectKey::read_file_as(k, crate::token::key::KeyRole::Linkage)?, true)
+        }
+        _ => output::linkage_key(&args.out, args.linkage_key.as_deref())?,
+    };
     let l = link(&args.extracts, &options, &log)?;
     let t = std::time::Instant::now();
-    output::write(&l, &args.out, &key, save_key)?;
+    let refresh = output::write(&l, &args.out, &key, save_key, previous.as_ref())?;
     log(&format!("outputs written in {:.1} s", t.elapsed().as_secs_f64()));
     if !quiet {
         let s = &l.summary;
@@ -141,6 +158,17 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             group_digits(s.links_refused_conflict),
             args.out.display()
         );
+        if let Some(r) = &refresh {
+            eprintln!(
+                "pseudolink: refresh: {} persons kept their earlier id, {} are new; {} merged, {} split, {} retired (listed in {})",
+                group_digits(r.persons_kept),
+                group_digits(r.persons_new),
+                group_digits(r.merged),
+                group_digits(r.split),
+                group_digits(r.retired),
+                args.out.join(crate::link::refresh::CHANGES_FILE).display()
+            );
+        }
     }
     Ok(())
 }

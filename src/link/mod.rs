@@ -29,6 +29,7 @@ pub mod pairs;
 pub mod pipeline;
 pub mod placeholders;
 pub mod predict;
+pub mod refresh;
 pub mod term_frequency;
 pub mod train;
 
@@ -292,6 +293,9 @@ pub struct Summary {
     pub match_weight_histogram: Vec<(i64, u64)>,
     /// Seconds per stage.
     pub timings: Vec<(String, f64)>,
+    /// A monthly refresh's carried-over ids and changes (`link --previous`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<refresh::RefreshSummary>,
 }
 
 /// Links `files`; `log` receives progress lines.

@@ -56,15 +56,37 @@ pub fn linkage_key(dir: &Path, given: Option<&Path>) -> Result<(ProjectKey, bool
     }
 }
 
-/// Writes the linkage folder; `save_key` writes the linkage key into it first.
-pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Result<()> {
+/// Writes the linkage folder; `save_key` writes the linkage key into it first. With `previous`
+/// (an earlier linkage: a monthly refresh), persons keep their earlier ids
+/// ([`crate::link::refresh`]), the changes are written to `person_changes.parquet`, and their
+/// counts are returned.
+pub fn write(
+    l: &Linkage,
+    dir: &Path,
+    key: &ProjectKey,
+    save_key: bool,
+    previous: Option<&crate::link::refresh::Previous>,
+) -> Result<Option<crate::link::refresh::RefreshSummary>> {
     crate::io::atomic::create_output_dir(dir)?;
     let [clusters, pairs, model, summary] = output_paths(dir);
+    let changes_path = dir.join(crate::link::refresh::CHANGES_FILE);
     crate::io::atomic::remove_stale(&summary)?;
+    crate::io::atomic::remove_stale(&changes_path)?;
     if save_key {
         key.write_new_file_as(&dir.join(LINKAGE_KEY_FILE), KeyRole::Linkage)?;
     }
-    let ids = person_ids(l, key);
+    let mut run_summary = l.summary.clone();
+    let ids = match previous {
+        None => person_ids(l, key),
+        Some(prev) => {
+            let mac = person_mac(key);
+            let first = first_records(l);
+            let refresh = crate::link::refresh::carry_over(l, prev, |p, n| person_id(&mac, l, first[p], n));
+            write_batches(&changes_path, &[], std::iter::once(crate::link::refresh::changes_batch(&refresh.changes)))?;
+            run_summary.refresh = Some(refresh.summary);
+            refresh.ids
+        }
+    };
     let size = person_sizes(l, ids.len());
     let n = l.records.len();
     let kept = kept_pairs(l);
@@ -86,8 +108,9 @@ pub fn write(l: &Linkage, dir: &Path, key: &ProjectKey, save_key: bool) -> Resul
     c?;
     p?;
     write_atomic(&model, l.model.to_json().as_bytes())?;
-    let json = serde_json::to_string_pretty(&l.summary).unwrap_or_default() + "\n";
-    write_atomic(&summary, json.as_bytes())
+    let json = serde_json::to_string_pretty(&run_summary).unwrap_or_default() + "\n";
+    write_atomic(&summary, json.as_bytes())?;
+    Ok(run_summary.refresh)
 }
 
 /// `clusters.parquet`'s rows as Arrow batches, person ids keyed by `key` (the linkage key).
@@ -154,25 +177,39 @@ fn write_batches(path: &Path, unique: &[&str], mut batches: impl Iterator<Item =
 /// Person pseudonyms: a keyed hash, under the linkage key, of the person's first record (source
 /// and record id), so stable across runs that share the linkage key and meaningless without it.
 pub fn person_ids(l: &Linkage, key: &ProjectKey) -> Vec<String> {
-    let persons = l.summary.persons as usize;
-    let mut first = vec![usize::MAX; persons];
+    let mac = person_mac(key);
+    first_records(l).par_iter().map(|&i| person_id(&mac, l, i, 0)).collect()
+}
+
+/// The person-id MAC under the linkage key.
+fn person_mac(key: &ProjectKey) -> TokenMac {
+    TokenMac::new(&Subkey::derive(key, &Purpose::PersonId))
+}
+
+/// Each person's first record.
+fn first_records(l: &Linkage) -> Vec<usize> {
+    let mut first = vec![usize::MAX; l.summary.persons as usize];
     for (i, &p) in l.person.iter().enumerate() {
         if first[p as usize] == usize::MAX {
             first[p as usize] = i;
         }
     }
-    let mac = TokenMac::new(&Subkey::derive(key, &Purpose::PersonId));
     first
-        .par_iter()
-        .map_init(Vec::new, |buf, &i| {
-            let r = &l.records;
-            buf.clear();
-            buf.extend_from_slice(r.sources[r.source[i] as usize].as_bytes());
-            buf.push(0);
-            buf.extend_from_slice(r.record_id.get(i).as_bytes());
-            format!("P{}", &hex::encode(mac.token(buf).0)[..20])
-        })
-        .collect()
+}
+
+/// The id of the person whose first record is `i`; try `n` > 0 (a refresh avoiding an earlier
+/// person's id) keys the try number in too.
+fn person_id(mac: &TokenMac, l: &Linkage, i: usize, n: u32) -> String {
+    let r = &l.records;
+    let mut buf = Vec::with_capacity(64);
+    buf.extend_from_slice(r.sources[r.source[i] as usize].as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(r.record_id.get(i).as_bytes());
+    if n > 0 {
+        buf.push(0);
+        buf.extend_from_slice(&n.to_le_bytes());
+    }
+    format!("P{}", &hex::encode(mac.token(&buf).0)[..20])
 }
 
 fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Range<usize>) -> RecordBatch {

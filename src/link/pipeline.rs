@@ -341,6 +341,7 @@ impl Prepared {
             expected_matches_below_floor: stats.expected_below_floor,
             match_weight_histogram: stats.histogram.into_iter().collect(),
             timings,
+            refresh: None,
         };
         Linkage {
             records,
