@@ -135,7 +135,17 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     };
     // The earlier linkage and the linkage key first: a wrong file is refused before the linkage
     // runs. A refresh keys new persons' ids with the earlier linkage's key, and keeps it.
+    let t = std::time::Instant::now();
     let previous = args.previous.as_deref().map(crate::link::refresh::Previous::read).transpose()?;
+    if let (Some(p), Some(dir)) = (&previous, &args.previous) {
+        log(&format!(
+            "earlier linkage {}: {} records of {} persons, read in {:.1} s",
+            dir.display(),
+            group_digits(p.records()),
+            group_digits(p.persons()),
+            t.elapsed().as_secs_f64()
+        ));
+    }
     let earlier_key = args.previous.as_ref().map(|d| d.join(output::LINKAGE_KEY_FILE)).filter(|k| k.exists());
     let (key, save_key) = match (&earlier_key, &args.linkage_key) {
         (Some(k), None) if !key_out.exists() => {

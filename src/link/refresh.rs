@@ -85,23 +85,44 @@ impl Previous {
                     .ok_or_else(|| Error::manifest(&path, format!("column `{name}` is not text")))
             };
             let (source, record, person) = (col("source")?, col("record_id")?, col("person_id")?);
-            for i in 0..batch.num_rows() {
-                if source.is_null(i) || record.is_null(i) || person.is_null(i) {
-                    return Err(Error::manifest(&path, "has an empty source, record id or person id"));
-                }
-                let next = p.ids.len() as u32;
-                let id = *index.entry(person.value(i).to_string()).or_insert_with(|| {
-                    p.ids.push(person.value(i).to_string());
-                    p.records.push(0);
-                    next
-                });
+            if source.null_count() + record.null_count() + person.null_count() > 0 {
+                return Err(Error::manifest(&path, "has an empty source, record id or person id"));
+            }
+            let digests: Vec<u128> = {
+                use rayon::prelude::*;
+                (0..batch.num_rows()).into_par_iter().map(|i| digest(source.value(i), record.value(i))).collect()
+            };
+            p.by_record.reserve(digests.len());
+            for (i, d) in digests.into_iter().enumerate() {
+                let id = match index.get(person.value(i)) {
+                    Some(&id) => id,
+                    None => {
+                        let id = p.ids.len() as u32;
+                        p.ids.push(person.value(i).to_string());
+                        p.records.push(0);
+                        index.insert(person.value(i).to_string(), id);
+                        id
+                    }
+                };
                 p.records[id as usize] += 1;
-                if p.by_record.insert(digest(source.value(i), record.value(i)), id).is_some() {
+                if p.by_record.insert(d, id).is_some() {
                     return Err(Error::manifest(&path, "lists one record twice"));
                 }
             }
         }
         Ok(p)
+    }
+}
+
+impl Previous {
+    /// Records of the earlier linkage.
+    pub fn records(&self) -> u64 {
+        self.records.iter().sum()
+    }
+
+    /// Persons of the earlier linkage.
+    pub fn persons(&self) -> u64 {
+        self.ids.len() as u64
     }
 }
 
@@ -153,24 +174,32 @@ pub struct Refresh {
 /// Carries earlier ids over to the persons of `l`; `fresh(p, n)` is person `p`'s new id, the
 /// `n`-th try (tries go on while an id equals an earlier one).
 pub fn carry_over(l: &Linkage, prev: &Previous, fresh: impl Fn(usize, u32) -> String) -> Refresh {
+    use rayon::prelude::*;
     let r = &l.records;
     let persons = l.summary.persons as usize;
-    // Per (person now, earlier id): records.
-    let mut held: FxHashMap<(u32, u32), u64> = FxHashMap::default();
     let mut first = vec![usize::MAX; persons];
-    let mut summary = RefreshSummary { previous_persons: prev.ids.len() as u64, ..Default::default() };
-    for i in 0..r.len() {
-        let p = l.person[i];
+    for (i, &p) in l.person.iter().enumerate() {
         first[p as usize] = first[p as usize].min(i);
-        match prev.by_record.get(&digest(&r.sources[r.source[i] as usize], r.record_id.get(i))) {
-            Some(&old) => {
-                *held.entry((p, old)).or_default() += 1;
-                summary.records_previous += 1;
-            }
-            None => summary.records_new += 1,
-        }
     }
-    let mut candidates: Vec<((u32, u32), u64)> = held.iter().map(|(&k, &n)| (k, n)).collect();
+    // Each record's (person now, earlier id), sorted: runs are the records a person holds of
+    // an earlier id.
+    let mut links: Vec<(u32, u32)> = (0..r.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            let old = prev.by_record.get(&digest(&r.sources[r.source[i] as usize], r.record_id.get(i)))?;
+            Some((l.person[i], *old))
+        })
+        .collect();
+    links.par_sort_unstable();
+    let mut summary = RefreshSummary {
+        previous_persons: prev.ids.len() as u64,
+        records_previous: links.len() as u64,
+        records_new: (r.len() - links.len()) as u64,
+        ..Default::default()
+    };
+    let held: Vec<((u32, u32), u64)> = links.chunk_by(|a, b| a == b).map(|run| (run[0], run.len() as u64)).collect();
+    drop(links);
+    let mut candidates = held.clone();
     // Most records first, then the smaller earlier id, then the person with the earlier first
     // record: the assignment does not depend on hash-map order.
     candidates.sort_by(|(a, n), (b, m)| {
@@ -197,7 +226,7 @@ pub fn carry_over(l: &Linkage, prev: &Previous, fresh: impl Fn(usize, u32) -> St
     summary.persons_new = persons as u64 - summary.persons_kept;
     let mut changes: Vec<Change> = Vec::new();
     let mut seen = vec![false; prev.ids.len()];
-    for (&(p, old), &n) in &held {
+    for &((p, old), n) in &held {
         seen[old as usize] = true;
         if kept[p as usize] == Some(old) {
             continue;
