@@ -51,7 +51,7 @@ fn persons_schema(conditions: &[String]) -> SchemaRef {
         Field::new("age", DataType::Int32, true),
         Field::new("age_group", DataType::Utf8, false),
         Field::new("sex", DataType::Utf8, true),
-        Field::new("sources", DataType::Utf8, false),
+        Field::new("sources", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), false),
         Field::new("events", DataType::UInt64, false),
         Field::new("conditions", DataType::UInt64, false),
         Field::new("complexity", DataType::Utf8, false),
@@ -227,8 +227,9 @@ fn summarise(
     let g = SETTING_GROUPS.len();
     let mut pid = StringBuilder::new();
     let (mut year_b, mut age_b) = (Int32Builder::new(), Int32Builder::new());
-    let (mut ageg, mut sex_b, mut src_b, mut cx) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut ageg, mut sex_b, mut cx) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    // The sources a person appears in, as a list (queries test membership, not `LIKE '%gp%'`).
+    let mut src_b = arrow_array::builder::ListBuilder::new(StringBuilder::new());
     let (mut events_b, mut cond_b) = (UInt64Builder::new(), UInt64Builder::new());
     let mut ltc_b: Vec<BooleanBuilder> = conditions.iter().map(|_| BooleanBuilder::new()).collect();
     let mut spend_b: Vec<Float64Builder> = (0..=g).map(|_| Float64Builder::new()).collect();
@@ -297,7 +298,10 @@ fn summarise(
         age_b.append_option(row.age);
         ageg.append_value(AGE_GROUPS[age_group(row.age)]);
         sex_b.append_option(sex_mode);
-        src_b.append_value(sources.join(";"));
+        for s in &sources {
+            src_b.values().append_value(s);
+        }
+        src_b.append(true);
         events_b.append_value((e - s) as u64);
         cond_b.append_value(row.condition_count() as u64);
         cx.append_value(COMPLEXITY[complexity(row.condition_count())]);
@@ -386,7 +390,7 @@ fn segment_fields(conditions: &[String]) -> Vec<Field> {
     let mut f = vec![
         Field::new("age_group", DataType::Utf8, false),
         Field::new("complexity", DataType::Utf8, false),
-        Field::new("population", DataType::Float64, true),
+        Field::new("population", DataType::Int64, true),
         Field::new("average_age", DataType::Float64, true),
         Field::new("average_conditions", DataType::Float64, true),
         Field::new("spend_per_person_per_year", DataType::Float64, true),
@@ -514,14 +518,19 @@ fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, 
     let rows = segment_rows(seg, rule);
     let mut ag = StringBuilder::new();
     let mut cx = StringBuilder::new();
-    let mut nums: Vec<Float64Builder> = (2..fields.len()).map(|_| Float64Builder::new()).collect();
+    // The population is a count (an integer); the other columns are rates and means.
+    let mut population = arrow_array::builder::Int64Builder::new();
+    let mut nums: Vec<Float64Builder> = (3..fields.len()).map(|_| Float64Builder::new()).collect();
     let mut csv_text = fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",") + "\n";
     for (a, c, v) in &rows {
         ag.append_value(a);
         cx.append_value(c);
         csv_text.push_str(&format!("{a},{c}"));
         for (k, x) in v.iter().enumerate() {
-            nums[k].append_option(*x);
+            match k {
+                0 => population.append_option(x.map(|x| x as i64)),
+                _ => nums[k - 1].append_option(*x),
+            }
             csv_text.push(',');
             match x {
                 Some(x) => csv_text.push_str(&format!("{x}")),
@@ -531,7 +540,7 @@ fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, 
         }
         csv_text.push('\n');
     }
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(ag.finish()), Arc::new(cx.finish())];
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(ag.finish()), Arc::new(cx.finish()), Arc::new(population.finish())];
     cols.extend(nums.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     let schema = Arc::new(Schema::new(fields));
     let path = out.join(format!("{name}.parquet"));
