@@ -176,3 +176,76 @@ fn a_pass_through_named_like_a_token_column_is_refused() {
     let err = d.fails(&["tokenise", "--check", "--config", "a.toml", "--input", "a.csv"], 2);
     assert!(err.contains("the output column `nhs_number_token` would be written twice"), "{err}");
 }
+
+/// Every dataset template in examples/configs parses and tokenises an extract with its columns
+/// (three rows of plausible values), and passes through what the TRE's timeline needs.
+#[test]
+fn dataset_templates_tokenise_an_extract_with_their_columns() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configs");
+    let mut templates: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    templates.sort();
+    assert_eq!(templates.len(), 6, "{templates:?}");
+    for t in templates {
+        let text = std::fs::read_to_string(&t).unwrap();
+        let cfg: toml::Value = toml::from_str(&text).unwrap();
+        let mut header = vec![cfg["record_id"]["column"].as_str().unwrap().to_string()];
+        let mut rows: Vec<Vec<String>> = (0..3).map(|k| vec![format!("R{k}")]).collect();
+        let value = |kind: &str, fmt: Option<&str>, k: usize| -> String {
+            let date = |y: i32, m: u32, d: u32| {
+                chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap().format(fmt.unwrap_or("%Y-%m-%d")).to_string()
+            };
+            match kind {
+                "nhs_number" => ["9434765919", "", "9434765870"][k].into(),
+                "given_name" => ["Ann", "Bob", "Cy"][k].into(),
+                "family_name" => ["Smith", "Jones", "Khan"][k].into(),
+                "date_of_birth" => date(1950 + k as i32, 3, 4 + k as u32),
+                "postcode" => ["LS1 4AP", "M1 1AE", ""][k].into(),
+                "sex" => ["1", "2", "9"][k].into(),
+                "date" => date(2024, 1 + k as u32, 10),
+                "float" => ["1234.50", "0", "20"][k].into(),
+                "boolean" => ["Y", "N", "Y"][k].into(),
+                _ => ["a", "b", "c"][k].into(),
+            }
+        };
+        let mut passed = Vec::new();
+        for (table, kind_key) in [("field", "type"), ("passthrough", "type")] {
+            for f in cfg[table].as_array().unwrap() {
+                header.push(f["column"].as_str().unwrap().to_string());
+                let kind = f.get(kind_key).and_then(|v| v.as_str()).unwrap_or("string");
+                let fmt = f.get("formats").and_then(|v| v.as_array()).and_then(|a| a[0].as_str());
+                for (k, row) in rows.iter_mut().enumerate() {
+                    row.push(value(kind, fmt, k));
+                }
+                if table == "passthrough" {
+                    passed.push(f["as"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        assert!(passed.contains(&"activity_date".to_string()), "{t:?} passes no activity date");
+        let d = Dir::new();
+        let mut csv = header.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(",") + "\n";
+        for r in &rows {
+            csv.push_str(&(r.join(",") + "\n"));
+        }
+        d.write("in.csv", csv);
+        d.write("cfg.toml", &text);
+        let key = d.test_key("k.key");
+        let out = d.ok(&[
+            "tokenise",
+            "--config",
+            "cfg.toml",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--input",
+            "in.csv",
+            "--output",
+            "out.parquet",
+            "--json",
+        ]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["rows_written"], 3, "{t:?}");
+        for f in report["fields"].as_array().unwrap().iter().chain(report["passthrough"].as_array().unwrap()) {
+            assert_eq!(f["invalid"], 0, "{t:?}: {f}");
+        }
+    }
+}
