@@ -544,3 +544,98 @@ pub fn render(s: &Sniffed, proposals: &[Proposal], source: &str, input: &Path) -
     }
     t
 }
+
+/// The dataset templates `init --dataset` starts from (the files in `examples/configs/`).
+pub const DATASETS: &[(&str, &str)] = &[
+    ("acute_apc", include_str!("../examples/configs/acute_apc.toml")),
+    ("emergency_ecds", include_str!("../examples/configs/emergency_ecds.toml")),
+    ("gp", include_str!("../examples/configs/gp.toml")),
+    ("community_csds", include_str!("../examples/configs/community_csds.toml")),
+    ("mental_health_mhsds", include_str!("../examples/configs/mental_health_mhsds.toml")),
+    ("adult_social_care_cld", include_str!("../examples/configs/adult_social_care_cld.toml")),
+];
+
+/// A header name reduced for matching a template's column to an export's: lower case, letters
+/// and digits only (`PERSON_BIRTH_DATE`, `Person Birth Date` and `person-birth-date` agree).
+fn loose(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// The config a dataset template gives for the sniffed export: each template column matched to
+/// the export's header (exactly, else by [`loose`] spelling) and renamed to it; a field or
+/// pass-through column the export lacks is commented out and listed; the delimiter and encoding
+/// are the sniffed ones, and a date column's format is the one found in its values. The record
+/// id column must be found. Returns the config's text and the template columns not found.
+pub fn from_template(s: &Sniffed, dataset: &str, source: Option<&str>) -> Result<(String, Vec<String>)> {
+    let Some((_, template)) = DATASETS.iter().find(|(k, _)| *k == dataset) else {
+        return Err(Error::usage(format!(
+            "--dataset `{dataset}` is not one of {}",
+            DATASETS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let proposals = propose(s);
+    let find = |wanted: &str| {
+        s.columns.iter().position(|c| c == wanted).or_else(|| s.columns.iter().position(|c| loose(c) == loose(wanted)))
+    };
+    // Blocks: the text from one `[` header line to the next.
+    let mut blocks: Vec<Vec<String>> = vec![Vec::new()];
+    for line in template.lines() {
+        if line.starts_with('[') {
+            blocks.push(Vec::new());
+        }
+        blocks.last_mut().expect("one block at least").push(line.to_string());
+    }
+    let mut missing = Vec::new();
+    let mut out = String::new();
+    for block in &mut blocks {
+        let header = block.first().cloned().unwrap_or_default();
+        let column = block.iter().find_map(|l| l.strip_prefix("column = \"").and_then(|r| r.split('"').next()));
+        let found = column.map(|c| (c.to_string(), find(c)));
+        match (&found, header.as_str()) {
+            (Some((c, None)), "[record_id]") => {
+                return Err(Error::usage(format!(
+                    "--dataset {dataset}: the export has no record id column like `{c}`; nothing was written. Name \
+                     the id column so, or run init without --dataset"
+                )));
+            }
+            (Some((c, None)), _) => {
+                missing.push(c.clone());
+                out.push_str(&format!(
+                    "# Not in this export (`{c}`): left out. Add the column, or delete this block.\n"
+                ));
+                for l in block.iter() {
+                    out.push_str(&format!("# {l}\n"));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let index = found.as_ref().and_then(|(_, i)| *i);
+        let sniffed_format = index.and_then(|i| match proposals.get(i) {
+            Some(Proposal::Field(_, Some(f)) | Proposal::Passthrough(_, Some(f), _)) => Some(f.clone()),
+            _ => None,
+        });
+        for l in block.iter() {
+            let line = if l.starts_with("column = ") {
+                format!("column = {}", quoted(&s.columns[index.unwrap_or(0)]))
+            } else if l.starts_with("delimiter = ") {
+                format!("delimiter = {}", quoted(&s.delimiter.to_string()))
+            } else if l.starts_with("encoding = ") {
+                let e = match s.encoding {
+                    TextEncoding::Utf8 => "utf-8",
+                    TextEncoding::Windows1252 => "windows-1252",
+                };
+                format!("encoding = \"{e}\"           # found in the file")
+            } else if l.starts_with("source = ") && source.is_some() {
+                format!("source = {}", quoted(source.unwrap_or_default()))
+            } else if let (true, Some(f)) = (l.starts_with("formats = "), &sniffed_format) {
+                format!("formats = [{}]       # found in the file's values", quoted(f))
+            } else {
+                l.clone()
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    Ok((out, missing))
+}

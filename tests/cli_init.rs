@@ -249,3 +249,53 @@ fn dataset_templates_tokenise_an_extract_with_their_columns() {
         }
     }
 }
+
+/// `init --dataset` starts from a template: its columns matched to the export's header however
+/// spelt, a column the export lacks commented out and named, the file's delimiter and date format.
+#[test]
+fn init_from_a_dataset_template_matches_columns_and_comments_out_the_missing() {
+    let d = Dir::new();
+    let mut csv = String::from(
+        "Hospital Provider Spell Number;NHS Number;Person Given Name;Person Family Name;Person Birth Date;\
+         Postcode of Usual Address;Person Stated Gender Code;Start Date Hospital Provider Spell;\
+         Admission Method Hospital Provider Spell\n",
+    );
+    for k in 0..30 {
+        csv.push_str(&format!(
+            "S{k};9434765919;Ann;Smith;{:02}.03.1961;LS1 4AP;2;{:02}.01.2024;21\n",
+            1 + k % 28,
+            1 + k % 28
+        ));
+    }
+    d.write("apc.csv", csv);
+    let out = d.ok(&["init", "apc.csv", "--dataset", "acute_apc", "--out", "acute.toml"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("1 template column(s) not in the export were commented out (`TARIFF_TOTAL_PAYMENT`)"),
+        "{err}"
+    );
+    let cfg = std::fs::read_to_string(d.path("acute.toml")).unwrap();
+    assert!(cfg.contains("column = \"Person Birth Date\""), "{cfg}");
+    assert!(cfg.contains("delimiter = \";\""), "{cfg}");
+    assert!(cfg.contains("formats = [\"%d.%m.%Y\"]"), "{cfg}");
+    assert!(cfg.contains("# column = \"TARIFF_TOTAL_PAYMENT\""), "{cfg}");
+    assert!(!err.contains("Ann") && !err.contains("9434765919"), "{err}");
+    let key = d.test_key("k.key");
+    d.ok(&[
+        "tokenise",
+        "--config",
+        "acute.toml",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--input",
+        "apc.csv",
+        "--output",
+        "a.parquet",
+        "-q",
+    ]);
+    // A template whose record id column the export lacks writes nothing.
+    d.write("other.csv", "a,b\n1,2\n");
+    let e = d.fails(&["init", "other.csv", "--dataset", "gp", "--out", "gp.toml"], 2);
+    assert!(e.contains("no record id column like `Consultation ID`"), "{e}");
+    assert!(!d.path("gp.toml").exists());
+}

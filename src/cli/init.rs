@@ -19,17 +19,25 @@ Before writing, the proposed config is checked against the whole file as `tokeni
 would check it; a config that would fail is not written. Review it, then run
 `pseudolink tokenise --check --config CONFIG --input EXTRACT`.
 
-EXAMPLE:
-  pseudolink init acute_extract.csv --out acute.toml --source acute")]
+EXAMPLES:
+  pseudolink init acute_extract.csv --out acute.toml --source acute
+  pseudolink init apc_extract.csv --dataset acute_apc --out acute.toml")]
 pub struct Args {
     /// The provider's extract (CSV).
     pub extract: PathBuf,
     /// The config to write (never over an existing file).
     #[arg(long, value_name = "CONFIG")]
     pub out: PathBuf,
-    /// The source code recorded in the extract (default: from the file name).
+    /// The source code recorded in the extract (default: from the file name, or the template's
+    /// with --dataset).
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
+    /// Start from a dataset template instead of proposing from scratch: acute_apc,
+    /// emergency_ecds, gp, community_csds, mental_health_mhsds or adult_social_care_cld
+    /// (examples/configs/). Its columns are matched to the export's header; those missing are
+    /// commented out and listed.
+    #[arg(long, value_name = "KIND")]
+    pub dataset: Option<String>,
 }
 
 /// A source code from a file name: lower case, letters, digits, `-` and `_`, at most 32.
@@ -57,6 +65,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     }
     crate::io::outputs::check(&[&args.out], &[crate::io::outputs::Input { path: &args.extract, what: "the extract" }])?;
     let sniffed = sniff(&args.extract)?;
+    if let Some(kind) = &args.dataset {
+        return from_dataset(&args, &sniffed, kind, quiet);
+    }
     let proposals = propose(&sniffed);
     if !proposals.contains(&Proposal::RecordId) {
         return Err(Error::usage(format!(
@@ -107,6 +118,39 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             if sniffed.has_header { "a header row" } else { "no header row" },
             if fields.is_empty() { "none".into() } else { fields.join(", ") },
             if pass.is_empty() { "none".into() } else { pass.join(", ") },
+            group_digits(report.rows_read)
+        );
+    }
+    Ok(())
+}
+
+/// `init --dataset`: the template with the export's columns, checked as a proposal is.
+fn from_dataset(args: &Args, sniffed: &crate::init::Sniffed, kind: &str, quiet: bool) -> Result<()> {
+    let (text, missing) = crate::init::from_template(sniffed, kind, args.source.as_deref())?;
+    let config = TokeniseConfig::from_toml_str(&text, &args.out)?;
+    let report = crate::tokenise::check(&config, None, &args.extract, None).map_err(|e| match e.kind() {
+        crate::ErrorKind::Input { .. } => e,
+        _ => Error::usage(format!(
+            "the {kind} template with the columns of {} does not tokenise the whole file ({e}); nothing was written. \
+             Start from examples/configs/{kind}.toml by hand, or run init without --dataset",
+            args.extract.display()
+        )),
+    })?;
+    crate::io::atomic::write_atomic(&args.out, text.as_bytes())?;
+    if !quiet {
+        eprintln!(
+            "pseudolink: wrote {} from the {kind} template: {} template column(s) not in the export were commented \
+             out{}. Checked on all {} rows: it tokenises the file as it stands",
+            args.out.display(),
+            missing.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    missing.iter().map(|m| format!("`{}`", m.escape_debug())).collect::<Vec<_>>().join(", ")
+                )
+            },
             group_digits(report.rows_read)
         );
     }

@@ -19,6 +19,10 @@ use crate::encode::Outcome;
 /// Formats tried when a field's config names none: ISO, UK day-first with `/`, `-` and `.`,
 /// and compact `YYYYMMDD`.
 pub const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d"];
+/// Two-digit years (a `%y` format, as in `3-Apr-61`): 00 to 29 are 2000 to 2029, 30 to 99 are 1930
+/// to 1999. A fixed rule, so that the same file gives the same dates on any day; a date of birth
+/// before 1930 or after 2029 needs a four-digit year (export one where the system can).
+pub const TWO_DIGIT_YEAR_PIVOT: i32 = 30;
 /// Earliest plausible year by default.
 pub const DEFAULT_MIN_YEAR: i32 = 1880;
 /// Latest plausible year by default.
@@ -68,6 +72,10 @@ pub fn parse_date(raw: &str, formats: &DateFormats, min_year: i32, max_year: i32
         let mut parsed = Parsed::new();
         if parse(&mut parsed, t, items.iter()).is_err() {
             continue;
+        }
+        // A two-digit year (`%y`) gets its century by the documented rule, not chrono's.
+        if let (Some(yy), None, None) = (parsed.year_mod_100(), parsed.year_div_100(), parsed.year()) {
+            let _ = parsed.set_year_div_100(if yy < TWO_DIGIT_YEAR_PIVOT { 20 } else { 19 });
         }
         if let Ok(d) = parsed.to_naive_date() {
             if (min_year..=max_year).contains(&d.year()) {
@@ -153,6 +161,18 @@ mod tests {
     #[test]
     fn bad_formats_are_named() {
         assert_eq!(DateFormats::new(&["%Y-%m-%d".into(), "%Q".into()]).unwrap_err(), "%Q");
+        // Two-digit years by the documented rule: 61 is 1961 (chrono alone says 2061), 29 is 2029.
+        let f = DateFormats::new(&["%d-%b-%y".into()]).unwrap();
+        assert_eq!(parse_date("3-Apr-61", &f, 1880, 2100).1.unwrap().to_string(), "1961-04-03");
+        assert_eq!(parse_date("03-APR-30", &f, 1880, 2100).1.unwrap().to_string(), "1930-04-03");
+        assert_eq!(parse_date("3-Apr-29", &f, 1880, 2100).1.unwrap().to_string(), "2029-04-03");
+        assert_eq!(
+            parse_date("3-Apr-1961", &DateFormats::new(&["%d-%b-%Y".into()]).unwrap(), 1880, 2100)
+                .1
+                .unwrap()
+                .to_string(),
+            "1961-04-03"
+        );
     }
 
     #[test]
