@@ -13,9 +13,10 @@
 # The build is made reproducible where the toolchain allows: the lock file pins every crate,
 # paths of the source and of cargo's registry are remapped out of the binary, the archive's
 # files get one fixed time, owner and order, and SOURCE_DATE_EPOCH is the last commit's time.
-# Rebuilding the same commit with the same Rust toolchain on x86-64 Linux gives the same binary
-# hash (`--twice` checks it); another toolchain version or a C compiler that differs (zstd is
-# built from C) can change it, which is why the checksum file names the toolchain.
+# Rebuilding the same commit with the same Rust toolchain and C compiler on x86-64 Linux should
+# give the same binary hash, and `--twice` checks whether it does; another toolchain version or
+# C compiler (zstd is built from C) can change it, which is why the checksum file names the
+# toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 twice=0
@@ -66,7 +67,9 @@ cargo cyclonedx --format json --spec-version 1.5 --target "$target" -q > /dev/nu
 mv pseudolink.cdx.json "$out/pseudolink-$version.cdx.json"
 
 echo "== checksums"
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+toolchain=$(rustc --version)
 (cd "$out" && sha256sum pseudolink "$name.tar.gz" "pseudolink-$version.cdx.json" > SHA256SUMS \
-  && echo "# built from $(git rev-parse HEAD 2>/dev/null || echo unknown) with $(rustc --version)" >> SHA256SUMS)
+  && echo "# built from $commit with $toolchain" >> SHA256SUMS)
 cat "$out/SHA256SUMS"
 echo "== done: $out"
