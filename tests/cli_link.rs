@@ -671,3 +671,70 @@ fn issue14_monthly_refresh_keeps_person_ids_and_equals_a_full_relink() {
         previous = Some(refresh_out);
     }
 }
+
+#[test]
+fn issue14_a_folder_is_relinked_with_its_key_and_a_forged_or_foreign_earlier_linkage_is_refused() {
+    let d = Dir::new();
+    let extracts = tokenised_population(&d, "800", "5");
+    let mut args: Vec<&str> = vec!["link"];
+    args.extend(extracts.iter().map(String::as_str));
+    let run = |out: &str, extra: &[&str]| {
+        let mut a = args.clone();
+        a.extend(["--out", out, "-q"]);
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    d.ok(&refs(&run("l1", &[])));
+    // A second run into the same folder reuses its linkage key: the same person ids.
+    let before = std::fs::read(d.path("l1/clusters.parquet")).unwrap();
+    d.ok(&refs(&run("l1", &[])));
+    assert_eq!(before, std::fs::read(d.path("l1/clusters.parquet")).unwrap());
+    // A person id `link` never writes (here an NHS-number-like value) in the earlier clusters.
+    std::fs::create_dir_all(d.path("forged")).unwrap();
+    for f in ["model.json", "summary.json"] {
+        std::fs::copy(d.path(&format!("l1/{f}")), d.path(&format!("forged/{f}"))).unwrap();
+    }
+    let batches = crate::util::read_parquet(&d.path("l1/clusters.parquet"));
+    let b = &batches[0];
+    let ids = arrow_array::StringArray::from(
+        (0..b.num_rows())
+            .map(|i| if i == 3 { "9434765919".to_string() } else { format!("P{:020x}", i) })
+            .collect::<Vec<_>>(),
+    );
+    let cols: Vec<arrow_array::ArrayRef> = b
+        .schema()
+        .fields()
+        .iter()
+        .zip(b.columns())
+        .map(|(f, c)| if f.name() == "person_id" { std::sync::Arc::new(ids.clone()) as _ } else { c.clone() })
+        .collect();
+    let forged = arrow_array::RecordBatch::try_new(b.schema(), cols).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(d.path("forged/clusters.parquet")).unwrap(),
+        forged.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&forged).unwrap();
+    w.close().unwrap();
+    let e = d.fails(&refs(&run("l2", &["--previous", "forged"])), 1);
+    assert!(e.contains("row 4: the person id is not one `link` writes") && !e.contains("9434765919"), "{e}");
+    assert!(!d.path("l2/summary.json").exists());
+    // An earlier linkage of extracts under another key.
+    let mut model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("l1/model.json")).unwrap()).unwrap();
+    model["key_id"] = serde_json::Value::String("0123456789abcdef0123456789abcdef".into());
+    std::fs::create_dir_all(d.path("foreign")).unwrap();
+    std::fs::write(d.path("foreign/model.json"), model.to_string()).unwrap();
+    for f in ["clusters.parquet", "summary.json"] {
+        std::fs::copy(d.path(&format!("l1/{f}")), d.path(&format!("foreign/{f}"))).unwrap();
+    }
+    let e = d.fails(&refs(&run("l3", &["--previous", "foreign"])), 2);
+    assert!(e.contains("under key id 0123456789abcdef0123456789abcdef"), "{e}");
+    assert!(!d.path("l3/summary.json").exists());
+}
+
+/// Borrowed views of owned arguments.
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

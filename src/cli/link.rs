@@ -118,6 +118,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if args.linkage_key.as_deref().is_some_and(|k| k != key_out.as_path()) {
         out_refs.pop();
         inputs.extend(args.linkage_key.as_deref().map(|p| Input { path: p, what: "the linkage key" }));
+    } else if key_out.exists() {
+        // A linkage key already in the folder is read and reused, never written: not an output.
+        out_refs.pop();
     }
     outputs::check(&out_refs, &inputs)?;
     let model = match &args.model {
@@ -154,6 +157,14 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         _ => output::linkage_key(&args.out, args.linkage_key.as_deref())?,
     };
     let l = link(&args.extracts, &options, &log)?;
+    if let Some(p) = &previous {
+        p.check_fits(&l).map_err(|m| {
+            Error::usage(format!(
+                "--previous {}: {m}",
+                args.previous.as_deref().unwrap_or_else(|| std::path::Path::new("")).display()
+            ))
+        })?;
+    }
     let t = std::time::Instant::now();
     let refresh = output::write(&l, &args.out, &key, save_key, previous.as_ref())?;
     log(&format!("outputs written in {:.1} s", t.elapsed().as_secs_f64()));
@@ -168,6 +179,14 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             group_digits(s.links_refused_conflict),
             args.out.display()
         );
+        if let Some(r) = refresh.as_ref().filter(|r| r.records_previous == 0) {
+            eprintln!(
+                "pseudolink: warning: none of these {} records was in the earlier linkage: all {} persons have new ids. \
+                 Check that --previous names the linkage of earlier deliveries of these sources",
+                group_digits(r.records_new),
+                group_digits(r.persons_new)
+            );
+        }
         if let Some(r) = &refresh {
             eprintln!(
                 "pseudolink: refresh: {} persons kept their earlier id, {} are new; {} merged, {} split, {} retired (listed in {})",

@@ -165,8 +165,8 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         );
         if !done.issues.is_empty() {
             eprintln!(
-                "pseudolink: {} rows with an unusable value are listed by row, column and reason (never the value) in \
-                 {}{}",
+                "pseudolink: {} issues (rows with an unusable value, pairs of likely duplicate registrations) are \
+                 listed by row, column and reason (never the value) in {}{}",
                 group_digits(done.issues.len() as u64 + done.issues_not_listed),
                 issues_path.display(),
                 if done.issues_not_listed > 0 {

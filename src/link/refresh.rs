@@ -45,6 +45,13 @@ pub struct Previous {
     ids: Vec<String>,
     /// Records per earlier id.
     records: Vec<u64>,
+    /// The earlier model's key id (its extracts' project key, and TRE key when re-keyed).
+    key_id: String,
+}
+
+/// Whether `id` is a person id as `link` writes them: `P` and 20 lower-case hex digits.
+fn is_person_id(id: &str) -> bool {
+    id.len() == 21 && id.starts_with('P') && id[1..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A 128-bit digest of a record's source and id.
@@ -63,18 +70,28 @@ impl Previous {
     /// Reads `dir/clusters.parquet` of an earlier linkage.
     pub fn read(dir: &Path) -> Result<Previous> {
         let path = dir.join("clusters.parquet");
-        if !dir.join("summary.json").exists() || !path.exists() {
-            return Err(Error::usage(format!(
-                "--previous {}: not a finished linkage folder (it needs clusters.parquet and summary.json)",
+        let not_linkage = || {
+            Error::usage(format!(
+                "--previous {}: not a finished linkage folder (it needs the clusters.parquet, model.json and \
+                 summary.json a `link` run writes)",
                 dir.display()
-            )));
+            ))
+        };
+        let json = |name: &str| -> Result<serde_json::Value> {
+            let text = std::fs::read_to_string(dir.join(name)).map_err(|_| not_linkage())?;
+            serde_json::from_str(&text).map_err(|_| not_linkage())
+        };
+        let summary = json("summary.json")?;
+        let key_id = json("model.json")?.get("key_id").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+        if summary.get("records").and_then(serde_json::Value::as_u64).is_none() || key_id.is_empty() || !path.exists() {
+            return Err(not_linkage());
         }
         let reader = crate::io::parquet::read_columns(
             &path,
             &["source", "record_id", "person_id"],
             "lacks the source, record_id and person_id columns of a linkage's clusters.parquet",
         )?;
-        let mut p = Previous::default();
+        let mut p = Previous { key_id, ..Previous::default() };
         let mut index: FxHashMap<String, u32> = FxHashMap::default();
         for batch in reader {
             let batch = batch.map_err(|_| Error::manifest(&path, "could not be decoded"))?;
@@ -96,6 +113,16 @@ impl Previous {
             for (i, d) in digests.into_iter().enumerate() {
                 let id = match index.get(person.value(i)) {
                     Some(&id) => id,
+                    None if !is_person_id(person.value(i)) => {
+                        return Err(Error::manifest(
+                            &path,
+                            format!(
+                                "row {}: the person id is not one `link` writes (P and 20 hex digits); the file has \
+                                 been altered. Refresh from the linkage folder as `link` wrote it",
+                                crate::error::group_digits(i as u64 + 1)
+                            ),
+                        ));
+                    }
                     None => {
                         let id = p.ids.len() as u32;
                         p.ids.push(person.value(i).to_string());
@@ -115,6 +142,20 @@ impl Previous {
 }
 
 impl Previous {
+    /// Refuses to carry ids over to linkage `l` when the earlier linkage was made from extracts
+    /// under another key: their record ids (keyed tokens) never meet, so every person would
+    /// silently get a new id.
+    pub fn check_fits(&self, l: &Linkage) -> std::result::Result<(), String> {
+        if self.key_id != l.model.key_id {
+            return Err(format!(
+                "the earlier linkage was made from extracts under key id {}, these are under {}; their record ids \
+                 never meet, so no person could keep an id. Refresh from a linkage of this project's extracts",
+                self.key_id, l.model.key_id
+            ));
+        }
+        Ok(())
+    }
+
     /// Records of the earlier linkage.
     pub fn records(&self) -> u64 {
         self.records.iter().sum()

@@ -61,6 +61,9 @@ pub struct QualityReport {
 pub struct DuplicateRegistrations {
     /// Pairs found.
     pub pairs: u64,
+    /// Pairs listed in the issues file (it holds at most `tokenise::MAX_ISSUES_LISTED` lines).
+    #[serde(default)]
+    pub pairs_listed: u64,
     /// Of them, pairs with two different valid NHS numbers.
     pub different_numbers: u64,
     /// Of them, pairs where one profile has a valid NHS number and the other none.
@@ -218,9 +221,14 @@ impl QualityReport {
                 let _ = writeln!(
                     t,
                     "  same date of birth, close or swapped names, no valid NHS number in common: one person \
-                     registered twice, or two people alike. The issues file lists each pair by its rows \
-                     (reason likely_duplicate_registration, related_row); check them in the source system and \
-                     merge the true duplicates there"
+                     registered twice, or two people alike. The issues file lists {} by its rows (reason \
+                     likely_duplicate_registration, related_row); check them in the source system and merge the \
+                     true duplicates there",
+                    if d.pairs_listed < d.pairs {
+                        format!("{} of the pairs (it holds at most 1,000,000 lines)", group_digits(d.pairs_listed))
+                    } else {
+                        "each pair".to_string()
+                    }
                 );
             }
             if d.blocks_too_large > 0 {

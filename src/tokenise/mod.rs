@@ -277,6 +277,9 @@ pub fn tokenise(
     // Likely duplicate registrations, each by its later row with the earlier as related.
     let room = MAX_ISSUES_LISTED.saturating_sub(issues.len());
     issues_not_listed += found.pairs.len().saturating_sub(room) as u64;
+    if let Some(d) = report.duplicate_registrations.as_mut() {
+        d.pairs_listed = d.pairs.min(room as u64);
+    }
     let mut issues = issues;
     issues.extend(found.pairs.iter().take(room).map(|&(earlier, later)| IssueRow {
         row: later,

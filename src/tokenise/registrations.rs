@@ -19,7 +19,8 @@
 //!
 //! Profiles are compared only within blocks of one date of birth and one initial (of either
 //! name, so swapped names meet), which keeps the work near-linear; a block of more than
-//! [`MAX_BLOCK`] profiles (a default date such as 1900-01-01) is passed over and counted.
+//! [`MAX_BLOCK`] profiles (a default date such as 1900-01-01) is passed over and counted, and
+//! names longer than [`MAX_NAME_BYTES`] are not compared: both bound the work whatever the input.
 //!
 //! Only row numbers leave: the quality report counts the pairs, and the issues file lists each
 //! pair by the first rows of its two profiles. Names are held in memory, interned, and zeroised
@@ -41,7 +42,10 @@ use crate::tokenise::plan::{Encoder, Plan};
 /// Least Jaro–Winkler similarity of two names for them to count as close.
 pub const CLOSE: f64 = 0.9;
 /// Most profiles in a block compared pairwise; larger blocks are passed over and counted.
-pub const MAX_BLOCK: usize = 1_000;
+pub const MAX_BLOCK: usize = 200;
+/// Longest normalised name compared, in bytes: Jaro–Winkler costs the product of two names'
+/// lengths, and no real name is longer.
+pub const MAX_NAME_BYTES: usize = 64;
 
 /// The reason code of a likely duplicate registration in the issues file.
 pub const REASON: &str = "likely_duplicate_registration";
@@ -115,7 +119,11 @@ pub(crate) fn chunk_rows(plan: &Plan, fields: Fields, batch: &InputBatch, start:
         return out;
     };
     let mut name = |field: usize, r: usize, out: &mut ChunkRows| -> Option<u32> {
-        if normalise_name(value(field, r), &mut text, &mut parts) != Outcome::Value {
+        let raw = value(field, r);
+        if raw.len() > 4 * MAX_NAME_BYTES
+            || normalise_name(raw, &mut text, &mut parts) != Outcome::Value
+            || text.len() > MAX_NAME_BYTES
+        {
             return None;
         }
         if let Some(&code) = index.get(text.as_str()) {
@@ -285,6 +293,7 @@ pub(crate) fn summary(plan: &Plan, found: &Found) -> Option<crate::report::quali
     Fields::of(plan)?;
     Some(crate::report::quality::DuplicateRegistrations {
         pairs: found.pairs.len() as u64,
+        pairs_listed: found.pairs.len() as u64,
         different_numbers: found.different_numbers,
         one_without_number: found.one_without_number,
         neither_with_number: found.neither_with_number,
