@@ -108,6 +108,9 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     let outs = crate::link::output_paths(&args.out);
     let key_out = args.out.join(output::LINKAGE_KEY_FILE);
     let mut out_refs: Vec<&std::path::Path> = outs.iter().map(PathBuf::as_path).collect();
+    // Written by a refresh, and removed by every run as a stale output: an output either way.
+    let changes_out = args.out.join(crate::link::refresh::CHANGES_FILE);
+    out_refs.push(&changes_out);
     out_refs.push(&key_out);
     let mut inputs: Vec<Input<'_>> =
         args.extracts.iter().map(|p| Input { path: p, what: "an input extract" }).collect();

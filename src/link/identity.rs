@@ -67,47 +67,47 @@ fn group_by<K: std::hash::Hash + Eq + Send>(r: &Records, key: impl Fn(usize) -> 
             }
         })
         .collect();
-    // Per shard, each member's local group (in record order) and each group's first record.
-    let shards: Vec<(Vec<u32>, Vec<u32>)> = (0..SHARDS as u8)
+    // Per shard, each member's local group, in record order.
+    let shards: Vec<Vec<u32>> = (0..SHARDS as u8)
         .into_par_iter()
         .map(|s| {
             let mut map: HashMap<K, u32> = HashMap::default();
-            let (mut local, mut firsts) = (Vec::new(), Vec::new());
+            let mut local = Vec::new();
             for i in (0..n).filter(|&i| shard_of[i] == s) {
-                let next = firsts.len() as u32;
-                let id = *map.entry(key(i)).or_insert(next);
-                if id == next {
-                    firsts.push(i as u32);
-                }
-                local.push(id);
+                let next = map.len() as u32;
+                local.push(*map.entry(key(i)).or_insert(next));
             }
-            (local, firsts)
+            local
         })
         .collect();
-    let mut reps: Vec<u32> = shards.iter().flat_map(|(_, f)| f.iter().copied()).collect();
-    reps.extend((0..n as u32).filter(|&i| shard_of[i as usize] == LONE));
-    reps.par_sort_unstable();
-    // One pass in record order: a representative takes the next identity number, and its
-    // group's later members take the same.
-    let mut global: Vec<Vec<u32>> = shards.iter().map(|(_, f)| vec![0; f.len()]).collect();
+    // One pass in record order: a group's first member (a record on its own always) is its
+    // representative and takes the next identity number; its later members take the same.
+    const UNSEEN: u32 = u32::MAX;
+    let mut global: Vec<Vec<u32>> =
+        shards.iter().map(|local| vec![UNSEEN; local.iter().max().map_or(0, |&m| m as usize + 1)]).collect();
     let mut cursor = [0usize; SHARDS];
-    let mut next_rep = 0usize;
     let mut identity = Vec::with_capacity(n);
+    let mut reps = Vec::new();
     for (i, &s) in shard_of.iter().enumerate() {
-        let is_rep = reps.get(next_rep) == Some(&(i as u32));
-        if s == LONE {
-            identity.push(next_rep as u32);
-            next_rep += 1;
-            continue;
+        let slot = if s == LONE {
+            None
+        } else {
+            let s = s as usize;
+            let group = shards[s][cursor[s]] as usize;
+            cursor[s] += 1;
+            Some(&mut global[s][group])
+        };
+        match slot {
+            Some(id) if *id != UNSEEN => identity.push(*id),
+            slot => {
+                let id = reps.len() as u32;
+                reps.push(i as u32);
+                identity.push(id);
+                if let Some(slot) = slot {
+                    *slot = id;
+                }
+            }
         }
-        let s = s as usize;
-        let group = shards[s].0[cursor[s]] as usize;
-        cursor[s] += 1;
-        if is_rep {
-            global[s][group] = next_rep as u32;
-            next_rep += 1;
-        }
-        identity.push(global[s][group]);
     }
     (identity, reps)
 }

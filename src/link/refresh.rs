@@ -21,7 +21,6 @@
 //! - `split`: records of an earlier person now in a person with a new id;
 //! - `retired`: an earlier id none of whose records was delivered again.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,18 +51,6 @@ pub struct Previous {
 /// Whether `id` is a person id as `link` writes them: `P` and 20 lower-case hex digits.
 fn is_person_id(id: &str) -> bool {
     id.len() == 21 && id.starts_with('P') && id[1..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// A 128-bit digest of a record's source and id.
-fn digest(source: &str, record_id: &str) -> u128 {
-    let half = |salt: u8| {
-        let mut h = DefaultHasher::new();
-        salt.hash(&mut h);
-        source.hash(&mut h);
-        record_id.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
 impl Previous {
@@ -107,7 +94,10 @@ impl Previous {
             }
             let digests: Vec<u128> = {
                 use rayon::prelude::*;
-                (0..batch.num_rows()).into_par_iter().map(|i| digest(source.value(i), record.value(i))).collect()
+                (0..batch.num_rows())
+                    .into_par_iter()
+                    .map(|i| crate::io::digest128(&[source.value(i), record.value(i)]))
+                    .collect()
             };
             p.by_record.reserve(digests.len());
             for (i, d) in digests.into_iter().enumerate() {
@@ -227,7 +217,8 @@ pub fn carry_over(l: &Linkage, prev: &Previous, fresh: impl Fn(usize, u32) -> St
     let mut links: Vec<(u32, u32)> = (0..r.len())
         .into_par_iter()
         .filter_map(|i| {
-            let old = prev.by_record.get(&digest(&r.sources[r.source[i] as usize], r.record_id.get(i)))?;
+            let old =
+                prev.by_record.get(&crate::io::digest128(&[&r.sources[r.source[i] as usize], r.record_id.get(i)]))?;
             Some((l.person[i], *old))
         })
         .collect();

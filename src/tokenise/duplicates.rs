@@ -7,7 +7,6 @@
 //! are sorted and neighbours compared, and the first duplicate is reported by both row numbers,
 //! never by value. Digests are of output ids only and never leave memory.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 
 use arrow_array::{Array, RecordBatch, StringArray};
@@ -25,23 +24,12 @@ pub(crate) struct DuplicateIds {
     seen: Vec<(u128, u64)>,
 }
 
-/// A 128-bit digest of `id`: two SipHash-1-3 passes under different prefixes.
-fn digest(id: &str) -> u128 {
-    let half = |salt: u8| {
-        let mut h = DefaultHasher::new();
-        salt.hash(&mut h);
-        id.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(half(1)) << 64) | u128::from(half(2))
-}
-
 /// The digests of a tokenised chunk's record ids, with rows numbered from `first_row`.
 pub(crate) fn digests(batch: &RecordBatch, first_row: u64) -> Digests {
     let Some(ids) = batch.column_by_name(RECORD_ID).and_then(|c| c.as_any().downcast_ref::<StringArray>()) else {
         return Vec::new();
     };
-    (0..ids.len()).map(|i| (digest(ids.value(i)), first_row + i as u64)).collect()
+    (0..ids.len()).map(|i| (crate::io::digest128(&[ids.value(i)]), first_row + i as u64)).collect()
 }
 
 impl DuplicateIds {
