@@ -6,6 +6,7 @@
 mod util;
 
 mod cli_audit;
+mod cli_common;
 mod cli_init;
 mod cli_keygen;
 mod cli_link;

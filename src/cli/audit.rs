@@ -46,12 +46,9 @@ pub struct Args {
     /// Limit on how much more often adjacent rows share a token than random order makes them.
     #[arg(long, default_value_t = DEFAULT_MAX_ROW_ORDER_RATIO, value_name = "RATIO")]
     pub max_row_order: f64,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let mut public = PublicNames::built_in();
     if let Some(p) = &args.public_names {
         public = public.with_file(p, "family")?;
@@ -73,7 +70,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         ..AuditOptions::default()
     };
     let report = audit(&args.extracts, &options)?;
-    if args.json {
+    if v.json {
         super::print_stdout(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"))?;
     } else {
         super::print_stdout(&report.to_text())?;

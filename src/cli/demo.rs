@@ -49,7 +49,8 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let say = |s: String| {
         if !quiet {
             eprintln!("{s}");
@@ -294,5 +295,20 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         report.display()
     ));
     say(format!("   theograph of the highest-spending person: {}", svg.display()));
-    Ok(())
+    v.result(
+        "demo",
+        serde_json::json!({
+            "out": args.out.display().to_string(),
+            "persons": args.persons,
+            "records": records,
+            "linked": linked.display().to_string(),
+            "persons_linked": s.persons,
+            "precision": e.precision,
+            "recall": e.recall,
+            "f1": e.f1,
+            "timeline": tdir.display().to_string(),
+            "report": report.display().to_string(),
+            "theograph": svg.display().to_string(),
+        }),
+    )
 }

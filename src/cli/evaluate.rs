@@ -29,12 +29,9 @@ pub struct Args {
     /// A linkage folder (or its clusters.parquet).
     #[arg(long, value_name = "DIR")]
     pub clusters: PathBuf,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let Some(truth) = &args.truth else {
         let dir = if args.clusters.is_dir() {
             args.clusters.clone()
@@ -42,7 +39,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             args.clusters.parent().map(PathBuf::from).unwrap_or_default()
         };
         let e = crate::evaluate::clerical::evaluate_clerical(args.labels.as_deref().unwrap_or(&dir), &dir)?;
-        let text = if args.json {
+        let text = if v.json {
             serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
         } else {
             let row = |name: &str, t: &crate::evaluate::clerical::AtThreshold| {
@@ -65,7 +62,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         return super::print_stdout(&text);
     };
     let e = crate::evaluate::evaluate(truth, &args.clusters)?;
-    let text = if args.json {
+    let text = if v.json {
         serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
     } else {
         format!(

@@ -26,8 +26,11 @@ pub struct Args {
     pub extracts: Vec<PathBuf>,
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let extracts = (!args.extracts.is_empty()).then_some(args.extracts);
     let text = crate::link::explain::explain(&args.links, &args.left, &args.right, extracts)?;
+    if v.json {
+        return v.result("explain", serde_json::json!({ "left": args.left, "right": args.right, "text": text }));
+    }
     super::print_stdout(&text)
 }

@@ -56,7 +56,8 @@ fn source_from(path: &std::path::Path) -> String {
     }
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     if args.out.exists() {
         return Err(Error::usage(format!(
             "{}: already exists; init never writes over a file. Choose another --out",
@@ -66,7 +67,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     crate::io::outputs::check(&[&args.out], &[crate::io::outputs::Input { path: &args.extract, what: "the extract" }])?;
     let sniffed = sniff(&args.extract)?;
     if let Some(kind) = &args.dataset {
-        return from_dataset(&args, &sniffed, kind, quiet);
+        return from_dataset(&args, &sniffed, kind, v);
     }
     let proposals = propose(&sniffed);
     if !proposals.contains(&Proposal::RecordId) {
@@ -90,6 +91,24 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         )),
     })?;
     crate::io::atomic::write_atomic(&args.out, text.as_bytes())?;
+    v.result(
+        "init",
+        serde_json::json!({
+            "config": args.out.display().to_string(),
+            "extract": args.extract.display().to_string(),
+            "source": source,
+            "rows_checked": report.rows_read,
+            "columns": proposals.iter().enumerate().map(|(c, p)| serde_json::json!({
+                "column": sniffed.columns[c],
+                "proposal": match p {
+                    Proposal::RecordId => "record_id".to_string(),
+                    Proposal::Field(kind, _) => kind.to_string(),
+                    Proposal::Passthrough(..) => "pass_through".to_string(),
+                    Proposal::LeftOut(_) => "left_out".to_string(),
+                },
+            })).collect::<Vec<_>>(),
+        }),
+    )?;
     if !quiet {
         // Header text, printed with control characters escaped (never a terminal escape).
         let name = |c: usize| format!("`{}`", sniffed.columns[c].escape_debug());
@@ -125,7 +144,8 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
 }
 
 /// `init --dataset`: the template with the export's columns, checked as a proposal is.
-fn from_dataset(args: &Args, sniffed: &crate::init::Sniffed, kind: &str, quiet: bool) -> Result<()> {
+fn from_dataset(args: &Args, sniffed: &crate::init::Sniffed, kind: &str, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let (text, missing) = crate::init::from_template(sniffed, kind, args.source.as_deref())?;
     let config = TokeniseConfig::from_toml_str(&text, &args.out)?;
     let report = crate::tokenise::check(&config, None, &args.extract, None).map_err(|e| match e.kind() {
@@ -137,6 +157,16 @@ fn from_dataset(args: &Args, sniffed: &crate::init::Sniffed, kind: &str, quiet: 
         )),
     })?;
     crate::io::atomic::write_atomic(&args.out, text.as_bytes())?;
+    v.result(
+        "init",
+        serde_json::json!({
+            "config": args.out.display().to_string(),
+            "extract": args.extract.display().to_string(),
+            "dataset": kind,
+            "rows_checked": report.rows_read,
+            "template_columns_missing": missing,
+        }),
+    )?;
     if !quiet {
         eprintln!(
             "pseudolink: wrote {} from the {kind} template: {} template column(s) not in the export were commented \

@@ -16,13 +16,10 @@ EXAMPLE:
 pub struct Args {
     /// The pseudonymised extract.
     pub file: PathBuf,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let i = crate::inspect::inspect(&args.file)?;
-    let text = if args.json { serde_json::to_string_pretty(&i).unwrap_or_default() + "\n" } else { i.to_text() };
+    let text = if v.json { serde_json::to_string_pretty(&i).unwrap_or_default() + "\n" } else { i.to_text() };
     super::print_stdout(&text)
 }

@@ -31,13 +31,22 @@ pub struct Args {
     pub tre: bool,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let key = ProjectKey::generate()?;
     let role = if args.tre { KeyRole::Tre } else { KeyRole::Project };
     key.write_new_file_as(&args.out, role)?;
-    if !quiet {
-        let what = if args.tre { "TRE key" } else { "key" };
-        eprintln!("pseudolink: wrote a new {what} to {} (mode 0600); its public key id is:", args.out.display());
+    let what = if args.tre { "TRE key" } else { "key" };
+    if v.json {
+        v.say(&format!("wrote a new {what} to {} (mode 0600); its public key id is {}", args.out.display(), key.id()));
+        return v.result(
+            "keygen",
+            serde_json::json!({
+                "key_file": args.out.display().to_string(),
+                "role": if args.tre { "tre" } else { "project" },
+                "key_id": key.id().to_string(),
+            }),
+        );
     }
+    v.say(&format!("wrote a new {what} to {} (mode 0600); its public key id is:", args.out.display()));
     super::print_stdout(&format!("{}\n", key.id()))
 }

@@ -83,7 +83,8 @@ pub struct Args {
     pub previous: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let file = args.config.as_deref().map(crate::link::config::LinkConfig::read).transpose()?;
     // Flags are settings too: checked by the config's own rules.
     let flags = crate::link::config::LinkConfig {
@@ -202,5 +203,5 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             );
         }
     }
-    Ok(())
+    v.result("link", serde_json::json!({ "out": args.out.display().to_string(), "summary": l.summary }))
 }

@@ -37,6 +37,14 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Print the command's result as one JSON object on stdout (what it wrote, its counts).
+    ///
+    /// Progress and the human summary still go to stderr (unless --quiet), so stdout holds only
+    /// the JSON. Reports with a JSON form of their own (tokenise, inspect, evaluate, audit)
+    /// print that form.
+    #[arg(long, global = true)]
+    pub json: bool,
+
     /// Make outputs readable by the owner's group (files 0640, new folders 0750).
     ///
     /// By default every output is private to its owner (files 0600, folders 0700): pseudonymised
@@ -122,23 +130,58 @@ fn hide_panic_payloads() {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let quiet = cli.quiet;
+    let v = Voice { quiet: cli.quiet, json: cli.json };
     crate::io::atomic::set_group_readable(cli.group_readable);
     match cli.command {
-        Command::Keygen(a) => keygen::run(a, quiet),
-        Command::Init(a) => init::run(a, quiet),
-        Command::Tokenise(a) => tokenise::run(a, quiet),
-        Command::Inspect(a) => inspect::run(a),
-        Command::Rekey(a) => rekey::run(a, quiet),
-        Command::Link(a) => link::run(a, quiet),
-        Command::Evaluate(a) => evaluate::run(a),
-        Command::Explain(a) => explain::run(a),
-        Command::Timeline(a) => timeline::run(a, quiet),
-        Command::Theograph(a) => theograph::run(a, quiet),
-        Command::Report(a) => report::run(a, quiet),
-        Command::Audit(a) => audit::run(a),
-        Command::Synth(a) => synth::run(a, quiet),
-        Command::Demo(a) => demo::run(a, quiet),
+        Command::Keygen(a) => keygen::run(a, v),
+        Command::Init(a) => init::run(a, v),
+        Command::Tokenise(a) => tokenise::run(a, v),
+        Command::Inspect(a) => inspect::run(a, v),
+        Command::Rekey(a) => rekey::run(a, v),
+        Command::Link(a) => link::run(a, v),
+        Command::Evaluate(a) => evaluate::run(a, v),
+        Command::Explain(a) => explain::run(a, v),
+        Command::Timeline(a) => timeline::run(a, v),
+        Command::Theograph(a) => theograph::run(a, v),
+        Command::Report(a) => report::run(a, v),
+        Command::Audit(a) => audit::run(a, v),
+        Command::Synth(a) => synth::run(a, v),
+        Command::Demo(a) => demo::run(a, v),
+    }
+}
+
+/// How a command reports its outcome: the global `--quiet` and `--json`.
+///
+/// Every command ends with one human line on stderr saying what it did and where (unless
+/// `--quiet`) and, with `--json`, one JSON object on stdout. Both name paths and counts only,
+/// never a value read from an input.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Voice {
+    /// `--quiet`: errors only.
+    pub quiet: bool,
+    /// `--json`: the result as JSON on stdout.
+    pub json: bool,
+}
+
+impl Voice {
+    /// A human line on stderr, unless `--quiet`.
+    pub(crate) fn say(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("pseudolink: {line}");
+        }
+    }
+
+    /// With `--json`, the command's result on stdout: `{"command": NAME, ...fields}`.
+    pub(crate) fn result(&self, command: &str, fields: serde_json::Value) -> Result<(), Error> {
+        if !self.json {
+            return Ok(());
+        }
+        let mut object = serde_json::Map::new();
+        object.insert("command".into(), command.into());
+        if let serde_json::Value::Object(f) = fields {
+            object.extend(f);
+        }
+        print_stdout(&(serde_json::to_string_pretty(&serde_json::Value::Object(object)).unwrap_or_default() + "\n"))
     }
 }
 

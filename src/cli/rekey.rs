@@ -39,7 +39,9 @@ pub struct Args {
     pub out_dir: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
+    let mut written = Vec::new();
     let outputs: Vec<PathBuf> = match (&args.output, &args.out_dir) {
         (Some(o), None) if args.input.len() == 1 => vec![o.clone()],
         (Some(_), None) => return Err(Error::usage("--output takes one input; give several with --out-dir DIR")),
@@ -63,6 +65,12 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     for (i, o) in args.input.iter().zip(&outputs) {
         let t = std::time::Instant::now();
         let m = rekey_file(&key, i, o)?;
+        written.push(serde_json::json!({
+            "input": i.display().to_string(),
+            "output": o.display().to_string(),
+            "source": m.source,
+            "rows": m.rows.written,
+        }));
         if !quiet {
             let secs = t.elapsed().as_secs_f64().max(1e-9);
             eprintln!(
@@ -76,5 +84,5 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             );
         }
     }
-    Ok(())
+    v.result("rekey", serde_json::json!({ "tre_key_id": key.id().to_string(), "extracts": written }))
 }

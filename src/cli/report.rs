@@ -34,7 +34,8 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     if args.theographs.is_some_and(|n| n > 0) && args.timeline.is_none() {
         return Err(crate::error::Error::usage("--theographs draws from a timeline: give --timeline TDIR too"));
     }
@@ -54,5 +55,5 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             args.out.display()
         );
     }
-    Ok(())
+    v.result("report", serde_json::json!({ "out": args.out.display().to_string(), "bytes": html.len() }))
 }

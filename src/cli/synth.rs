@@ -105,7 +105,8 @@ fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let cfg = args.synth_config()?;
     let pb = super::progress::bar(quiet, false);
     pb.set_length(cfg.persons);
@@ -133,7 +134,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             );
         }
     }
-    Ok(())
+    v.result("synth", serde_json::json!({ "out": args.out.display().to_string(), "summary": summary }))
 }
 
 #[cfg(test)]

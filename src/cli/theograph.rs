@@ -31,7 +31,8 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let mut persons = args.person.clone();
     if let Some(n) = args.top {
         persons.extend(crate::theograph::top_spenders(&args.timeline, n)?);
@@ -50,5 +51,5 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
     if !quiet {
         eprintln!("pseudolink: drew {} person(s) → {}", persons.len(), args.out.display());
     }
-    Ok(())
+    v.result("theograph", serde_json::json!({ "out": args.out.display().to_string(), "persons": persons.len() }))
 }

@@ -44,7 +44,8 @@ pub struct Args {
     pub as_of: Option<String>,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let config = match &args.config {
         Some(p) => TimelineConfig::read(p)?,
         None => TimelineConfig::default(),
@@ -72,5 +73,5 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
             args.out.display()
         );
     }
-    Ok(())
+    v.result("timeline", serde_json::json!({ "out": args.out.display().to_string(), "summary": s }))
 }

@@ -55,15 +55,13 @@ pub struct Args {
     /// Input rows per batch (memory use grows with it).
     #[arg(long, default_value_t = DEFAULT_BATCH_ROWS, value_name = "N")]
     pub batch_rows: usize,
-    /// Print the quality report's JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let config = TokeniseConfig::read(&args.config)?;
     if args.check {
-        return check(&args, &config, quiet);
+        return check(&args, &config, v);
     }
     // Infallible: clap requires --output unless --check.
     let output = args.output.clone().unwrap_or_default();
@@ -135,7 +133,7 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
         let _ = std::fs::remove_file(&text_path);
         return Err(e);
     }
-    if args.json {
+    if v.json {
         super::print_stdout(&done.report.to_json())?;
     }
     if !quiet {
@@ -188,12 +186,13 @@ pub(crate) fn run(args: Args, quiet: bool) -> Result<()> {
 }
 
 /// `tokenise --check`: the config against the input, rows read as a run would, nothing written.
-fn check(args: &Args, config: &TokeniseConfig, quiet: bool) -> Result<()> {
+fn check(args: &Args, config: &TokeniseConfig, v: super::Voice) -> Result<()> {
+    let quiet = v.quiet;
     let key_path =
         args.key_file.clone().or_else(|| std::env::var_os(KEY_FILE_ENV).filter(|p| !p.is_empty()).map(PathBuf::from));
     let key = key_path.as_deref().map(ProjectKey::read_file).transpose()?;
     let report = crate::tokenise::check(config, key.as_ref(), &args.input, args.check_rows)?;
-    if args.json {
+    if v.json {
         super::print_stdout(&report.to_json())?;
     } else {
         super::print_stdout(&report.to_text())?;
