@@ -35,15 +35,25 @@ build() { # build SOURCE_DIR → prints the binary's path
   echo "$src/target/$target/release/pseudolink"
 }
 
-echo "== build ($target, $(rustc --version))"
-bin=$(build "$PWD")
+# A release is built from the commit, never from uncommitted changes: the source is the
+# commit's own files (git archive), in a folder of its own.
+if [ -n "$(git status --porcelain --untracked-files=no 2> /dev/null)" ]; then
+  echo "note: the working tree has uncommitted changes; they are not in this release (built from $(git rev-parse --short HEAD))" >&2
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/pseudolink-release.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/a"
+git archive HEAD | tar -x -C "$work/a"
+echo "== build ($target, $(rustc --version)) of $(git rev-parse --short HEAD)"
+bin=$(build "$work/a")
 if [ "$twice" = 1 ]; then
-  copy=$(mktemp -d "${TMPDIR:-/tmp}/pseudolink-rebuild.XXXXXX")
-  git archive HEAD | tar -x -C "$copy"
-  bin2=$(build "$copy")
+  # The same commit again in another folder, with its own target directory: the hash must not
+  # depend on where the source was or on an earlier build's leftovers.
+  mkdir -p "$work/second-copy"
+  git archive HEAD | tar -x -C "$work/second-copy"
+  bin2=$(build "$work/second-copy")
   a=$(sha256sum < "$bin" | cut -d' ' -f1); b=$(sha256sum < "$bin2" | cut -d' ' -f1)
   if [ "$a" = "$b" ]; then echo "reproducible: both builds $a"; else echo "NOT reproducible: $a vs $b" >&2; exit 1; fi
-  rm -rf "$copy"
 fi
 
 echo "== archive"
@@ -51,9 +61,9 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/pseudolink-dist.XXXXXX")
 mkdir -p "$stage/$name/examples"
 cp "$bin" "$stage/$name/pseudolink"
 strip "$stage/$name/pseudolink" 2> /dev/null || true
-cp README.md SECURITY.md "$stage/$name/"
-cp -r docs "$stage/$name/docs"
-cp -r examples/configs "$stage/$name/examples/configs"
+cp "$work/a/README.md" "$work/a/SECURITY.md" "$stage/$name/"
+cp -r "$work/a/docs" "$stage/$name/docs"
+cp -r "$work/a/examples/configs" "$stage/$name/examples/configs"
 tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner -C "$stage" -cf - "$name" \
   | gzip -n -9 > "$out/$name.tar.gz"
 cp "$stage/$name/pseudolink" "$out/pseudolink"
@@ -63,8 +73,8 @@ echo "== SBOM (CycloneDX)"
 if ! cargo cyclonedx --version > /dev/null 2>&1; then
   cargo install cargo-cyclonedx --locked -q
 fi
-cargo cyclonedx --format json --spec-version 1.5 --target "$target" -q > /dev/null
-mv pseudolink.cdx.json "$out/pseudolink-$version.cdx.json"
+(cd "$work/a" && cargo cyclonedx --format json --spec-version 1.5 --target "$target" -q > /dev/null)
+mv "$work/a/pseudolink.cdx.json" "$out/pseudolink-$version.cdx.json"
 
 echo "== checksums"
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)

@@ -378,7 +378,10 @@ pub fn propose(s: &Sniffed) -> Vec<Proposal> {
         let commas = share(s, c, |v| parse_money(v, Decimal::Comma).is_some()).0;
         // An amount column holding NHS numbers (9434765919.00) is not an amount.
         let nhs_like = share(s, c, |v| NhsNumber::parse(v.split(['.', ',']).next().unwrap_or("")).is_ok()).0;
-        if money_name && points.max(commas) >= 0.9 && nhs_like == 0.0 {
+        // An export may hold both conventions (rows keyed on two systems): "auto" reads each value.
+        let either =
+            share(s, c, |v| parse_money(v, Decimal::Point).is_some() || parse_money(v, Decimal::Comma).is_some()).0;
+        if money_name && either >= 0.9 && nhs_like == 0.0 {
             let decimal = if points >= 0.99 && commas < 0.99 {
                 Decimal::Point
             } else if commas >= 0.99 && points < 0.99 {

@@ -71,7 +71,6 @@ pub mod io;
 pub mod link;
 pub mod report;
 pub mod synth;
-pub mod theograph;
 pub mod timeline;
 pub mod token;
 pub mod tokenise;

@@ -127,6 +127,17 @@ fn every_command_answers_json_and_says_what_it_did() {
     assert!(v["bytes"].as_u64().unwrap() > 1000, "{v}");
     assert!(say.contains("wrote the report"), "{say}");
 
+    // The summary files keep their shape: keys and value types against golden files.
+    for (file, golden) in [
+        ("l/summary.json", "link_summary"),
+        ("l/model.json", "model"),
+        ("t/timeline_summary.json", "timeline_summary"),
+        ("gp.quality.json", "quality_report"),
+    ] {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path(file)).unwrap()).unwrap();
+        golden_shape(golden, &shape(&v));
+    }
+
     let mut args = vec!["audit", "--linkage", "l"];
     args.extend(tre.iter().map(String::as_str));
     let out = d.run(&[&["--json"], &args[..]].concat());
@@ -168,4 +179,30 @@ fn help_text_matches_its_golden_file() {
     for cmd in COMMANDS {
         assert!(top.contains(&format!("  {cmd} ")), "{cmd} not in --help");
     }
+}
+
+/// The shape of a JSON value: objects by key, arrays by their first element, scalars by type.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        Value::String(_) => "string".into(),
+        Value::Number(_) => "number".into(),
+        Value::Bool(_) => "boolean".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+/// Compares a shape with `tests/golden/schema/NAME.json` (UPDATE_GOLDEN=1 rewrites it).
+fn golden_shape(name: &str, got: &serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/schema/{name}.json"));
+    let text = serde_json::to_string_pretty(got).unwrap() + "\n";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(want == text, "{name}: the JSON's shape changed (UPDATE_GOLDEN=1 to accept):\n{text}");
 }

@@ -9,19 +9,27 @@ fn export() -> (Vec<u8>, Vec<&'static str>) {
     let mut rows = vec![
         "Episode Ref,NHS No,Forename,Surname,DOB,Post Code,Gender,Admission Date,Spell Cost,Free Text".to_string(),
     ];
-    let nhs = ["9434765919", "943 476 5870", "", "1234567890", "9434765919"];
+    // Valid, spaced, blank, a bad check digit, and two Excel made: scientific notation, and a
+    // number whose leading zero was lost (0401023214, valid, exported as 401023214).
+    let nhs = ["9434765919", "943 476 5870", "", "1234567890", "9434765919", "9.43477E+09", "401023214"];
+    // Amounts in both decimal conventions and an accounting negative.
+    let money = |i: usize| match i % 5 {
+        3 => "\"(\u{a3}20.00)\"".to_string(),
+        4 => format!("\"\u{a3}1.{:03},50\"", i * 7),
+        _ => format!("\"\u{a3}1,{:03}.50\"", i * 7),
+    };
     for i in 0..20 {
         let given = if i == 0 { "Zqxmargaret".to_string() } else { format!("Ann{}", ["a", "b", "c", "d"][i % 4]) };
         let family = if i == 1 { "Zqxholhurst".to_string() } else { format!("Sm\u{e9}th{}", i % 3) };
         rows.push(format!(
-            "EP{:04},{},{given},{family},{:02}/04/1961,LS{} 4AP,{},{:02}/03/2024,\"\u{a3}1,{:03}.50\",note {i}",
+            "EP{:04},{},{given},{family},{:02}/04/1961,LS{} 4AP,{},{:02}/03/2024,{},note {i}",
             i,
             nhs[i % nhs.len()],
             1 + i % 28,
             1 + i % 9,
             ["M", "F"][i % 2],
             1 + i % 28,
-            i * 7
+            money(i)
         ));
     }
     rows.push(",,,,,,,,,".into());
@@ -54,7 +62,7 @@ fn init_proposes_a_config_that_tokenises_the_export_as_it_stands() {
         "column = \"Post Code\"\ntype = \"postcode\"",
         "column = \"Gender\"\ntype = \"sex\"",
         "column = \"Admission Date\"\ntype = \"date\"",
-        "column = \"Spell Cost\"\ntype = \"float\"",
+        "column = \"Spell Cost\"\ntype = \"float\"\ndecimal = \"auto\"",
         "#   \"Free Text\"",
     ] {
         assert!(config.contains(expected), "{expected}\n{config}");
@@ -76,6 +84,25 @@ fn init_proposes_a_config_that_tokenises_the_export_as_it_stands() {
     assert!(report.contains("rows read:     20"), "{report}");
     assert!(report.contains("blank rows:    1 at the end"), "{report}");
     assert!(report.contains("bad_check_digit"), "{report}");
+    // Every status counted: rows i % 7 == 5 (5, 12, 19) in scientific notation, i % 7 == 6 (6, 13)
+    // without their leading zero, i % 7 == 3 (3, 10, 17) failing the check digit.
+    let q: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("a.quality.json")).unwrap()).unwrap();
+    let status = |s: &str| q["nhs_number"]["statuses"][s].as_u64().unwrap_or(0);
+    assert_eq!(
+        [status("scientific_notation"), status("leading_zero_lost"), status("bad_check_digit"), status("missing")],
+        [3, 2, 3, 3],
+        "{q}"
+    );
+    assert!(report.contains("hint: scientific_notation") && report.contains("hint: leading_zero_lost"), "{report}");
+    // Amounts in either convention and accounting negatives read, none misread or lost.
+    let cost = crate::util::column_values(&d.path("a.parquet"), "spell_cost");
+    // Rows leave in keyed order under keyed record ids: compare the amounts as a multiset.
+    let mut got: Vec<f64> = cost.iter().map(|c| c.as_deref().expect("every amount read").parse().unwrap()).collect();
+    got.sort_by(f64::total_cmp);
+    let mut want: Vec<f64> = (0..20).map(|i| if i % 5 == 3 { -20.0 } else { 1000.0 + 7.0 * i as f64 + 0.5 }).collect();
+    want.sort_by(f64::total_cmp);
+    assert_eq!(got, want);
+    assert!(cost.iter().all(Option::is_some), "{cost:?}");
     // Never over an existing file.
     let err = d.fails(&["init", "export.csv", "--out", "acute.toml"], 2);
     assert!(err.contains("already exists"), "{err}");

@@ -89,6 +89,38 @@ fn every_event_once_sorted_with_spend_preserved_and_a_report_that_renders() {
         }
     }
 
+    // Per financial year: the exact yearly spends of a segment average to its overall spend per
+    // year, and the published yearly table hides a figure in every year or in none.
+    let exact = std::fs::read_to_string(d.path("t/segments_by_year.csv")).unwrap();
+    let head: Vec<&str> = exact.lines().next().unwrap().split(',').collect();
+    let k = head.iter().position(|c| *c == "spend_per_person").unwrap();
+    let overall = std::fs::read_to_string(d.path("t/segments.csv")).unwrap();
+    let ko = overall.lines().next().unwrap().split(',').position(|c| c == "spend_per_person_per_year").unwrap();
+    for row in overall.lines().skip(1) {
+        let r: Vec<&str> = row.split(',').collect();
+        let yearly: Vec<f64> = exact
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|y| y[1] == r[0] && y[2] == r[1])
+            .filter_map(|y| y[k].parse().ok())
+            .collect();
+        if let Ok(o) = r[ko].parse::<f64>() {
+            assert_eq!(yearly.len(), 3, "{row}");
+            let mean = yearly.iter().sum::<f64>() / 3.0;
+            assert!((mean - o).abs() <= 1.0, "{row}: yearly {yearly:?} against {o}");
+        }
+    }
+    let published_years = std::fs::read_to_string(d.path("t/segments_by_year_published.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = published_years.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    for r in &rows {
+        let same: Vec<&Vec<&str>> = rows.iter().filter(|x| x[1] == r[1] && x[2] == r[2]).collect();
+        for col in 4..head.len() {
+            let hidden = same.iter().filter(|x| x[col] == "*").count();
+            assert!(hidden == 0 || hidden == same.len(), "{} hidden in some years only: {r:?}", head[col]);
+        }
+    }
+
     // A theograph of the top spender; an unknown person is refused with nothing written.
     d.ok(&["theograph", "--timeline", "t", "--top", "2", "--out", "top.svg"]);
     let svg = std::fs::read_to_string(d.path("top.svg")).unwrap();
@@ -141,7 +173,22 @@ fn browser_renders(page: &std::path::Path) {
     let dom = text(&out.stdout);
     let log = text(&out.stderr);
     assert!(out.status.success(), "{log}");
-    assert!(dom.contains("Trained model") && dom.matches("<svg").count() >= 4, "the charts are not in the DOM");
+    assert!(dom.contains("Trained model"), "the report is not in the DOM");
+    // Every chart of the Vega-Lite file is in the DOM as SVG, and none is empty.
+    let stem = page.file_stem().unwrap().to_string_lossy();
+    let specs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(page.with_file_name(format!("{stem}.charts.json"))).unwrap()).unwrap();
+    let ids: Vec<&String> = specs.as_object().unwrap().keys().collect();
+    for want in ["threshold_sweep", "match_weight_histogram", "match_weights", "m_u", "blocking", "cluster_sizes"] {
+        assert!(ids.iter().any(|i| *i == want), "chart {want} missing: {ids:?}");
+    }
+    for id in &ids {
+        let start = dom.find(&format!("id=\"chart-{id}\"")).unwrap_or_else(|| panic!("chart {id} not in the DOM"));
+        let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
+        let marks = ["<rect", "<polyline", "<circle", "<path"].iter().map(|m| svg.matches(m).count()).sum::<usize>();
+        assert!(marks > 0, "chart {id} is empty");
+        assert!(!specs[id.as_str()]["data"]["values"].as_array().unwrap().is_empty(), "chart {id} has no data");
+    }
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Refused to")).collect();
     assert!(console.is_empty(), "console messages: {console:?}");
 }
@@ -171,4 +218,52 @@ fn links_from_other_extracts_and_missing_mapped_columns_are_refused() {
         assert!(!d.path(&format!("{t}/timeline_summary.json")).exists());
         assert!(!d.path(&format!("{t}/timeline.parquet")).exists());
     }
+}
+
+/// Without --as-of the outputs depend on the inputs only: two runs under different system
+/// clocks (libfaketime, installed by `.ci/run`) give the same bytes.
+#[test]
+fn outputs_do_not_depend_on_the_day_they_are_made() {
+    let faketime = std::process::Command::new("faketime").arg("--version").output().is_ok_and(|o| o.status.success())
+        || std::process::Command::new("faketime")
+            .args(["2020-01-01", "true"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !faketime {
+        assert!(std::env::var_os("PSEUDOLINK_REQUIRE_BROWSER").is_none(), "no faketime, but CI requires it");
+        eprintln!("note: faketime not found; the clock test did not run");
+        return;
+    }
+    let (d, extracts) = linked();
+    for (day, out) in [("2026-01-15 09:00:00", "a"), ("2031-07-01 23:00:00", "b")] {
+        let mut args = vec!["timeline", "--links", "l", "--out", out, "-q"];
+        args.extend(extracts.iter().map(String::as_str));
+        let o = std::process::Command::new("faketime")
+            .arg(day)
+            .arg(env!("CARGO_BIN_EXE_pseudolink"))
+            .args(&args)
+            .current_dir(d.path(""))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let r = std::process::Command::new("faketime")
+            .arg(day)
+            .arg(env!("CARGO_BIN_EXE_pseudolink"))
+            .args(["report", "--links", "l", "--timeline", out, "--out", &format!("{out}.html"), "-q"])
+            .current_dir(d.path(""))
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", text(&r.stderr));
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path("a/timeline_summary.json")).unwrap()).unwrap();
+    assert!(summary["as_of"].as_str().unwrap().contains("the latest activity date"), "{summary}");
+    for f in ["timeline.parquet", "persons.csv", "segments_published.csv", "segments_by_year_published.csv"] {
+        assert_eq!(
+            std::fs::read(d.path(&format!("a/{f}"))).unwrap(),
+            std::fs::read(d.path(&format!("b/{f}"))).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(std::fs::read(d.path("a.charts.json")).unwrap(), std::fs::read(d.path("b.charts.json")).unwrap());
 }

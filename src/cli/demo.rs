@@ -284,11 +284,16 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
 
     let t = Instant::now();
     let report = args.out.join("report.html");
-    let html = crate::report::html::build(&linked, Some(&tdir), &crate::report::html::ReportOptions { theographs: 0 })?;
-    crate::io::atomic::write_atomic(&report, html.as_bytes())?;
-    let top = crate::theograph::top_spenders(&tdir, 1)?;
+    let built = crate::report::html::build(&linked, Some(&tdir), &Default::default())?;
+    let specs = serde_json::to_string_pretty(&built.vega_lite()).unwrap_or_default() + "\n";
+    crate::io::atomic::write_atomic(&crate::report::html::charts_path(&report), specs.as_bytes())?;
+    crate::io::atomic::write_atomic(&report, built.html.as_bytes())?;
+    let top = crate::report::theograph::top_spenders(&tdir, 1)?;
     let svg = args.out.join("theograph.svg");
-    crate::io::atomic::write_atomic(&svg, crate::theograph::render(&crate::theograph::load(&tdir, &top)?).as_bytes())?;
+    crate::io::atomic::write_atomic(
+        &svg,
+        crate::report::theograph::render(&crate::report::theograph::load(&tdir, &top)?).as_bytes(),
+    )?;
     say(format!(
         "9. report     linkage and population report, self-contained HTML   {:>6.1} s  → {}",
         t.elapsed().as_secs_f64(),

@@ -35,7 +35,7 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let quiet = v.quiet;
     let mut persons = args.person.clone();
     if let Some(n) = args.top {
-        persons.extend(crate::theograph::top_spenders(&args.timeline, n)?);
+        persons.extend(crate::report::theograph::top_spenders(&args.timeline, n)?);
     }
     if persons.is_empty() {
         return Err(Error::usage("name a person with --person ID, or a cohort with --top N"));
@@ -46,8 +46,8 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let read = outputs::files_in(&args.timeline);
     let inputs: Vec<Input<'_>> = read.iter().map(|p| Input { path: p, what: "a file of the timeline" }).collect();
     outputs::check(&[&args.out], &inputs)?;
-    let events = crate::theograph::load(&args.timeline, &persons)?;
-    crate::io::atomic::write_atomic(&args.out, crate::theograph::render(&events).as_bytes())?;
+    let events = crate::report::theograph::load(&args.timeline, &persons)?;
+    crate::io::atomic::write_atomic(&args.out, crate::report::theograph::render(&events).as_bytes())?;
     if !quiet {
         eprintln!("pseudolink: drew {} person(s) → {}", persons.len(), args.out.display());
     }

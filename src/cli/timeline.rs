@@ -38,8 +38,9 @@ pub struct Args {
     /// A timeline config (TOML): column mapping per source and the disclosure rule.
     #[arg(long, value_name = "TIMELINE.toml")]
     pub config: Option<PathBuf>,
-    /// Dates after this day are impossible: the day the extracts were taken (default: none, so
-    /// that the same inputs give the same outputs on any day).
+    /// Dates after this day are impossible: the day the extracts were taken. Default: the data's
+    /// own latest activity date (no date is too late), never today's date, so the same inputs
+    /// give the same outputs on any day.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
 }

@@ -217,7 +217,15 @@ pub fn timeline(
         date_impossible: stats.impossible,
         financial_years: years.iter().map(|&y| events::financial_year_label(y)).collect(),
         conditions,
-        as_of: options.as_of.map_or_else(|| "none (no --as-of: no date was too late)".to_string(), |d| d.to_string()),
+        // Without --as-of, the data's own latest activity date: the outputs depend on the inputs
+        // only, never on the day the command ran.
+        as_of: options.as_of.map_or_else(
+            || match stats.latest.and_then(date_of) {
+                Some(d) => format!("{d} (the latest activity date; no --as-of given)"),
+                None => "none (no --as-of given and no dated activity)".to_string(),
+            },
+            |d| d.to_string(),
+        ),
         disclosure: rule,
         timings,
     };
@@ -292,6 +300,8 @@ struct PassOne {
     impossible: u64,
     min_fy: Option<i32>,
     max_fy: Option<i32>,
+    /// The latest usable event date (days since the epoch).
+    latest: Option<i32>,
 }
 
 fn text_col<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a StringArray> {
@@ -372,6 +382,7 @@ fn pass_one(
                     if let Some(fy) = date_of(d).map(events::financial_year) {
                         stats.min_fy = Some(stats.min_fy.map_or(fy, |m| m.min(fy)));
                         stats.max_fy = Some(stats.max_fy.map_or(fy, |m| m.max(fy)));
+                        stats.latest = Some(stats.latest.map_or(d, |m| m.max(d)));
                     }
                     DateStatus::Ok
                 }

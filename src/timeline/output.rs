@@ -9,11 +9,15 @@
 //!   TRE only.
 //! - `segments_published.parquet` and `segments_published.csv`: the same table with disclosure
 //!   control applied ([`disclosure`]) — the version that may leave the TRE.
+//! - `segments_by_year.*` and `segments_by_year_published.*`: the same table for each financial
+//!   year (spend and activity in that year; persons segmented as in the overall table), exact and
+//!   published. A yearly figure is published only where the overall figure and every other year's
+//!   are too, so no suppressed figure comes back as the overall mean minus the other years.
 //! - `timeline_summary.json`, last.
 
 /// Every file a timeline run writes into its folder (besides `timeline_summary.json`, written
 /// last), so a run can check before it starts that none of them is one of its inputs.
-pub(crate) const FILES: [&str; 9] = [
+pub(crate) const FILES: [&str; 13] = [
     "timeline.parquet",
     "persons.parquet",
     "persons.csv",
@@ -22,6 +26,10 @@ pub(crate) const FILES: [&str; 9] = [
     "segments.csv",
     "segments_published.parquet",
     "segments_published.csv",
+    "segments_by_year.parquet",
+    "segments_by_year.csv",
+    "segments_by_year_published.parquet",
+    "segments_by_year_published.csv",
     "timeline_summary.json",
 ];
 
@@ -98,6 +106,7 @@ pub(crate) fn write(
     let mut seg = Segmentation::new(conditions.to_vec());
     let n_years = years.len().max(1) as f64;
     let latest = years.last().copied();
+    let mut seg_years: Vec<Segmentation> = years.iter().map(|_| Segmentation::new(conditions.to_vec())).collect();
     for (k, path) in spills.iter().enumerate() {
         if !path.exists() {
             continue;
@@ -108,7 +117,7 @@ pub(crate) fn write(
         for start in (0..ev.num_rows()).step_by(1 << 20) {
             timeline.write(&ev.slice(start, (1 << 20).min(ev.num_rows() - start)))?;
         }
-        let (pb, yb) = summarise(&batch, ids, conditions, years, n_years, latest, &p_schema, &mut seg)
+        let (pb, yb) = summarise(&batch, ids, conditions, years, n_years, latest, &p_schema, &mut seg, &mut seg_years)
             .map_err(|e| Error::output(path, e))?;
         persons.write(&pb)?;
         write_csv_rows(&mut persons_csv, &pb)?;
@@ -119,8 +128,12 @@ pub(crate) fn write(
     persons_csv.commit()?;
     person_years.commit()?;
     seg.finish();
+    seg_years.iter_mut().for_each(Segmentation::finish);
     write_segments(&seg, None, out, "segments")?;
-    write_segments(&seg, Some(rule), out, "segments_published")
+    write_segments(&seg, Some(rule), out, "segments_published")?;
+    let labels: Vec<String> = years.iter().map(|&y| events::financial_year_label(y)).collect();
+    write_segments_by_year(&seg, &seg_years, &labels, None, out, "segments_by_year")?;
+    write_segments_by_year(&seg, &seg_years, &labels, Some(rule), out, "segments_by_year_published")
 }
 
 /// Reads one spill file and sorts it by person, date (missing last), source and row.
@@ -199,6 +212,7 @@ fn summarise(
     latest: Option<i32>,
     schema: &SchemaRef,
     seg: &mut Segmentation,
+    seg_years: &mut [Segmentation],
 ) -> std::result::Result<(RecordBatch, RecordBatch), String> {
     let get = |name: &str| b.column_by_name(name).ok_or_else(|| format!("spill lacks {name}"));
     let rank = get("rank")?;
@@ -241,6 +255,12 @@ fn summarise(
     let (mut years_of_birth, mut sexes, mut sources): (Vec<i32>, Vec<&str>, Vec<&str>) = Default::default();
     let mut has: Vec<bool> = Vec::with_capacity(flags.len());
     let mut by_year = vec![[(0u64, 0.0f64); SETTING_GROUPS.len()]; years.len()];
+    let mut year_row = PersonRow {
+        age: None,
+        conditions: Vec::new(),
+        spend: [0.0; SETTING_GROUPS.len()],
+        activity: [0.0; SETTING_GROUPS.len()],
+    };
     let mut s = 0;
     while s < n {
         let r = rank.value(s);
@@ -293,6 +313,16 @@ fn summarise(
             }
         }
         seg.add(&row);
+        // The same person in each year's table: that year's spend and activity.
+        year_row.age = row.age;
+        year_row.conditions.clone_from(&row.conditions);
+        for (y, groups) in by_year.iter().enumerate() {
+            for (k, &(count, spend)) in groups.iter().enumerate() {
+                year_row.activity[k] = count as f64;
+                year_row.spend[k] = spend;
+            }
+            seg_years[y].add(&year_row);
+        }
         pid.append_value(id);
         year_b.append_option(year_of_birth);
         age_b.append_option(row.age);
@@ -385,6 +415,9 @@ fn write_csv_rows(f: &mut AtomicFile, b: &RecordBatch) -> Result<()> {
     f.file().write_all(&bytes).map_err(|e| Error::io("writing", &dest, e))
 }
 
+/// One row of a segmentation table: age group, complexity, and the values (None: suppressed).
+pub type SegmentRow = (String, String, Vec<Option<f64>>);
+
 /// Column names of the segmentation table.
 fn segment_fields(conditions: &[String]) -> Vec<Field> {
     let mut f = vec![
@@ -417,7 +450,7 @@ fn segment_fields(conditions: &[String]) -> Vec<Field> {
 /// whole pounds), since they pin no count; and a spend figure with fewer contributors than the
 /// suppression threshold (one person's social care, say) is suppressed, as it would otherwise give
 /// that person's spend back.
-pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(String, String, Vec<Option<f64>>)> {
+pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<SegmentRow> {
     let na = AGE_GROUPS.len() + 1;
     let nc = COMPLEXITY.len() + 1;
     let grid = |f: &dyn Fn(&crate::timeline::population::Cell) -> u64| -> Vec<Vec<u64>> {
@@ -513,16 +546,83 @@ pub fn segment_rows(seg: &Segmentation, rule: Option<DisclosureRule>) -> Vec<(St
     rows
 }
 
+/// The yearly tables' rows: each year's [`segment_rows`], then, when published, every figure
+/// that differs by year (spend, activity) hidden in all years wherever the overall table or any
+/// year hides it. Hidden sets closed under secondary suppression stay closed under union, so no
+/// margin gives a hidden figure back either.
+pub fn segment_rows_by_year(
+    overall: &Segmentation,
+    years: &[Segmentation],
+    rule: Option<DisclosureRule>,
+) -> Vec<Vec<SegmentRow>> {
+    let mut by_year: Vec<_> = years.iter().map(|s| segment_rows(s, rule)).collect();
+    if rule.is_some() {
+        let all = segment_rows(overall, rule);
+        // Spend (overall and per setting) and activity: the columns after population, age and
+        // conditions, before the prevalences.
+        let varying = 3..4 + SETTING_GROUPS.len() + 1;
+        for (r, (_, _, v)) in all.iter().enumerate() {
+            for k in varying.clone() {
+                if v[k].is_none() || by_year.iter().any(|y| y[r].2[k].is_none()) {
+                    by_year.iter_mut().for_each(|y| y[r].2[k] = None);
+                }
+            }
+        }
+    }
+    by_year
+}
+
+fn write_segments_by_year(
+    overall: &Segmentation,
+    years: &[Segmentation],
+    labels: &[String],
+    rule: Option<DisclosureRule>,
+    out: &Path,
+    name: &str,
+) -> Result<()> {
+    let rows: Vec<(String, String, String, Vec<Option<f64>>)> = segment_rows_by_year(overall, years, rule)
+        .into_iter()
+        .zip(labels)
+        .flat_map(|(rows, fy)| rows.into_iter().map(move |(a, c, v)| (fy.clone(), a, c, v)))
+        .collect();
+    let mut fields = vec![Field::new("financial_year", DataType::Utf8, false)];
+    fields.extend(segment_fields(&overall.conditions).into_iter().map(|f| {
+        // In a yearly table spend and activity are per person in that year.
+        let n = f.name().replace("_per_person_per_year", "_per_person");
+        f.with_name(n)
+    }));
+    write_segment_table(fields, &rows, rule.is_some(), out, name)
+}
+
 fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, name: &str) -> Result<()> {
-    let fields = segment_fields(&seg.conditions);
-    let rows = segment_rows(seg, rule);
+    let rows: Vec<(String, String, String, Vec<Option<f64>>)> =
+        segment_rows(seg, rule).into_iter().map(|(a, c, v)| (String::new(), a, c, v)).collect();
+    write_segment_table(segment_fields(&seg.conditions), &rows, rule.is_some(), out, name)
+}
+
+/// Writes a segmentation table as Parquet and CSV; a first `financial_year` field, when the
+/// fields start with one, takes each row's year.
+fn write_segment_table(
+    fields: Vec<Field>,
+    rows: &[(String, String, String, Vec<Option<f64>>)],
+    published: bool,
+    out: &Path,
+    name: &str,
+) -> Result<()> {
+    let yearly = fields[0].name() == "financial_year";
+    let mut fy = StringBuilder::new();
     let mut ag = StringBuilder::new();
     let mut cx = StringBuilder::new();
     // The population is a count (an integer); the other columns are rates and means.
     let mut population = arrow_array::builder::Int64Builder::new();
-    let mut nums: Vec<Float64Builder> = (3..fields.len()).map(|_| Float64Builder::new()).collect();
+    let first_num = 3 + usize::from(yearly);
+    let mut nums: Vec<Float64Builder> = (first_num..fields.len()).map(|_| Float64Builder::new()).collect();
     let mut csv_text = fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",") + "\n";
-    for (a, c, v) in &rows {
+    for (y, a, c, v) in rows {
+        if yearly {
+            fy.append_value(y);
+            csv_text.push_str(&format!("{y},"));
+        }
         ag.append_value(a);
         cx.append_value(c);
         csv_text.push_str(&format!("{a},{c}"));
@@ -534,13 +634,17 @@ fn write_segments(seg: &Segmentation, rule: Option<DisclosureRule>, out: &Path, 
             csv_text.push(',');
             match x {
                 Some(x) => csv_text.push_str(&format!("{x}")),
-                None if rule.is_some() => csv_text.push('*'),
+                None if published => csv_text.push('*'),
                 None => {}
             }
         }
         csv_text.push('\n');
     }
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(ag.finish()), Arc::new(cx.finish()), Arc::new(population.finish())];
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    if yearly {
+        cols.push(Arc::new(fy.finish()));
+    }
+    cols.extend([Arc::new(ag.finish()) as ArrayRef, Arc::new(cx.finish()), Arc::new(population.finish())]);
     cols.extend(nums.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     let schema = Arc::new(Schema::new(fields));
     let path = out.join(format!("{name}.parquet"));
