@@ -14,11 +14,11 @@
 //!    ([`token::nhs_number`]) and, with names, dates of birth and postcodes, normalised
 //!    ([`encode`]) and replaced by keyed HMAC-SHA256 tokens and Bloom-filter encodings under
 //!    per-purpose subkeys ([`token::subkey`]). Only allow-listed activity columns pass through.
-//!    A manifest ([`io::manifest`]) and a data-quality report ([`report::quality`]) go with it.
+//!    A manifest ([`io::manifest`]) and a data-quality report ([`tokenise::quality`]) go with it.
 //! 3. In the trusted research environment, [`link::link`] links the extracts into persons from
 //!    tokens alone — NHS-number links, then a Fellegi–Sunter model trained on the data, then
 //!    clustering that never joins two different valid NHS numbers on weak evidence — and
-//!    [`evaluate`] measures the result against a truth where one exists.
+//!    [`link::evaluate`] measures the result against a truth where one exists.
 //! 4. [`synth`] makes a synthetic multi-provider population with known truth, for tests,
 //!    demos and benchmarks.
 //!
@@ -59,11 +59,13 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod audit;
+/// The command line's entry point (the `pseudolink` binary calls it); the rest of the command
+/// line is private to this crate.
+#[doc(hidden)]
 pub mod cli;
 pub mod config;
 pub mod encode;
 pub mod error;
-pub mod evaluate;
 pub mod fuzzing;
 pub mod init;
 pub mod inspect;

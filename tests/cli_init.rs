@@ -272,7 +272,7 @@ fn dataset_templates_tokenise_an_extract_with_their_columns() {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["rows_written"], 3, "{t:?}");
         for f in report["fields"].as_array().unwrap().iter().chain(report["passthrough"].as_array().unwrap()) {
-            assert_eq!(f["invalid"], 0, "{t:?}: {f}");
+            assert_eq!(f["unusable"], 0, "{t:?}: {f}");
         }
     }
 }

@@ -205,7 +205,7 @@ fn synthetic_extracts_tokenise_with_their_own_configs() {
             serde_json::from_slice(&std::fs::read(d.path(&format!("{p}.quality.json"))).unwrap()).unwrap();
         assert_eq!(q["rows_read"], q["rows_written"]);
         for f in q["passthrough"].as_array().unwrap() {
-            assert_eq!(f["invalid"], 0, "{p}: pass-through {} has unreadable values", f["name"]);
+            assert_eq!(f["unusable"], 0, "{p}: pass-through {} has unreadable values", f["name"]);
         }
     }
 }
@@ -217,4 +217,69 @@ fn parquet_format_and_capacity_limit() {
     assert!(d.path("p/gp.parquet").exists() && d.path("p/gp.toml").exists());
     let err = d.fails(&["synth", "--persons", "909091", "--out", "x"], 2);
     assert!(err.contains("more than the 909,090 valid NHS numbers in the range reserved for testing"), "{err}");
+}
+
+/// `--with housing`: a source with no NHS-number column, an address line and a local reference,
+/// whose tokenise config uses them, and which links to the person's other records on names,
+/// date of birth, address and postcode alone.
+#[test]
+fn a_housing_register_without_nhs_numbers_links_on_what_it_has() {
+    let d = Dir::new();
+    d.ok(&["synth", "--persons", "2500", "--seed", "11", "--with", "housing", "--out", "s", "-q"]);
+    let (head, rows) = read_csv(&d.path("s/housing.csv"), b',', false);
+    assert!(!head.iter().any(|h| h.contains("nhs")), "{head:?}");
+    assert!(head.contains(&"address_line_1".to_string()) && head.contains(&"tenant_ref".to_string()));
+    assert!(rows.len() > 100, "{} housing records", rows.len());
+    let config = std::fs::read_to_string(d.path("s/housing.toml")).unwrap();
+    assert!(config.contains("column = \"tenant_ref\"\ntype = \"identifier\""), "{config}");
+    assert!(config.contains("column = \"address_line_1\"\ntype = \"string\""), "{config}");
+    assert!(!config.contains("nhs_number"), "{config}");
+    let key = d.test_key("k.key");
+    let mut extracts = Vec::new();
+    for p in ["acute", "ae", "gp", "community_mh", "social_care", "housing"] {
+        let out = format!("{p}.parquet");
+        crate::util::tokenise_with_key(&d, &key, &format!("s/{p}.toml"), &format!("s/{p}.csv"), &out);
+        extracts.push(out);
+    }
+    let mut args = vec!["link", "--out", "l", "-q"];
+    args.extend(extracts.iter().map(String::as_str));
+    d.ok(&args);
+    // Housing records joined to their person's records elsewhere, and never to someone else's.
+    let truth = std::fs::read_to_string(d.path("s/truth.csv")).unwrap();
+    let person_of: std::collections::HashMap<(String, String), String> = truth
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|r| ((r[0].to_string(), r[1].to_string()), r[2].to_string()))
+        .collect();
+    let c = d.path("l/clusters.parquet");
+    let (src, rid, pid) = (
+        crate::util::column_values(&c, "source"),
+        crate::util::column_values(&c, "record_id"),
+        crate::util::column_values(&c, "person_id"),
+    );
+    let mut cluster_people: std::collections::HashMap<String, std::collections::HashSet<String>> = Default::default();
+    let mut true_clusters: std::collections::HashMap<String, std::collections::HashSet<String>> = Default::default();
+    let mut housing = Vec::new();
+    for i in 0..src.len() {
+        let key = (src[i].clone().unwrap(), rid[i].clone().unwrap());
+        let truth_id = person_of[&key].clone();
+        let cluster = pid[i].clone().unwrap();
+        cluster_people.entry(cluster.clone()).or_default().insert(truth_id.clone());
+        if key.0 != "housing" {
+            true_clusters.entry(truth_id.clone()).or_default().insert(cluster.clone());
+        } else {
+            housing.push((truth_id, cluster));
+        }
+    }
+    let elsewhere: Vec<&(String, String)> = housing.iter().filter(|(t, _)| true_clusters.contains_key(t)).collect();
+    let joined = elsewhere.iter().filter(|(t, c)| true_clusters[t].contains(c)).count();
+    let recall = joined as f64 / elsewhere.len() as f64;
+    let wrong = housing.iter().filter(|(_, c)| cluster_people[c].len() > 1).count();
+    assert!(recall >= 0.95, "housing records joined to their person: {recall:.4}");
+    assert!(
+        wrong * 100 <= housing.len(),
+        "{wrong} of {} housing records share a person with someone else",
+        housing.len()
+    );
 }

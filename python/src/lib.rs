@@ -336,7 +336,7 @@ fn evaluate(py: Python<'_>, clusters: PyArrowType<Table>, truth: PyArrowType<Tab
                 }
             }
         }
-        let e = pseudolink::evaluate::evaluate_labels(rows.into_iter());
+        let e = pseudolink::link::evaluate::evaluate_labels(rows.into_iter());
         Ok(serde_json::to_string_pretty(&e).unwrap_or_default())
     })
 }

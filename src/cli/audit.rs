@@ -24,28 +24,28 @@ Nothing identifying is printed: only counts and shares.
 EXAMPLE:
   pseudolink audit acute.parquet gp.parquet
   pseudolink audit *.parquet --linkage linked/ --json > audit.json")]
-pub struct Args {
+pub(crate) struct Args {
     /// Pseudonymised extracts.
     #[arg(required = true)]
-    pub extracts: Vec<PathBuf>,
+    pub(crate) extracts: Vec<PathBuf>,
     /// A linkage of these extracts: count persons rather than records.
     #[arg(long, value_name = "DIR")]
-    pub linkage: Option<PathBuf>,
+    pub(crate) linkage: Option<PathBuf>,
     /// A public family-name frequency list (CSV `name,count`) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
-    pub public_names: Option<PathBuf>,
+    pub(crate) public_names: Option<PathBuf>,
     /// A public given-name frequency list (CSV `name,count`) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
-    pub public_given_names: Option<PathBuf>,
+    pub(crate) public_given_names: Option<PathBuf>,
     /// Limit on the estimated percentage of persons named and unique.
     #[arg(long, default_value_t = DEFAULT_MAX_NAMED_UNIQUE_PERCENT, value_name = "PCT")]
-    pub max_named_unique: f64,
+    pub(crate) max_named_unique: f64,
     /// Limit on the estimated percentage of persons whose family name is named.
     #[arg(long, default_value_t = DEFAULT_MAX_FAMILY_NAMED_PERCENT, value_name = "PCT")]
-    pub max_family_named: f64,
+    pub(crate) max_family_named: f64,
     /// Limit on how much more often adjacent rows share a token than random order makes them.
     #[arg(long, default_value_t = DEFAULT_MAX_ROW_ORDER_RATIO, value_name = "RATIO")]
-    pub max_row_order: f64,
+    pub(crate) max_row_order: f64,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

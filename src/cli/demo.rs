@@ -37,16 +37,16 @@ outputs are.
 EXAMPLE:
   pseudolink demo
   pseudolink demo --persons 100000 --out demo-out")]
-pub struct Args {
+pub(crate) struct Args {
     /// Persons in the synthetic population.
     #[arg(long, default_value_t = DEMO_PERSONS, value_name = "N")]
-    pub persons: u64,
+    pub(crate) persons: u64,
     /// Seed of the population.
     #[arg(long, default_value_t = crate::synth::config::DEFAULT_SEED, value_name = "S")]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Output folder: new, empty, or an earlier demo's (whose files are replaced).
     #[arg(long, default_value = "demo-out", value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
@@ -221,7 +221,7 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     ));
 
     let t = Instant::now();
-    let e = crate::evaluate::evaluate(&pop.truth, &linked)?;
+    let e = crate::link::evaluate::evaluate(&pop.truth, &linked)?;
     say(format!(
         "6. evaluate   against the synthetic truth                             {:>6.1} s",
         t.elapsed().as_secs_f64()

@@ -19,16 +19,16 @@ among them at the linkage's own decision and at every threshold from 0.01 to 0.9
 EXAMPLES:
   pseudolink evaluate --truth synth/truth.csv --clusters linked/
   pseudolink evaluate --labels reviewed.csv --clusters linked/")]
-pub struct Args {
+pub(crate) struct Args {
     /// Ground truth CSV (source, record_id, person_id).
     #[arg(long, value_name = "TRUTH.csv", required_unless_present = "labels", conflicts_with = "labels")]
-    pub truth: Option<PathBuf>,
+    pub(crate) truth: Option<PathBuf>,
     /// Clerical labels CSV (left_source, left_record_id, right_source, right_record_id, match).
     #[arg(long, value_name = "LABELS.csv")]
-    pub labels: Option<PathBuf>,
+    pub(crate) labels: Option<PathBuf>,
     /// A linkage folder (or its clusters.parquet).
     #[arg(long, value_name = "DIR")]
-    pub clusters: PathBuf,
+    pub(crate) clusters: PathBuf,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
@@ -38,11 +38,11 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
         } else {
             args.clusters.parent().map(PathBuf::from).unwrap_or_default()
         };
-        let e = crate::evaluate::clerical::evaluate_clerical(args.labels.as_deref().unwrap_or(&dir), &dir)?;
+        let e = crate::link::evaluate::clerical::evaluate_clerical(args.labels.as_deref().unwrap_or(&dir), &dir)?;
         let text = if v.json {
             serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
         } else {
-            let row = |name: &str, t: &crate::evaluate::clerical::AtThreshold| {
+            let row = |name: &str, t: &crate::link::evaluate::clerical::AtThreshold| {
                 format!(
                     "{name:<22} precision {:.4}  recall {:.4}  F1 {:.4}  (linked matches {}, linked non-matches {}, missed {})\n",
                     t.precision, t.recall, t.f1, t.true_positives, t.false_positives, t.false_negatives
@@ -61,7 +61,7 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
         };
         return super::print_stdout(&text);
     };
-    let e = crate::evaluate::evaluate(truth, &args.clusters)?;
+    let e = crate::link::evaluate::evaluate(truth, &args.clusters)?;
     let text = if v.json {
         serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
     } else {

@@ -13,17 +13,17 @@ extracts are read from the paths recorded in the linkage's summary.json unless g
 
 EXAMPLE:
   pseudolink explain --links linked/ acute:E0000000001 gp:G0000000042")]
-pub struct Args {
+pub(crate) struct Args {
     /// The linkage folder (with model.json and summary.json).
     #[arg(long, value_name = "DIR")]
-    pub links: PathBuf,
+    pub(crate) links: PathBuf,
     /// One record, as SOURCE:RECORD_ID.
-    pub left: String,
+    pub(crate) left: String,
     /// The other record, as SOURCE:RECORD_ID.
-    pub right: String,
+    pub(crate) right: String,
     /// The extracts, when they have moved since linking.
     #[arg(long, value_name = "EXTRACT")]
-    pub extracts: Vec<PathBuf>,
+    pub(crate) extracts: Vec<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

@@ -22,22 +22,22 @@ would check it; a config that would fail is not written. Review it, then run
 EXAMPLES:
   pseudolink init acute_extract.csv --out acute.toml --source acute
   pseudolink init apc_extract.csv --dataset acute_apc --out acute.toml")]
-pub struct Args {
+pub(crate) struct Args {
     /// The provider's extract (CSV).
-    pub extract: PathBuf,
+    pub(crate) extract: PathBuf,
     /// The config to write (never over an existing file).
     #[arg(long, value_name = "CONFIG")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// The source code recorded in the extract (default: from the file name, or the template's
     /// with --dataset).
     #[arg(long, value_name = "NAME")]
-    pub source: Option<String>,
+    pub(crate) source: Option<String>,
     /// Start from a dataset template instead of proposing from scratch: acute_apc,
     /// emergency_ecds, gp, community_csds, mental_health_mhsds or adult_social_care_cld
     /// (examples/configs/). Its columns are matched to the export's header; those missing are
     /// commented out and listed.
     #[arg(long, value_name = "KIND")]
-    pub dataset: Option<String>,
+    pub(crate) dataset: Option<String>,
 }
 
 /// A source code from a file name: lower case, letters, digits, `-` and `_`, at most 32.

@@ -13,9 +13,9 @@ their encodings, pass-through columns, schema and row counts. It never prints a 
 EXAMPLE:
   pseudolink inspect acute.parquet
   pseudolink inspect --json acute.parquet")]
-pub struct Args {
+pub(crate) struct Args {
     /// The pseudonymised extract.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

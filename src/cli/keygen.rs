@@ -22,13 +22,13 @@ trusted third party) and is never given to a provider.
 EXAMPLE:
   pseudolink keygen --out project.key
   pseudolink keygen --tre --out tre.key")]
-pub struct Args {
+pub(crate) struct Args {
     /// Where to write the new key file.
     #[arg(long, value_name = "KEYFILE")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Make the TRE's second key (for `rekey`) instead of a project key.
     #[arg(long)]
-    pub tre: bool,
+    pub(crate) tre: bool,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

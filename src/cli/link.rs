@@ -32,55 +32,55 @@ EXAMPLE:
   pseudolink link *.parquet --out linked2/ --model linked/model.json
   pseudolink link *.parquet --out linked3/ --config link.toml     (see docs/linkage.md)
   pseudolink link *.parquet --out linked-2026-12/ --previous linked-2026-11/   (monthly refresh)")]
-pub struct Args {
+pub(crate) struct Args {
     /// Pseudonymised extracts.
     #[arg(required = true)]
-    pub extracts: Vec<PathBuf>,
+    pub(crate) extracts: Vec<PathBuf>,
     /// Output folder.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Link pairs at or above this match probability (default 0.9).
     #[arg(long)]
-    pub threshold: Option<f64>,
+    pub(crate) threshold: Option<f64>,
     /// Use this trained model (model.json of an earlier run) instead of training.
     #[arg(long, value_name = "MODEL.json")]
-    pub model: Option<PathBuf>,
+    pub(crate) model: Option<PathBuf>,
     /// Seed of random-pair sampling for u (default 42).
     #[arg(long)]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Largest block compared; larger blocks are skipped and reported.
     #[arg(long)]
-    pub max_block: Option<usize>,
+    pub(crate) max_block: Option<usize>,
     /// Most candidate pairs compared; a run that would make more is refused before making them
     /// (default: 10,000,000 plus 50 per distinct identity). Each rule is checked on its pairs before
     /// those earlier rules found are taken out, so the check errs towards refusing; exit status 1.
     #[arg(long, value_name = "N")]
-    pub max_pairs: Option<u64>,
+    pub(crate) max_pairs: Option<u64>,
     /// A link config (TOML): thresholds, blocking rules and training settings.
     #[arg(long, value_name = "LINK.toml")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// The linkage key that person ids are keyed by (made there if missing; by default
     /// DIR/linkage.key).
     #[arg(long, value_name = "KEYFILE")]
-    pub linkage_key: Option<PathBuf>,
+    pub(crate) linkage_key: Option<PathBuf>,
     /// Which pairs may link: link_and_dedupe (default), link_only (only across sources) or
     /// dedupe_only (only within each source).
     #[arg(long, value_name = "TYPE")]
-    pub link_type: Option<String>,
+    pub(crate) link_type: Option<String>,
     /// Write every candidate pair to pairs.parquet, not only those with a match probability of
     /// at least 0.001 (summary.json counts the others either way).
     #[arg(long)]
-    pub all_pairs: bool,
+    pub(crate) all_pairs: bool,
     /// Link each record to at most one record of the other source: two extracts, each free of
     /// duplicates, with --link-type link_only. Links are taken by descending match weight.
     #[arg(long)]
-    pub one_to_one: bool,
+    pub(crate) one_to_one: bool,
     /// A monthly refresh: the folder of the earlier linkage. Persons keep its person ids (the
     /// id held by most of their earlier records); merges, splits and retired ids are listed in
     /// DIR/person_changes.parquet and counted in summary.json. Its linkage key is used unless
     /// --linkage-key is given.
     #[arg(long, value_name = "EARLIER_DIR")]
-    pub previous: Option<PathBuf>,
+    pub(crate) previous: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

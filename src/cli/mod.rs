@@ -32,10 +32,10 @@ EXIT STATUS:
 /// Pseudonymised record linkage of NHS health and care data.
 #[derive(Debug, Parser)]
 #[command(name = "pseudolink", version, about, after_long_help = EXIT_STATUS, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Print only errors: no progress bar and no summary line.
     #[arg(long, short, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Print the command's result as one JSON object on stdout (what it wrote, its counts).
     ///
@@ -43,7 +43,7 @@ pub struct Cli {
     /// the JSON. Reports with a JSON form of their own (tokenise, inspect, evaluate, audit)
     /// print that form.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Make outputs readable by the owner's group (files 0640, new folders 0750).
     ///
@@ -51,16 +51,16 @@ pub struct Cli {
     /// data is still personal data. Use this where a TRE project's analysts share a Unix group.
     /// Outputs are never made readable by other users.
     #[arg(long, global = true)]
-    pub group_readable: bool,
+    pub(crate) group_readable: bool,
 
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Make a new secret project key (run once, by the project's key custodian).
     Keygen(keygen::Args),
     /// Propose a tokenise config from an extract itself (a provider's first step)
@@ -129,7 +129,7 @@ fn hide_panic_payloads() {
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<(), Error> {
+pub(crate) fn run(cli: Cli) -> Result<(), Error> {
     let v = Voice { quiet: cli.quiet, json: cli.json };
     crate::io::atomic::set_group_readable(cli.group_readable);
     match cli.command {
@@ -158,9 +158,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Voice {
     /// `--quiet`: errors only.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// `--json`: the result as JSON on stdout.
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 impl Voice {

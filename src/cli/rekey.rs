@@ -24,19 +24,19 @@ extracts. Outputs are private (0600); an input is never overwritten.
 EXAMPLE:
   pseudolink rekey --key-file tre.key --input acute.parquet --output tre/acute.parquet
   pseudolink rekey --key-file tre.key --input a.parquet b.parquet --out-dir tre/")]
-pub struct Args {
+pub(crate) struct Args {
     /// The TRE key file (from `pseudolink keygen --tre`).
     #[arg(long, value_name = "KEYFILE")]
-    pub key_file: PathBuf,
+    pub(crate) key_file: PathBuf,
     /// Pseudonymised extracts from the providers.
     #[arg(long, required = true, num_args = 1.., value_name = "EXTRACT")]
-    pub input: Vec<PathBuf>,
+    pub(crate) input: Vec<PathBuf>,
     /// The re-keyed extract to write (one input).
     #[arg(long, value_name = "OUT.parquet", conflicts_with = "out_dir")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// A folder for the re-keyed extracts, under their input file names (any number of inputs).
     #[arg(long, value_name = "DIR")]
-    pub out_dir: Option<PathBuf>,
+    pub(crate) out_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

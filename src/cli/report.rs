@@ -25,23 +25,23 @@ the TRE (it says so on its first line).
 EXAMPLE:
   pseudolink report --links linked/ --timeline timeline/ --out report.html
   pseudolink report --links linked/ --labels reviewed.csv --out report.html")]
-pub struct Args {
+pub(crate) struct Args {
     /// The linkage folder from `pseudolink link`.
     #[arg(long, value_name = "DIR")]
-    pub links: PathBuf,
+    pub(crate) links: PathBuf,
     /// The timeline folder from `pseudolink timeline`.
     #[arg(long, value_name = "TDIR")]
-    pub timeline: Option<PathBuf>,
+    pub(crate) timeline: Option<PathBuf>,
     /// Add example theographs of the N highest-spending persons (record-level; needs --timeline).
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "3")]
-    pub theographs: Option<usize>,
+    pub(crate) theographs: Option<usize>,
     /// Clerical labels (a CSV of record pairs marked match or non-match, as `evaluate --labels`
     /// reads): measured precision and recall join the threshold chart.
     #[arg(long, value_name = "LABELS.csv")]
-    pub labels: Option<PathBuf>,
+    pub(crate) labels: Option<PathBuf>,
     /// The HTML file to write.
     #[arg(long, value_name = "FILE.html")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

@@ -22,33 +22,38 @@ EXAMPLES:
   pseudolink synth --persons 20000 --seed 1 --out synth/
   pseudolink synth --persons 100000 --seed 7 --error-scale 2 --format parquet --out synth2x/
   pseudolink synth --rate social_care.nhs_missing=0.5 --rate ae.duplicate=0.05 --out synth/
-  pseudolink synth --rate all.nhs_missing=1 --out synth-no-nhs/      # no NHS numbers anywhere")]
-pub struct Args {
+  pseudolink synth --rate all.nhs_missing=1 --out synth-no-nhs/      # no NHS numbers anywhere
+  pseudolink synth --with housing --out synth-housing/                # and a source with none at all")]
+pub(crate) struct Args {
     /// Persons in the population.
     #[arg(long, value_name = "N")]
-    pub persons: Option<u64>,
+    pub(crate) persons: Option<u64>,
     /// Seed of every random choice: the same seed gives the same bytes.
     #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Output folder (created if needed).
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Extract file format.
     #[arg(long, value_enum, default_value_t = SynthFormat::Csv)]
-    pub format: SynthFormat,
+    pub(crate) format: SynthFormat,
     /// Multiply every error rate (2 doubles them).
     #[arg(long, value_name = "X")]
-    pub error_scale: Option<f64>,
+    pub(crate) error_scale: Option<f64>,
     /// Share of multi-person households holding twins.
     #[arg(long, value_name = "P")]
-    pub twin_rate: Option<f64>,
+    pub(crate) twin_rate: Option<f64>,
     /// Set one rate: PROVIDER.KNOB=VALUE (repeatable), e.g. gp.nhs_missing=0.01; PROVIDER `all` sets it
     /// for every provider (all.nhs_missing=1: no NHS numbers anywhere).
     #[arg(long, value_name = "PROVIDER.KNOB=VALUE")]
-    pub rate: Vec<String>,
+    pub(crate) rate: Vec<String>,
+    /// Add a source beyond the five (repeatable): `housing`, a council housing register with no
+    /// NHS numbers, an address line and a tenant reference.
+    #[arg(long = "with", value_name = "SOURCE")]
+    pub(crate) with: Vec<String>,
     /// A TOML file of these settings (command-line values win).
     #[arg(long, value_name = "SYNTH.toml")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 impl Args {
@@ -70,6 +75,11 @@ impl Args {
         if let Some(t) = self.twin_rate {
             cfg.twin_rate = t;
         }
+        for w in &self.with {
+            if !cfg.with.contains(w) {
+                cfg.with.push(w.clone());
+            }
+        }
         for r in &self.rate {
             set_rate(&mut cfg, r)?;
         }
@@ -89,7 +99,8 @@ fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
     let (name, value) = spec.split_once('=').ok_or_else(bad)?;
     let (provider, knob) = name.split_once('.').ok_or_else(bad)?;
     let value: f64 = value.trim().parse().map_err(|_| bad())?;
-    if !(PROVIDERS.contains(&provider) || provider == "all") || !(0.0..=1.0).contains(&value) {
+    let known = PROVIDERS.contains(&provider) || crate::synth::config::EXTRA_SOURCES.contains(&provider);
+    if !(known || provider == "all") || !(0.0..=1.0).contains(&value) {
         return Err(bad());
     }
     if !ErrorRates::KNOBS.contains(&knob) {
@@ -98,7 +109,8 @@ fn set_rate(cfg: &mut SynthConfig, spec: &str) -> Result<()> {
             ErrorRates::KNOBS.join(", ")
         )));
     }
-    let providers: &[&str] = if provider == "all" { &PROVIDERS } else { std::slice::from_ref(&provider) };
+    let all: Vec<&str> = PROVIDERS.iter().chain(&crate::synth::config::EXTRA_SOURCES).copied().collect();
+    let providers: &[&str] = if provider == "all" { &all } else { std::slice::from_ref(&provider) };
     for p in providers {
         cfg.rates.entry(p.to_string()).or_default().insert(knob.to_string(), value);
     }

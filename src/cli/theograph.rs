@@ -16,19 +16,19 @@ each event a circle sized by its cost; hover for date, activity and cost. Severa
 EXAMPLE:
   pseudolink theograph --timeline timeline/ --person P0123456789abcdef0123 --out person.svg
   pseudolink theograph --timeline timeline/ --top 5 --out cohort.svg")]
-pub struct Args {
+pub(crate) struct Args {
     /// The timeline folder from `pseudolink timeline`.
     #[arg(long, value_name = "TDIR")]
-    pub timeline: PathBuf,
+    pub(crate) timeline: PathBuf,
     /// A person id (repeat for a cohort).
     #[arg(long, value_name = "ID")]
-    pub person: Vec<String>,
+    pub(crate) person: Vec<String>,
     /// Draw the N persons with the highest spend per year.
     #[arg(long, value_name = "N")]
-    pub top: Option<usize>,
+    pub(crate) top: Option<usize>,
     /// The SVG file to write.
     #[arg(long, value_name = "FILE.svg")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

@@ -25,24 +25,24 @@ version that may leave the TRE), then timeline_summary.json.
 EXAMPLE:
   pseudolink timeline --links linked/ acute.parquet ae.parquet gp.parquet --out timeline/
   pseudolink timeline --links linked/ *.parquet --out timeline/ --config timeline.toml")]
-pub struct Args {
+pub(crate) struct Args {
     /// The linkage folder from `pseudolink link`.
     #[arg(long, value_name = "DIR")]
-    pub links: PathBuf,
+    pub(crate) links: PathBuf,
     /// The pseudonymised extracts that were linked.
     #[arg(required = true)]
-    pub extracts: Vec<PathBuf>,
+    pub(crate) extracts: Vec<PathBuf>,
     /// Output folder.
     #[arg(long, value_name = "TDIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// A timeline config (TOML): column mapping per source and the disclosure rule.
     #[arg(long, value_name = "TIMELINE.toml")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Dates after this day are impossible: the day the extracts were taken. Default: the data's
     /// own latest activity date (no date is too late), never today's date, so the same inputs
     /// give the same outputs on any day.
     #[arg(long, value_name = "YYYY-MM-DD")]
-    pub as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

@@ -28,33 +28,33 @@ message naming the file, row and column.
 EXAMPLE:
   pseudolink tokenise --config acute.toml --key-file project.key \\
       --input acute_extract.csv --output acute.parquet")]
-pub struct Args {
+pub(crate) struct Args {
     /// The tokenise config (TOML) mapping the extract's columns to fields.
     #[arg(long, value_name = "CONFIG")]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     /// The project key file (or set PSEUDOLINK_KEY_FILE to its path).
     #[arg(long, value_name = "KEYFILE")]
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     /// The provider's extract (CSV or Parquet).
     #[arg(long, value_name = "EXTRACT")]
-    pub input: PathBuf,
+    pub(crate) input: PathBuf,
     /// The pseudonymised extract to write (Parquet).
     #[arg(long, value_name = "OUT.parquet", required_unless_present = "check")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Check the config against the input and read its rows as tokenise would, writing nothing:
     /// every problem a run would meet, and the quality report's counts, on stdout. The key file
     /// is optional (without one a throwaway key is used; counts do not depend on the key).
     #[arg(long)]
-    pub check: bool,
+    pub(crate) check: bool,
     /// With --check, read at most this many rows (default: all).
     #[arg(long, value_name = "N", requires = "check")]
-    pub check_rows: Option<u64>,
+    pub(crate) check_rows: Option<u64>,
     /// Where to write the quality report's JSON; the text goes beside it as .txt.
     #[arg(long, value_name = "REPORT.json")]
-    pub report: Option<PathBuf>,
+    pub(crate) report: Option<PathBuf>,
     /// Input rows per batch (memory use grows with it).
     #[arg(long, default_value_t = DEFAULT_BATCH_ROWS, value_name = "N")]
-    pub batch_rows: usize,
+    pub(crate) batch_rows: usize,
 }
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {

@@ -21,6 +21,7 @@ pub mod compare;
 pub mod config;
 pub mod data;
 pub mod deterministic;
+pub mod evaluate;
 pub mod explain;
 pub mod identity;
 pub mod model;

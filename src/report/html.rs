@@ -145,7 +145,7 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
     let threshold = summary["threshold"].as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
     let num = |k: &str| summary[k].as_u64().unwrap_or(0);
     let labelled =
-        options.labels.as_deref().map(|l| crate::evaluate::clerical::evaluate_clerical(l, links)).transpose()?;
+        options.labels.as_deref().map(|l| crate::link::evaluate::clerical::evaluate_clerical(l, links)).transpose()?;
 
     // Match weights, estimated error and the term-frequency effect, from the scored pairs.
     let mut weights: BTreeMap<i64, u64> = BTreeMap::new();
@@ -291,7 +291,7 @@ nav a{margin-right:.8rem}</style></head><body>"#,
     let (p_curve, r_curve) = sweep.estimates(lo, hi, missed_below_floor);
     let mut series = vec![("estimated precision".to_string(), p_curve), ("estimated recall".to_string(), r_curve)];
     if let Some(e) = &labelled {
-        let pts = |f: fn(&crate::evaluate::clerical::AtThreshold) -> f64| -> Vec<(f64, f64)> {
+        let pts = |f: fn(&crate::link::evaluate::clerical::AtThreshold) -> f64| -> Vec<(f64, f64)> {
             e.thresholds.iter().map(|t| (bits(t.threshold), f(t))).filter(|(x, _)| *x >= lo && *x <= hi).collect()
         };
         series.push(("measured precision (labels)".to_string(), pts(|t| t.precision)));

@@ -1,7 +1,7 @@
-//! Reports for people: the tokeniser's data-quality report for provider IG teams, and the
-//! linkage and population report for TRE analysts with its charts and theographs.
+//! The linkage and population report for TRE analysts: the HTML page, its charts and the
+//! theographs. (The provider's data-quality report lives with the tokeniser, in
+//! [`crate::tokenise::quality`].)
 
 pub mod charts;
 pub mod html;
-pub mod quality;
 pub mod theograph;

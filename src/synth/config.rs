@@ -142,6 +142,10 @@ impl ErrorRates {
 /// The providers of the synthetic care system.
 pub const PROVIDERS: [&str; 5] = ["acute", "ae", "gp", "community_mh", "social_care"];
 
+/// Sources added on request (`synth --with housing`): cross-sector sources with no NHS numbers,
+/// linked on names, date of birth, an address line and a local id.
+pub const EXTRA_SOURCES: [&str; 1] = ["housing"];
+
 /// Default rates per provider: GP and hospital records are the cleanest; social care and
 /// community services most often lack an NHS number.
 pub fn default_rates(provider: &str) -> ErrorRates {
@@ -186,6 +190,21 @@ pub fn default_rates(provider: &str) -> ErrorRates {
             duplicate: 0.02,
             ..base
         },
+        // A council's housing register: no NHS numbers; names as the tenant gave them, moves.
+        "housing" => ErrorRates {
+            nhs_missing: 1.0,
+            name_typo: 0.04,
+            nickname: 0.08,
+            name_swap: 0.01,
+            surname_change: 0.03,
+            dob_swap: 0.015,
+            dob_digit: 0.015,
+            postcode_moved: 0.06,
+            postcode_missing: 0.02,
+            duplicate: 0.03,
+            sex_missing: 0.03,
+            ..base
+        },
         _ => ErrorRates {
             nhs_missing: 0.25,
             nhs_typo: 0.01,
@@ -219,6 +238,8 @@ pub struct SynthConfig {
     /// Per-provider overrides: provider → knob → rate. Knobs not named keep the provider's
     /// default.
     pub rates: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    /// Sources beyond the five, from [`EXTRA_SOURCES`] (`with = ["housing"]`).
+    pub with: Vec<String>,
 }
 
 /// Default population size: the demo's, a minute's work end to end.
@@ -236,6 +257,7 @@ impl Default for SynthConfig {
             error_scale: 1.0,
             twin_rate: DEFAULT_TWIN_RATE,
             rates: Default::default(),
+            with: Vec::new(),
         }
     }
 }
@@ -274,9 +296,21 @@ impl SynthConfig {
         if !(0.0..=1.0).contains(&self.twin_rate) {
             p.push("`twin_rate` must be between 0 and 1".into());
         }
+        for w in &self.with {
+            if !EXTRA_SOURCES.contains(&w.as_str()) {
+                p.push(format!(
+                    "`with`: unknown source `{w}`; the sources that can be added are {}",
+                    EXTRA_SOURCES.join(", ")
+                ));
+            }
+        }
         for (prov, r) in &self.rates {
-            if !PROVIDERS.contains(&prov.as_str()) {
-                p.push(format!("`rates.{prov}`: unknown provider; the providers are {}", PROVIDERS.join(", ")));
+            if !PROVIDERS.contains(&prov.as_str()) && !EXTRA_SOURCES.contains(&prov.as_str()) {
+                p.push(format!(
+                    "`rates.{prov}`: unknown provider; the providers are {}, {}",
+                    PROVIDERS.join(", "),
+                    EXTRA_SOURCES.join(", ")
+                ));
             }
             for (name, v) in r {
                 if !ErrorRates::KNOBS.contains(&name.as_str()) {
@@ -310,6 +344,9 @@ mod tests {
         cfg.rates.entry("gp".into()).or_default().insert("colour".into(), 0.5);
         cfg.rates.entry("xx".into()).or_default().insert("name_typo".into(), 2.0);
         assert_eq!(cfg.problems().len(), 3, "{:?}", cfg.problems());
+        let with = SynthConfig { with: vec!["housing".into(), "school".into()], ..SynthConfig::default() };
+        assert_eq!(with.problems().len(), 1, "{:?}", with.problems());
+        assert!(with.problems()[0].contains("unknown source `school`"));
         let doubled = SynthConfig { error_scale: 2.0, ..SynthConfig::default() }.rates_for("ae");
         assert_eq!(doubled.nhs_missing, 2.0 * default_rates("ae").nhs_missing);
     }

@@ -41,7 +41,7 @@ use crate::io::parquet::writer_properties;
 use config::SynthConfig;
 use nhs::{NhsNumbers, TEST_RANGE_CAPACITY};
 use person::{CONDITIONS, Person, Sex, Tables, conditions, unit_in};
-use provider::{Role, Spec, TextKind, events, format_cost, register, specs};
+use provider::{Role, Spec, TextKind, events, extra_spec, format_cost, register, specs};
 
 /// Persons per generation block.
 pub const BLOCK_PERSONS: u64 = 1_000;
@@ -120,7 +120,8 @@ pub fn generate(
         )));
     }
     crate::io::atomic::create_output_dir(out_dir)?;
-    let specs = specs();
+    let mut specs = specs();
+    specs.extend(cfg.with.iter().filter_map(|w| extra_spec(w)));
     let rates: Vec<config::ErrorRates> = specs.iter().map(|s| cfg.rates_for(s.name)).collect();
     let tables = Tables::default();
     let numbers = NhsNumbers::shuffled(cfg.seed);
@@ -235,6 +236,14 @@ fn make_block(
         (j >= cfg.persons).then(|| numbers.get(j as usize))
     };
 
+    // Addresses come from a stream of their own, so adding them changed no other value of a
+    // population made before they existed.
+    let mut addr_rng = ChaCha8Rng::seed_from_u64(block_seed(cfg.seed ^ 0x00AD_D8E5_5000_0000, block));
+    let street = |rng: &mut ChaCha8Rng| {
+        let name = names::STREET_NAMES[rng.random_range(0..names::STREET_NAMES.len())];
+        let kind = names::STREET_TYPES[rng.random_range(0..names::STREET_TYPES.len())].0;
+        format!("{} {name} {kind}", rng.random_range(1..=180u32))
+    };
     // Persons, household by household.
     let mut persons: Vec<Person> = Vec::with_capacity((last - first) as usize);
     let mut households: Vec<(usize, usize)> = Vec::new();
@@ -253,6 +262,7 @@ fn make_block(
         let sector = &sectors[rng.random_range(0..sectors.len())];
         let postcode = unit_in(&mut rng, sector);
         let surname = tables.surname(&mut rng);
+        let address = street(&mut addr_rng);
         let start = persons.len();
         for k in 0..size {
             let sex = if rng.random_bool(0.51) { Sex::Female } else { Sex::Male };
@@ -281,6 +291,8 @@ fn make_block(
                 dob,
                 postcode: postcode.clone(),
                 old_postcode,
+                address: address.clone(),
+                old_address: street(&mut addr_rng),
                 conditions: 0,
             };
             p.conditions = conditions(&mut rng, p.age());
@@ -378,6 +390,7 @@ fn provider_block(
                         Role::Family => c.append_value(&reg.family),
                         Role::Dob => c.append_value(&reg.dob),
                         Role::Postcode => c.append_value(&reg.postcode),
+                        Role::Address => c.append_value(&reg.address),
                         Role::Sex => c.append_value(&reg.sex),
                         Role::EventDate => {
                             buf.clear();
@@ -522,6 +535,15 @@ pub fn tokenise_config(spec: &Spec, format: SynthFormat) -> String {
         let _ = writeln!(t, "encoding = \"{enc}\"\n");
     }
     let _ = writeln!(t, "[record_id]\ncolumn = \"{}\"\nmode = \"keep\"\n", col(Role::RecordId));
+    let has = |role: Role| spec.columns.iter().any(|(_, r)| *r == role);
+    // A source without NHS numbers links on what it has: its own patient reference (an
+    // identifier, for records of one person within it) and its address line (a string field,
+    // compared by Bloom-filter Dice).
+    let extra_fields: Vec<(Role, &str, String)> = if has(Role::Nhs) {
+        Vec::new()
+    } else {
+        vec![(Role::LocalId, "identifier", String::new()), (Role::Address, "string", String::new())]
+    };
     for (role, kind, extra) in [
         (Role::Nhs, "nhs_number", String::new()),
         (Role::Given, "given_name", String::new()),
@@ -529,8 +551,13 @@ pub fn tokenise_config(spec: &Spec, format: SynthFormat) -> String {
         (Role::Dob, "date_of_birth", format!("formats = [\"{}\"]\nrelease_year = true\n", spec.dob_format)),
         (Role::Postcode, "postcode", String::new()),
         (Role::Sex, "sex", "plain = true\n".to_string()),
-    ] {
-        let _ = writeln!(t, "[[field]]\ncolumn = \"{}\"\ntype = \"{kind}\"\n{extra}", col(role));
+    ]
+    .into_iter()
+    .chain(extra_fields)
+    {
+        if has(role) {
+            let _ = writeln!(t, "[[field]]\ncolumn = \"{}\"\ntype = \"{kind}\"\n{extra}", col(role));
+        }
     }
     let _ = writeln!(
         t,

@@ -65,6 +65,10 @@ pub struct Person {
     pub postcode: String,
     /// Previous postcode.
     pub old_postcode: String,
+    /// First line of the current address (house number and street).
+    pub address: String,
+    /// First line of the previous address.
+    pub old_address: String,
     /// Conditions, as a bit per entry of [`CONDITIONS`].
     pub conditions: u16,
 }

@@ -8,6 +8,7 @@
 //! | `gp` | general_practice | ~97%, several encounters each | pipe-delimited, UTF-8 with BOM, `yyyymmdd`, long-term condition flags |
 //! | `community_mh` | community, mental_health | ~10%, more with depression or dementia | CSV, `dd-mm-yyyy` |
 //! | `social_care` | social_care | ~1% under 65, rising steeply after | CSV in Windows-1252, costs as `£1,234.00` |
+//! | `housing` (with `--with housing`) | housing | ~8%, more among young adults and the old | CSV, no NHS number, an address line and a tenant reference |
 
 use std::fmt::Write as _;
 
@@ -17,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::synth::config::ErrorRates;
 use crate::synth::errors::{date_digit, name_typo, nhs_typo};
-use crate::synth::names::NICKNAMES;
+use crate::synth::names::{NICKNAMES, STREET_TYPES};
 use crate::synth::person::{CONDITIONS, Person, Sex, reference_date};
 
 /// First day of the activity window (three financial years).
@@ -42,6 +43,8 @@ pub enum Role {
     Dob,
     /// Postcode.
     Postcode,
+    /// First line of the address (house number and street).
+    Address,
     /// Sex.
     Sex,
     /// Event date.
@@ -228,6 +231,68 @@ pub fn specs() -> Vec<Spec> {
     ]
 }
 
+/// The sources added on request ([`crate::synth::config::EXTRA_SOURCES`]), by name.
+pub fn extra_spec(name: &str) -> Option<Spec> {
+    use Role::*;
+    match name {
+        "housing" => Some(Spec {
+            name: "housing",
+            prefix: "H",
+            delimiter: b',',
+            text: TextKind::Utf8,
+            columns: vec![
+                ("event_ref", RecordId),
+                ("tenant_ref", LocalId),
+                ("first_name", Given),
+                ("last_name", Family),
+                ("date_of_birth", Dob),
+                ("address_line_1", Address),
+                ("postcode", Postcode),
+                ("sex", Sex),
+                ("event_date", EventDate),
+                ("setting", Setting),
+                ("event_type", Activity),
+                ("cost", Cost),
+            ],
+            dob_format: "%d/%m/%Y",
+            event_format: "%d/%m/%Y",
+            nhs_spaced: false,
+            sex_codes: ("F", "M", ""),
+            cost_pounds: false,
+        }),
+        _ => None,
+    }
+}
+
+/// An address line as a clerk might key it: street type abbreviated, house number dropped, a
+/// typo, or the old address after a move (kept with the old postcode).
+fn recorded_address(
+    rng: &mut ChaCha8Rng,
+    p: &Person,
+    moved: bool,
+    rates: &ErrorRates,
+    errors: &mut Vec<&'static str>,
+) -> String {
+    let mut a = if moved { p.old_address.clone() } else { p.address.clone() };
+    if rng.random_bool(0.2) {
+        if let Some((full, short)) = STREET_TYPES.iter().find(|(full, _)| a.ends_with(full)) {
+            a = format!("{}{short}", &a[..a.len() - full.len()]);
+            errors.push("address_abbreviated");
+        }
+    }
+    if rng.random_bool(0.04) {
+        if let Some((_, rest)) = a.split_once(' ') {
+            a = rest.to_string();
+            errors.push("address_no_number");
+        }
+    }
+    if rates.name_typo > 0.0 && rng.random_bool(rates.name_typo) {
+        a = name_typo(rng, &a);
+        errors.push("address_typo");
+    }
+    a
+}
+
 /// A provider's copy of a person's details, errors and all.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -243,6 +308,8 @@ pub struct Registration {
     pub dob: String,
     /// Recorded postcode (text, empty when missing).
     pub postcode: String,
+    /// Recorded first address line (empty where the provider records none).
+    pub address: String,
     /// Recorded sex (text).
     pub sex: String,
     /// The errors applied, by knob name.
@@ -326,13 +393,20 @@ pub fn register(rng: &mut ChaCha8Rng, spec: &Spec, p: &Person, rates: &ErrorRate
     if hit(rng, rates.dob_digit, "dob_digit", &mut errors) {
         dob_text = date_digit(rng, &dob_text);
     }
-    // Postcode.
+    // Postcode, and the address line where the provider keeps one (moves change both).
+    let mut moved = false;
     let postcode = if hit(rng, rates.postcode_missing, "postcode_missing", &mut errors) {
         String::new()
     } else if hit(rng, rates.postcode_moved, "postcode_moved", &mut errors) {
+        moved = true;
         p.old_postcode.clone()
     } else {
         p.postcode.clone()
+    };
+    let address = if spec.columns.iter().any(|(_, r)| *r == Role::Address) {
+        recorded_address(rng, p, moved, rates, &mut errors)
+    } else {
+        String::new()
     };
     // Sex.
     let sex = if hit(rng, rates.sex_missing, "sex_missing", &mut errors) {
@@ -343,7 +417,7 @@ pub fn register(rng: &mut ChaCha8Rng, spec: &Spec, p: &Person, rates: &ErrorRate
             Sex::Male => spec.sex_codes.1,
         }
     };
-    Registration { duplicate, nhs, given, family, dob: dob_text, postcode, sex: sex.to_string(), errors }
+    Registration { duplicate, nhs, given, family, dob: dob_text, postcode, address, sex: sex.to_string(), errors }
 }
 
 /// Poisson sample (Knuth's method below 30, a rounded normal above).
@@ -383,6 +457,19 @@ pub fn events(rng: &mut ChaCha8Rng, spec: &Spec, p: &Person, seen: bool) -> Vec<
             let mh = if has(p, "depression") || has(p, "dementia") { 0.3 } else { 0.0 };
             ((0.05 + 0.003 * age + 0.04 * cc + mh).min(0.9), 1 + poisson(rng, 3.0))
         }
+        // Tenants: young adults, and older people needing adaptations.
+        "housing" => {
+            let p_seen = if age < 18.0 {
+                0.0
+            } else if age < 35.0 {
+                0.12
+            } else if age < 70.0 {
+                0.06
+            } else {
+                0.09 + 0.02 * cc
+            };
+            (p_seen, 1 + poisson(rng, 2.0))
+        }
         _ => {
             let dem = if has(p, "dementia") { 0.3 } else { 0.0 };
             let base = if age < 65.0 { 0.005 } else { 0.02 + 0.006 * (age - 65.0) + 0.03 * cc };
@@ -408,6 +495,12 @@ pub fn events(rng: &mut ChaCha8Rng, spec: &Spec, p: &Person, seen: bool) -> Vec<
                     }
                 }
                 "ae" => ("ae", if rng.random_bool(0.2) { "ambulance" } else { "walk-in" }, 260.0),
+                "housing" => match rng.random_range(0..100u32) {
+                    0..=59 => ("housing", "repair", 120.0),
+                    60..=84 => ("housing", "tenancy review", 40.0),
+                    85..=94 => ("housing", "adaptation", 1_400.0),
+                    _ => ("housing", "homelessness assessment", 350.0),
+                },
                 "gp" => match rng.random_range(0..100u32) {
                     0..=69 => ("general_practice", "consultation", 42.0),
                     70..=94 => ("general_practice", "telephone", 25.0),

@@ -66,7 +66,7 @@ pub struct TimelineSummary {
     /// Linkage folder.
     pub links: String,
     /// Events per source.
-    pub events_in: Vec<(String, u64)>,
+    pub events_in: std::collections::BTreeMap<String, u64>,
     /// Events out (equal to the records in).
     pub events: u64,
     /// Persons in the linkage.

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::io::BatchSource;
 use crate::io::arrow::ArrowSource;
 use crate::io::manifest::{MANIFEST_KEY, Manifest};
-use crate::report::quality::QualityReport;
 use crate::token::ProjectKey;
+use crate::tokenise::quality::QualityReport;
 
 /// A tokenised table.
 #[derive(Debug, Clone)]

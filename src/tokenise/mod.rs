@@ -11,6 +11,7 @@ mod duplicates;
 mod in_memory;
 mod kernel;
 mod plan;
+pub mod quality;
 pub mod registrations;
 mod shuffle;
 
@@ -35,8 +36,8 @@ use crate::io::csv::CsvSource;
 use crate::io::manifest::{FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, Manifest, RowCounts};
 use crate::io::parquet::{ParquetSource, writer_properties};
 use crate::io::{BatchSource, DEFAULT_BATCH_ROWS};
-use crate::report::quality::{FieldQuality, NhsQuality, QualityReport, REPORT_NAME, nhs_statuses};
 use crate::token::ProjectKey;
+use crate::tokenise::quality::{FieldQuality, NhsQuality, QualityReport, REPORT_NAME, nhs_statuses};
 use plan::Plan;
 
 /// Rows per parallel work unit. Fixed, so output bytes do not depend on the thread count.

@@ -289,9 +289,9 @@ impl Registrations {
 }
 
 /// The quality report's section: none when the extract lacks a name or the date of birth.
-pub(crate) fn summary(plan: &Plan, found: &Found) -> Option<crate::report::quality::DuplicateRegistrations> {
+pub(crate) fn summary(plan: &Plan, found: &Found) -> Option<crate::tokenise::quality::DuplicateRegistrations> {
     Fields::of(plan)?;
-    Some(crate::report::quality::DuplicateRegistrations {
+    Some(crate::tokenise::quality::DuplicateRegistrations {
         pairs: found.pairs.len() as u64,
         pairs_listed: found.pairs.len() as u64,
         different_numbers: found.different_numbers,

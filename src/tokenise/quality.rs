@@ -101,27 +101,27 @@ pub struct FieldQuality {
     pub present: u64,
     /// Empty values.
     pub missing: u64,
-    /// Present but unusable values (treated as missing).
-    pub invalid: u64,
+    /// Present but unusable values (treated as missing): "unusable" in the text report and here.
+    pub unusable: u64,
     /// `missing / rows`.
     pub missing_rate: f64,
-    /// `invalid / rows`.
-    pub invalid_rate: f64,
+    /// `unusable / rows`.
+    pub unusable_rate: f64,
 }
 
 impl FieldQuality {
     /// Builds a row with its rates.
-    pub fn new(name: &str, column: &str, kind: &str, present: u64, missing: u64, invalid: u64) -> FieldQuality {
-        let rows = (present + missing + invalid).max(1) as f64;
+    pub fn new(name: &str, column: &str, kind: &str, present: u64, missing: u64, unusable: u64) -> FieldQuality {
+        let rows = (present + missing + unusable).max(1) as f64;
         FieldQuality {
             name: name.into(),
             column: column.into(),
             kind: kind.into(),
             present,
             missing,
-            invalid,
+            unusable,
             missing_rate: round4(missing as f64 / rows),
-            invalid_rate: round4(invalid as f64 / rows),
+            unusable_rate: round4(unusable as f64 / rows),
         }
     }
 }
@@ -197,7 +197,7 @@ impl QualityReport {
                 f.kind,
                 pct(f.present),
                 pct(f.missing),
-                pct(f.invalid)
+                pct(f.unusable)
             );
         }
         let _ = writeln!(
