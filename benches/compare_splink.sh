@@ -3,7 +3,8 @@
 # records. Usage: benches/compare_splink.sh PERSONS [SEED] [ERROR_SCALE]
 # Installs Splink into benches/.venv on first use. Prints wall time, peak memory and accuracy.
 # SYNTH_ARGS passes more `pseudolink synth` arguments, e.g. SYNTH_ARGS="--rate all.nhs_missing=1"
-# for a population without NHS numbers (Splink then trains and blocks without them too).
+# for a population without NHS numbers (Splink then trains and blocks without them too), and
+# "--with housing" adds a source with an address line and a local reference and no NHS numbers.
 set -euo pipefail
 persons=${1:-20000}; seed=${2:-1}; scale=${3:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,10 +23,14 @@ echo "== synth: $persons persons, seed $seed, error scale $scale → $work"
 "$P" synth --persons "$persons" --seed "$seed" --error-scale "$scale" ${SYNTH_ARGS:-} --out "$work/plain" -q
 "$P" keygen --out "$work/k.key" -q > /dev/null
 echo "== pseudolink: tokenise (provider side)"
-timed bash -c "for p in acute ae gp community_mh social_care; do
+# Every source synth wrote (the five, and any added with --with, e.g. SYNTH_ARGS="--with housing").
+sources=$(cd "$work/plain" && ls *.toml | sed 's/\.toml$//' | tr '\n' ' ')
+timed bash -c "for p in $sources; do
   '$P' tokenise --config '$work/plain/'\$p.toml --key-file '$work/k.key' --input '$work/plain/'\$p.csv --output '$work/'\$p.parquet -q; done"
 echo "== pseudolink: link (TRE side)"
-timed "$P" link "$work"/acute.parquet "$work"/ae.parquet "$work"/gp.parquet "$work"/community_mh.parquet "$work"/social_care.parquet --out "$work/linked" -q
+extracts=$(for p in $sources; do printf '%s ' "$work/$p.parquet"; done)
+# shellcheck disable=SC2086
+timed "$P" link $extracts --out "$work/linked" -q
 "$P" evaluate --truth "$work/plain/truth.csv" --clusters "$work/linked"
 echo "== splink 5 (duckdb) on the plaintext"
 timed "$venv/bin/python" "$root/benches/splink_compare.py" "$work/plain" "$work/splink" > "$work/splink.log" 2>&1

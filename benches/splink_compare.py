@@ -3,7 +3,8 @@ with `pseudolink link` on the same records tokenised.
 
 Usage: python splink_compare.py SYNTH_DIR OUT_DIR
 
-Reads the five plaintext extracts and their tokenise configs that `pseudolink synth` wrote, cleans
+Reads the plaintext extracts and their tokenise configs that `pseudolink synth` wrote (the five,
+and any source added with `--with`, such as `housing`), cleans
 them the way a Splink user would (digits-only NHS numbers, lower-case names, ISO dates of birth,
 upper-case postcodes with one space), and runs Splink's standard approach: comparisons
 NHS number exact, NameComparison (Jaro-Winkler) on given and family names, DateOfBirthComparison,
@@ -11,7 +12,9 @@ PostcodeComparison, sex exact; the probability two random records match from the
 rule; u by random sampling (1,000,000 pairs, seeded); m by EM in two sessions (blocked on date of
 birth + surname and on NHS number); predict and cluster at 0.9. Without NHS numbers (no source
 holds one): no NHS comparison or rule, the prior from names + date of birth (recall 0.7), EM on
-date of birth + surname and on postcode + given name. Writes OUT_DIR/clusters.parquet
+date of birth + surname and on postcode + given name. A source with an address line (`string`
+field) or its own reference (`identifier` field) adds a Jaro-Winkler comparison on the address
+and an exact one on the reference, as a Splink user would. Writes OUT_DIR/clusters.parquet
 (source, record_id, person_id) for `pseudolink evaluate`, and prints timings as JSON.
 """
 
@@ -26,12 +29,12 @@ import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
 
-PROVIDERS = ["acute", "ae", "gp", "community_mh", "social_care"]
+PROVIDERS = ["acute", "ae", "gp", "community_mh", "social_care", "housing"]
 
 
 def load(synth: Path) -> pd.DataFrame:
     frames = []
-    for p in PROVIDERS:
+    for p in [p for p in PROVIDERS if (synth / f"{p}.toml").exists()]:
         cfg = tomllib.loads((synth / f"{p}.toml").read_text())
         cols = {f["type"]: f["column"] for f in cfg["field"]}
         dob_fmt = next(f for f in cfg["field"] if f["type"] == "date_of_birth")["formats"][0]
@@ -46,8 +49,18 @@ def load(synth: Path) -> pd.DataFrame:
         out = pd.DataFrame()
         out["unique_id"] = p + ":" + df[cfg["record_id"]["column"]]
         out["source_dataset"] = p
-        nhs = df[cols["nhs_number"]].str.replace(r"\D", "", regex=True)
-        out["nhs_number"] = nhs.where(nhs.str.len() == 10)
+        if "nhs_number" in cols:
+            nhs = df[cols["nhs_number"]].str.replace(r"\D", "", regex=True)
+            out["nhs_number"] = nhs.where(nhs.str.len() == 10)
+        else:
+            out["nhs_number"] = None
+        # A source's own reference, prefixed by source (it means nothing elsewhere), and its
+        # address line, lower-cased with single spaces.
+        out["local_id"] = (p + ":" + df[cols["identifier"]]) if "identifier" in cols else None
+        if "string" in cols:
+            out["address"] = df[cols["string"]].str.lower().str.split().str.join(" ").replace("", None)
+        else:
+            out["address"] = None
         out["first_name"] = df[cols["given_name"]].str.strip().str.lower().replace("", None)
         out["surname"] = df[cols["family_name"]].str.strip().str.lower().replace("", None)
         dob = pd.to_datetime(df[cols["date_of_birth"]], format=dob_fmt, errors="coerce")
@@ -87,6 +100,10 @@ def main() -> None:
         block_on("first_name", "surname", "substr(dob, 1, 4)"),
         block_on("dob", "split_part(postcode, ' ', 1)"),
     ]
+    if df["address"].notna().any():
+        comparisons.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.88]))
+    if df["local_id"].notna().any():
+        comparisons.append(cl.ExactMatch("local_id"))
     if has_nhs:
         comparisons.insert(0, cl.ExactMatch("nhs_number"))
         rules.insert(0, block_on("nhs_number"))

@@ -505,9 +505,28 @@ pub fn render(s: &Sniffed, proposals: &[Proposal], source: &str, input: &Path) -
             if let Some(f) = formats {
                 let _ = writeln!(t, "formats = [{}]", quoted(f));
             }
+            // Release choices the TRE's population views need, left for the IG team to agree.
+            match *kind {
+                "date_of_birth" => {
+                    let _ = writeln!(
+                        t,
+                        "# release_year = true   # the year of birth in clear: the TRE's age groups need it (agree it first)"
+                    );
+                }
+                "sex" => {
+                    let _ = writeln!(
+                        t,
+                        "# plain = true          # sex in clear: the TRE's population views need it (agree it first)"
+                    );
+                }
+                _ => {}
+            }
             let _ = writeln!(t);
         }
     }
+    // The first activity date and the first amount take the names the TRE's timeline reads.
+    let mut named_date = false;
+    let mut named_cost = false;
     for (c, p) in proposals.iter().enumerate() {
         if let Proposal::Passthrough(kind, formats, decimal) = p {
             let _ = writeln!(t, "# Leaves in clear: keep only if your data-sharing agreement allows this column.");
@@ -528,6 +547,13 @@ pub fn render(s: &Sniffed, proposals: &[Proposal], source: &str, input: &Path) -
                     );
                 }
                 _ => {}
+            }
+            if *kind == "date" && !named_date {
+                named_date = true;
+                let _ = writeln!(t, "as = \"activity_date\"   # the event date the TRE's timeline reads");
+            } else if *kind == "float" && !named_cost {
+                named_cost = true;
+                let _ = writeln!(t, "as = \"cost\"            # the event's cost the TRE's timeline reads");
             }
             let _ = writeln!(t);
         }

@@ -95,7 +95,7 @@ fn init_proposes_a_config_that_tokenises_the_export_as_it_stands() {
     );
     assert!(report.contains("hint: scientific_notation") && report.contains("hint: leading_zero_lost"), "{report}");
     // Amounts in either convention and accounting negatives read, none misread or lost.
-    let cost = crate::util::column_values(&d.path("a.parquet"), "spell_cost");
+    let cost = crate::util::column_values(&d.path("a.parquet"), "cost");
     // Rows leave in keyed order under keyed record ids: compare the amounts as a multiset.
     let mut got: Vec<f64> = cost.iter().map(|c| c.as_deref().expect("every amount read").parse().unwrap()).collect();
     got.sort_by(f64::total_cmp);
@@ -103,6 +103,17 @@ fn init_proposes_a_config_that_tokenises_the_export_as_it_stands() {
     want.sort_by(f64::total_cmp);
     assert_eq!(got, want);
     assert!(cost.iter().all(Option::is_some), "{cost:?}");
+    // The proposal passes --check; the same config with a date format that reads no date of
+    // birth does not (a config that does not fit the file, not a data-quality finding).
+    d.ok(&["tokenise", "--check", "--config", "acute.toml", "--input", "export.csv", "-q"]);
+    let wrong = config.replacen("formats = [\"%d/%m/%Y\"]", "formats = [\"%Y-%m-%d\"]", 1);
+    assert_ne!(wrong, config);
+    d.write("wrong.toml", wrong);
+    let err = d.fails(&["tokenise", "--check", "--config", "wrong.toml", "--input", "export.csv", "-q"], 2);
+    assert!(err.contains("no value of `DOB` (date_of_birth: all 20 values unusable) could be read"), "{err}");
+    for c in &canaries {
+        assert_no_canary("--check's refusal", err.as_bytes(), &[c]);
+    }
     // Never over an existing file.
     let err = d.fails(&["init", "export.csv", "--out", "acute.toml"], 2);
     assert!(err.contains("already exists"), "{err}");
@@ -118,8 +129,10 @@ fn init_on_the_synthetic_providers_matches_their_configs() {
             let mut v: Vec<String> = std::fs::read_to_string(d.path(f))
                 .unwrap()
                 .lines()
+                .map(|l| l.split('#').next().unwrap_or_default().trim_end())
                 .filter(|l| {
                     ["column =", "type =", "formats =", "delimiter =", "encoding ="].iter().any(|k| l.starts_with(k))
+                        || ["as = \"activity_date\"", "as = \"cost\""].contains(l)
                 })
                 .filter(|l| *l != "type = \"string\"")
                 .map(str::to_string)

@@ -197,6 +197,24 @@ fn check(args: &Args, config: &TokeniseConfig, v: super::Voice) -> Result<()> {
     } else {
         super::print_stdout(&report.to_text())?;
     }
+    // A column none of whose values could be read is a config that does not fit the file (a date
+    // format or a type that is wrong), not a data-quality finding.
+    let unread: Vec<String> = report
+        .fields
+        .iter()
+        .chain(&report.passthrough)
+        .filter(|f| f.present == 0 && f.unusable > 0)
+        .map(|f| format!("`{}` ({}: all {} values unusable)", f.column, f.kind, group_digits(f.unusable)))
+        .collect();
+    if !unread.is_empty() {
+        return Err(Error::usage(format!(
+            "check failed: in {}, no value of {} could be read. Check the `type` and `formats` of each in {} \
+             (docs/config.md lists the date formats); nothing was written",
+            args.input.display(),
+            unread.join(", "),
+            args.config.display()
+        )));
+    }
     if !quiet {
         eprintln!(
             "pseudolink: check passed: the config matches {} and its {} rows read tokenise without error{}; nothing was \

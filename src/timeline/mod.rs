@@ -79,8 +79,11 @@ pub struct TimelineSummary {
     pub financial_years: Vec<String>,
     /// Long-term conditions flagged by any extract.
     pub conditions: Vec<String>,
-    /// The as-of date.
-    pub as_of: String,
+    /// The as-of date (`YYYY-MM-DD`): `--as-of`, else the data's latest activity date (null when
+    /// no event has a usable date).
+    pub as_of: Option<String>,
+    /// Where `as_of` came from: `--as-of` or `the latest activity date`.
+    pub as_of_from: String,
     /// The disclosure rule applied to published tables.
     pub disclosure: disclosure::DisclosureRule,
     /// Seconds per stage.
@@ -219,13 +222,8 @@ pub fn timeline(
         conditions,
         // Without --as-of, the data's own latest activity date: the outputs depend on the inputs
         // only, never on the day the command ran.
-        as_of: options.as_of.map_or_else(
-            || match stats.latest.and_then(date_of) {
-                Some(d) => format!("{d} (the latest activity date; no --as-of given)"),
-                None => "none (no --as-of given and no dated activity)".to_string(),
-            },
-            |d| d.to_string(),
-        ),
+        as_of: options.as_of.or_else(|| stats.latest.and_then(date_of)).map(|d| d.to_string()),
+        as_of_from: if options.as_of.is_some() { "--as-of" } else { "the latest activity date" }.to_string(),
         disclosure: rule,
         timings,
     };
