@@ -53,7 +53,13 @@ if [ "$twice" = 1 ]; then
   git archive HEAD | tar -x -C "$work/second-copy"
   bin2=$(build "$work/second-copy")
   a=$(sha256sum < "$bin" | cut -d' ' -f1); b=$(sha256sum < "$bin2" | cut -d' ' -f1)
-  if [ "$a" = "$b" ]; then echo "reproducible: both builds $a"; else echo "NOT reproducible: $a vs $b" >&2; exit 1; fi
+  if [ "$a" = "$b" ]; then
+    echo "reproducible: both builds $a"
+  else
+    cp "$bin" "$out/pseudolink.first"; cp "$bin2" "$out/pseudolink.second"
+    echo "NOT reproducible: $a vs $b (both kept in $out as pseudolink.first and .second to compare)" >&2
+    exit 1
+  fi
 fi
 
 echo "== archive"

@@ -459,6 +459,9 @@ fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
 
 /// A table cell as people read it: pounds for spend, separators for counts, `*` kept.
 fn cell_text(column: &str, v: &str) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
     match v.parse::<f64>() {
         Err(_) => v.to_string(),
         Ok(x) if column.starts_with("spend") => format!("£{}", fmt_num(x.round())),
@@ -475,7 +478,7 @@ fn population_section(h: &mut String, charts: &mut Vec<Chart>, t: &Path, options
     h.push_str(
         r#"<h2 id="segments">Population segmentation (published: small counts suppressed, the rest rounded)</h2>"#,
     );
-    h.push_str(r#"<p class="note">Age group down, complexity (long-term conditions: low none, middle one or two, high three or more) across. Spend and activity are per person per year; <code>*</code> marks a suppressed value (counts 1 to 7, and whatever would let one be worked out from a total).</p>"#);
+    h.push_str(r#"<p class="note">Age group down, complexity (long-term conditions: low none, middle one or two, high three or more) across. Spend and activity are per person per year; <code>*</code> marks a suppressed value (counts 1 to 7, and whatever would let one be worked out from a total); – a segment with no one in it.</p>"#);
     // The grid: population and spend per person per year in each cell, margins as "all".
     let ages: Vec<&str> = AGE_GROUPS.iter().copied().chain(["all"]).collect();
     let cxs: Vec<&str> = COMPLEXITY.iter().copied().chain(["all"]).collect();

@@ -193,6 +193,13 @@ fn radius(cost: Option<f64>) -> f64 {
     2.5 + cost.map_or(0.0, |c| (1.0 + c.max(0.0)).log10() * 1.6).min(8.0)
 }
 
+/// An amount in pounds and pence with thousands separated: £10,590.22.
+fn money(c: f64) -> String {
+    let pence = (c.abs() * 100.0).round() as u64;
+    let sign = if c < 0.0 { "-" } else { "" };
+    format!("{sign}£{}.{:02}", crate::error::group_digits(pence / 100), pence % 100)
+}
+
 /// The person's heading: id, age band, sex, events, spend and conditions.
 fn heading(p: &PersonEvents) -> String {
     let spend: f64 = p.events.iter().filter_map(|e| e.cost).sum();
@@ -302,7 +309,7 @@ pub fn render(persons: &[PersonEvents]) -> String {
                 "{} {}{}",
                 e.date,
                 e.activity.as_deref().unwrap_or(SETTING_GROUPS[e.group].1),
-                e.cost.map(|c| format!(", £{c:.2}")).unwrap_or_default()
+                e.cost.map(|c| format!(", {}", money(c))).unwrap_or_default()
             );
             let _ = write!(
                 s,
@@ -396,6 +403,8 @@ mod tests {
         assert!(svg.contains(">2023<") && svg.contains(">2024<"));
         // The costly admission is drawn larger than the consultation.
         assert!(radius(Some(4000.0)) > radius(Some(40.0)));
+        assert!(svg.contains("emergency, £4,000.00"), "{svg}");
+        assert_eq!(money(-1234.5), "-£1,234.50");
         assert!(svg.contains(&format!("r=\"{:.1}\"", radius(Some(4000.0)))));
     }
 }

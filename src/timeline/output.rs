@@ -687,7 +687,8 @@ fn write_segment_table(
             csv_text.push(',');
             match x {
                 Some(x) => csv_text.push_str(&format!("{x}")),
-                None if published => csv_text.push('*'),
+                // Suppressed, except in an empty segment, where there is nothing to average.
+                None if published && v[0] != Some(0.0) => csv_text.push('*'),
                 None => {}
             }
         }
