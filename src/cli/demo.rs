@@ -89,6 +89,10 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
             )));
         }
         std::fs::remove_file(path).map_err(|e| Error::io("removing the earlier demo key", path, e))?;
+        say(format!(
+            "pseudolink demo: replacing the key an earlier demo made at {} (only a demo's own keys are ever replaced)",
+            path.display()
+        ));
     }
     crate::io::atomic::create_output_dir(&args.out)?;
     crate::io::atomic::write_atomic(
