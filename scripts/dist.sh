@@ -4,6 +4,8 @@
 #   scripts/dist.sh [OUT_DIR]          (default dist/)
 #   scripts/dist.sh --twice [OUT_DIR]  also rebuild in a second copy of the source and compare
 #
+# Builds from the commit's own files (git archive), never from uncommitted changes.
+#
 # Writes to OUT_DIR:
 #   pseudolink-VERSION-x86_64-unknown-linux-gnu.tar.gz   the binary, README, SECURITY.md, docs/,
 #                                                        examples/configs/ (dataset templates)

@@ -21,7 +21,8 @@ use em::{EmOptions, EmReport};
 /// deterministic rule ([`random_match_probability`]).
 ///
 /// Sessions: (1) date of birth exact and both names phonetic or better, training everything
-/// else; (2) the NHS number exact, else the first identifier exact, else the full postcode,
+/// else; (2) the NHS number exact, else the first identifier two or more sources hold, exact,
+/// else the full postcode,
 /// training everything else, names and date of birth included.
 pub fn train_model(
     r: &Records,
@@ -59,9 +60,14 @@ pub fn train_model(
     let strong = c
         .find(&Subject::NhsNumber)
         .or_else(|| {
+            // An identifier shared across sources (a national id), not a provider's own patient
+            // reference: that one only pairs records within its source, a few hundred pairs
+            // that say nothing of how matches across sources agree.
             c.defs.iter().position(|d| {
                 matches!(&d.subject, Subject::Field(name)
-                    if r.extra(name).is_some_and(|e| r.extras[e].kind == Some(crate::config::FieldType::Identifier)))
+                if r.extra(name).is_some_and(|e| {
+                    r.extras[e].kind == Some(crate::config::FieldType::Identifier) && sources_holding(r, e) >= 2
+                }))
             })
         })
         .or_else(|| c.find(&Subject::Postcode));
@@ -117,6 +123,18 @@ pub fn train_model(
     model.prior = random_match_probability(r, c, reps, &model, counts, log);
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
+}
+
+/// How many sources hold a value of extra field `e`.
+fn sources_holding(r: &Records, e: usize) -> usize {
+    let mut seen = vec![false; r.sources.len()];
+    let col = &r.extras[e].token;
+    for i in 0..r.len() {
+        if !seen[r.source[i] as usize] && col.has(i) {
+            seen[r.source[i] as usize] = true;
+        }
+    }
+    seen.iter().filter(|&&s| s).count()
 }
 
 /// λ, the probability that two random identities match: identity pairs sharing an NHS number,
