@@ -152,6 +152,33 @@ impl Prepared {
         candidate_pairs(&self.records, &self.reps, &self.rules, options.max_block, self.max_pairs, options.link_type)
     }
 
+    /// The identities' representatives in an order their records define — by the least hash of
+    /// (source, record id) among each identity's records — not the order the extracts were given
+    /// in. Training samples random pairs from this list, so the same extracts in any order give
+    /// the same u, the same model and the same persons.
+    fn reps_by_content(&self) -> Vec<u32> {
+        use rayon::prelude::*;
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let r = &self.records;
+        let hashes: Vec<u64> = (0..r.len())
+            .into_par_iter()
+            .map(|i| {
+                let mut h = DefaultHasher::new();
+                r.sources[r.source[i] as usize].hash(&mut h);
+                r.record_id.get(i).hash(&mut h);
+                h.finish()
+            })
+            .collect();
+        let mut least = vec![u64::MAX; self.reps.len()];
+        for (i, h) in hashes.into_iter().enumerate() {
+            let id = self.identity[i] as usize;
+            least[id] = least[id].min(h);
+        }
+        let mut order: Vec<u32> = (0..self.reps.len() as u32).collect();
+        order.par_sort_unstable_by_key(|&k| (least[k as usize], k));
+        order.into_iter().map(|k| self.reps[k as usize]).collect()
+    }
+
     /// Stage 4: the model — `options.model` aligned to these comparisons, or trained from
     /// `counts` (distinct patterns of the candidate pairs and their numbers, sorted).
     pub fn train(&self, counts: &[(Pattern, u64)], options: &LinkOptions, log: &dyn Fn(&str)) -> Result<Trained> {
@@ -163,8 +190,9 @@ impl Prepared {
                 (m, false, EmReport { iterations: 0, converged: true, changes: vec![] }, 0)
             }
             None => {
+                let reps = self.reps_by_content();
                 let (model, em, labelled) =
-                    train::train_model(&self.records, &self.comparisons, &self.reps, counts, options, log);
+                    train::train_model(&self.records, &self.comparisons, &reps, counts, options, log);
                 (model, true, em, labelled)
             }
         };

@@ -120,14 +120,21 @@ fn level_counts(
 
 /// Up to `sample` random pairs of `items` born on the same day (same date-of-birth token).
 pub(crate) fn same_day_pairs(r: &Records, items: &[u32], sample: usize, rng: &mut ChaCha8Rng) -> Vec<(u32, u32)> {
+    // Positions in `items`, so that days are ordered as `items` is (an order of the records'
+    // content), not by record index (the order the extracts were given in).
     let mut by_day: rustc_hash::FxHashMap<u32, Vec<u32>> = rustc_hash::FxHashMap::default();
-    for &i in items {
+    for (k, &i) in items.iter().enumerate() {
         if let Some(d) = r.dob[0].get(i as usize) {
-            by_day.entry(d).or_default().push(i);
+            by_day.entry(d).or_default().push(k as u32);
         }
     }
     let mut days: Vec<Vec<u32>> = by_day.into_values().filter(|v| v.len() >= 2).collect();
     days.sort_unstable_by_key(|v| v[0]);
+    for day in &mut days {
+        for k in day.iter_mut() {
+            *k = items[*k as usize];
+        }
+    }
     // Records in days with company, drawn uniformly; the partner uniformly from the same day.
     let pool: Vec<(u32, u32)> =
         days.iter().enumerate().flat_map(|(d, v)| (0..v.len() as u32).map(move |k| (d as u32, k))).collect();
