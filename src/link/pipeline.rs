@@ -152,18 +152,20 @@ impl Prepared {
         candidate_pairs(&self.records, &self.reps, &self.rules, options.max_block, self.max_pairs, options.link_type)
     }
 
-    /// The identities' representatives in an order their records define — by the least hash of
+    /// The identities' representatives in an order their records define — by the least FxHash of
     /// (source, record id) among each identity's records — not the order the extracts were given
     /// in. Training samples random pairs from this list, so the same extracts in any order give
     /// the same u, the same model and the same persons.
     fn reps_by_content(&self) -> Vec<u32> {
         use rayon::prelude::*;
-        use std::hash::{DefaultHasher, Hash, Hasher};
+        use std::hash::{Hash, Hasher};
         let r = &self.records;
+        // FxHash: a fixed algorithm pinned by the lock file, unlike std's DefaultHasher, whose
+        // output may change between Rust releases (and with it the u sample and the model).
         let hashes: Vec<u64> = (0..r.len())
             .into_par_iter()
             .map(|i| {
-                let mut h = DefaultHasher::new();
+                let mut h = rustc_hash::FxHasher::default();
                 r.sources[r.source[i] as usize].hash(&mut h);
                 r.record_id.get(i).hash(&mut h);
                 h.finish()
