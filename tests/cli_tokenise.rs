@@ -514,6 +514,14 @@ fn likely_duplicate_registrations_are_listed_by_rows_and_counted_never_by_value(
             .unwrap()
             .contains("likely duplicate registrations: 3 pairs among 5 profiles")
     );
+    let text = std::fs::read_to_string(d.path("out.quality.txt")).unwrap();
+    assert!(text.contains("The issues file lists each pair by its rows"), "{text}");
+    // A check counts the pairs and writes no issues file, and says so.
+    let check = d.ok(&["tokenise", "--check", "--config", "cfg.toml", "--input", "in.csv", "-q"]);
+    let shown = crate::util::text(&check.stdout);
+    assert!(shown.contains("3 pairs among 5 profiles"), "{shown}");
+    assert!(shown.contains("A tokenise run (not --check) lists each pair in the issues file"), "{shown}");
+    assert_no_canary("--check's report", &check.stdout, CANARIES);
     for (path, bytes) in d.files() {
         if path != Path::new("in.csv") {
             assert_no_canary(&path.display().to_string(), &bytes, CANARIES);

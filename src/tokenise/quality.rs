@@ -221,13 +221,18 @@ impl QualityReport {
                 let _ = writeln!(
                     t,
                     "  same date of birth, close or swapped names, no valid NHS number in common: one person \
-                     registered twice, or two people alike. The issues file lists {} by its rows (reason \
+                     registered twice, or two people alike. {} by its rows (reason \
                      likely_duplicate_registration, related_row); check them in the source system and merge the \
                      true duplicates there",
-                    if d.pairs_listed < d.pairs {
-                        format!("{} of the pairs (it holds at most 1,000,000 lines)", group_digits(d.pairs_listed))
+                    if d.pairs_listed == 0 {
+                        "A tokenise run (not --check) lists each pair in the issues file".to_string()
+                    } else if d.pairs_listed < d.pairs {
+                        format!(
+                            "The issues file lists {} of the pairs (it holds at most 1,000,000 lines)",
+                            group_digits(d.pairs_listed)
+                        )
                     } else {
-                        "each pair".to_string()
+                        "The issues file lists each pair".to_string()
                     }
                 );
             }
