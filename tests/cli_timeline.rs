@@ -137,7 +137,38 @@ fn every_event_once_sorted_with_spend_preserved_and_a_report_that_renders() {
     let person_ids = crate::util::column_values(&d.path("l/clusters.parquet"), "person_id");
     assert!(person_ids.iter().flatten().all(|p| !plain.contains(p.as_str())), "a person id in the default report");
     assert!(plain.contains("no identifier, token, person id or record-level event is in this report"));
-    d.ok(&["report", "--links", "l", "--timeline", "t", "--theographs", "--out", "report.html"]);
+    d.ok(&[
+        "report",
+        "--links",
+        "l",
+        "--timeline",
+        "t",
+        "--theographs",
+        "--truth",
+        "s/truth.csv",
+        "--out",
+        "report.html",
+    ]);
+    // With a truth, the threshold chart holds measured figures beside the estimates.
+    let specs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path("report.charts.json")).unwrap()).unwrap();
+    let series: std::collections::BTreeSet<&str> = specs["threshold_sweep"]["data"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["series"].as_str())
+        .collect();
+    assert!(series.contains("measured precision (truth)") && series.contains("estimated recall"), "{series:?}");
+    let measured: Vec<f64> = specs["threshold_sweep"]["data"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["series"] == "measured precision (truth)")
+        .map(|v| v["y"].as_f64().unwrap())
+        .collect();
+    // Measured over identity pairs (the scored pairs), precision rises with the threshold.
+    assert!(measured.iter().all(|p| (0.5..=1.0).contains(p)), "{measured:?}");
+    assert!(measured.last().unwrap() > measured.first().unwrap(), "{measured:?}");
     let html = std::fs::read_to_string(d.path("report.html")).unwrap();
     assert!(html.contains("keep this report inside the TRE"));
     for section in ["Linkage summary", "Estimated error", "Match-weight", "m and u", "Blocking", "Cluster sizes"] {

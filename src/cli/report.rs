@@ -11,7 +11,7 @@ use crate::report::html::{ReportOptions, build, charts_path};
 #[command(after_long_help = "\
 Writes one HTML file with everything inline (no scripts, no network; the page forbids every
 fetch), its charts drawn as SVG: linkage summary; estimated precision and recall against the
-threshold (measured too with --labels); the match-weight distribution with the threshold marked;
+threshold (measured too with --labels or --truth); the match-weight distribution with the threshold marked;
 match weights, m and u per comparison level and the term-frequency effect; blocking rules with
 cumulative pairs; cluster sizes, unlinked records by source and link rates; and with --timeline
 the published segmentation as an age-group x complexity grid, spend per person per year by
@@ -39,6 +39,10 @@ pub(crate) struct Args {
     /// reads): measured precision and recall join the threshold chart.
     #[arg(long, value_name = "LABELS.csv")]
     pub(crate) labels: Option<PathBuf>,
+    /// A ground truth (source, record_id, person_id; a synthetic population's truth.csv): the
+    /// measured precision and recall of the scored pairs join the threshold chart.
+    #[arg(long, value_name = "TRUTH.csv")]
+    pub(crate) truth: Option<PathBuf>,
     /// The HTML file to write.
     #[arg(long, value_name = "FILE.html")]
     pub(crate) out: PathBuf,
@@ -49,12 +53,17 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     if args.theographs.is_some_and(|n| n > 0) && args.timeline.is_none() {
         return Err(crate::error::Error::usage("--theographs draws from a timeline: give --timeline TDIR too"));
     }
-    let options = ReportOptions { theographs: args.theographs.unwrap_or(0), labels: args.labels.clone() };
+    let options = ReportOptions {
+        theographs: args.theographs.unwrap_or(0),
+        labels: args.labels.clone(),
+        truth: args.truth.clone(),
+    };
     let mut read = outputs::files_in(&args.links);
     if let Some(t) = &args.timeline {
         read.extend(outputs::files_in(t));
     }
     read.extend(args.labels.clone());
+    read.extend(args.truth.clone());
     let inputs: Vec<Input<'_>> = read.iter().map(|p| Input { path: p, what: "a file the report reads" }).collect();
     let charts_out = charts_path(&args.out);
     outputs::check(&[&args.out, &charts_out], &inputs)?;

@@ -25,6 +25,9 @@ pub struct ReportOptions {
     /// Clerical labels (record pairs marked match or non-match, as `evaluate --labels` reads
     /// them): the threshold chart then shows measured precision and recall beside the estimates.
     pub labels: Option<PathBuf>,
+    /// A ground truth (`source, record_id, person_id`, as `evaluate --truth` reads): the same,
+    /// measured over every scored pair.
+    pub truth: Option<PathBuf>,
 }
 
 /// The report: its HTML and the charts it draws, for the Vega-Lite file beside it.
@@ -146,6 +149,8 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
     let num = |k: &str| summary[k].as_u64().unwrap_or(0);
     let labelled =
         options.labels.as_deref().map(|l| crate::link::evaluate::clerical::evaluate_clerical(l, links)).transpose()?;
+    let truthful =
+        options.truth.as_deref().map(|t| crate::link::evaluate::clerical::sweep_against_truth(t, links)).transpose()?;
 
     // Match weights, estimated error and the term-frequency effect, from the scored pairs.
     let mut weights: BTreeMap<i64, u64> = BTreeMap::new();
@@ -297,6 +302,13 @@ nav a{margin-right:.8rem}</style></head><body>"#,
         series.push(("measured precision (labels)".to_string(), pts(|t| t.precision)));
         series.push(("measured recall (labels)".to_string(), pts(|t| t.recall)));
     }
+    if let Some(ts) = &truthful {
+        let pts = |f: fn(&crate::link::evaluate::clerical::AtThreshold) -> f64| -> Vec<(f64, f64)> {
+            ts.iter().map(|t| (bits(t.threshold), f(t))).filter(|(x, _)| *x >= lo && *x <= hi).collect()
+        };
+        series.push(("measured precision (truth)".to_string(), pts(|t| t.precision)));
+        series.push(("measured recall (truth)".to_string(), pts(|t| t.recall)));
+    }
     draw(
         &mut h,
         &mut charts,
@@ -308,8 +320,8 @@ nav a{margin-right:.8rem}</style></head><body>"#,
             Some(t_bits),
         ),
     );
-    if labelled.is_none() {
-        h.push_str(r#"<p class="note">Measured precision and recall join the estimates when the report is given clerical labels (<code>--labels</code>).</p>"#);
+    if labelled.is_none() && truthful.is_none() {
+        h.push_str(r#"<p class="note">Measured precision and recall join the estimates when the report is given clerical labels (<code>--labels</code>) or a ground truth (<code>--truth</code>).</p>"#);
     }
 
     h.push_str(r#"<h2 id="weights">Match-weight distribution of candidate pairs</h2>"#);

@@ -198,6 +198,62 @@ pub fn evaluate_clerical(labels: &Path, dir: &Path) -> Result<ClericalEvaluation
     })
 }
 
+/// Precision and recall at every threshold of the scored pairs in `dir/pairs.parquet`, each
+/// labelled by a ground truth (`source, record_id, person_id`, as `evaluate --truth` reads):
+/// measured figures to set beside the model's estimates. Recall counts the true matches among
+/// the scored pairs (at or above the pairs floor), as the estimate does.
+pub fn sweep_against_truth(truth: &Path, dir: &Path) -> Result<Vec<AtThreshold>> {
+    let key = |s: &str, r: &str| crate::io::digest128(&[s, r]);
+    let mut rdr =
+        csv::Reader::from_path(truth).map_err(|_| Error::input(Location::file(truth), "could not be opened as CSV"))?;
+    let header = rdr.headers().map_err(|_| Error::input(Location::file(truth), "has no readable header"))?.clone();
+    let col = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            Error::input(
+                Location::file(truth),
+                format!("has no `{name}` column; it needs source, record_id and person_id"),
+            )
+        })
+    };
+    let (cs, cr, cp) = (col("source")?, col("record_id")?, col("person_id")?);
+    let mut person: HashMap<u128, u128> = HashMap::new();
+    let mut rec = csv::StringRecord::new();
+    let mut line = 1u64;
+    loop {
+        line += 1;
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {
+                person.insert(key(&rec[cs], &rec[cr]), crate::io::digest128(&[&rec[cp]]));
+            }
+            Ok(false) => break,
+            Err(_) => return Err(Error::input(Location::file(truth).at_row(line), "could not be parsed")),
+        }
+    }
+    let mut scored = Vec::new();
+    let pair_cols = ["left_source", "left_record_id", "right_source", "right_record_id"];
+    scan(&dir.join("pairs.parquet"), &[&pair_cols[..], &["match_probability"]].concat(), |b| {
+        let c: Vec<StringArray> = pair_cols.iter().map(|n| text(b, n)).collect::<Result<_>>()?;
+        let p = b
+            .column_by_name("match_probability")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+            .ok_or_else(|| Error::manifest(&dir.join("pairs.parquet"), "has no match_probability column"))?;
+        for i in 0..b.num_rows() {
+            let (l, r) = (key(c[0].value(i), c[1].value(i)), key(c[2].value(i), c[3].value(i)));
+            if let (Some(x), Some(y)) = (person.get(&l), person.get(&r)) {
+                scored.push((p.value(i), x == y));
+            }
+        }
+        Ok(())
+    })?;
+    if scored.is_empty() {
+        return Err(Error::input(
+            Location::file(truth),
+            "names none of the records of the linkage's scored pairs; is it the truth of these extracts?",
+        ));
+    }
+    Ok(sweep(&scored).0)
+}
+
 fn text(b: &arrow_array::RecordBatch, name: &str) -> Result<StringArray> {
     b.column_by_name(name)
         .and_then(|c| arrow_cast::cast(c, &arrow_schema::DataType::Utf8).ok())
