@@ -183,6 +183,19 @@ impl Records {
     pub fn extra(&self, name: &str) -> Option<usize> {
         self.extras.iter().position(|e| e.name == name)
     }
+
+    /// How many sources hold a value of extra field `e`: two or more for an identifier shared
+    /// across sources (a national id), one for a provider's own patient reference.
+    pub fn sources_holding(&self, e: usize) -> usize {
+        let mut seen = vec![false; self.sources.len()];
+        let col = &self.extras[e].token;
+        for i in 0..self.len() {
+            if !seen[self.source[i] as usize] && col.has(i) {
+                seen[self.source[i] as usize] = true;
+            }
+        }
+        seen.iter().filter(|&&s| s).count()
+    }
 }
 
 impl Records {

@@ -73,7 +73,8 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
         let _ = write!(t, "{:<16} {:<28} {:>+10.2}   running total {:>+8.2}", c.comparison, c.level, c.weight, total);
         if c.term_frequency != 0.0 {
             let how = if c.term_frequency > 0.0 { "rarer" } else { "more common" };
-            let _ = write!(t, "   (of which {:+.2}: the name is {how} than average)", c.term_frequency);
+            let what = if c.comparison.contains("name") { "name" } else { "value" };
+            let _ = write!(t, "   (of which {:+.2}: the {what} is {how} than average)", c.term_frequency);
         }
         let _ = writeln!(t);
     }

@@ -72,14 +72,15 @@ pub fn sex() -> ComparisonDef {
     def("sex", Subject::Sex, vec![Rule::Exact], false)
 }
 
-/// An identifier or string field's comparison; Dice levels only when it has a Bloom filter.
-pub fn field(name: &str, kind: Option<FieldType>, bloom: bool, t: Thresholds) -> ComparisonDef {
+/// An identifier or string field's comparison; Dice levels only when it has a Bloom filter;
+/// term-frequency adjustment of the exact level when `term_frequency`.
+pub fn field(name: &str, kind: Option<FieldType>, bloom: bool, term_frequency: bool, t: Thresholds) -> ComparisonDef {
     let mut rules = vec![Rule::Exact];
     if bloom {
         let [hi, lo] = if kind == Some(FieldType::Identifier) { IDENTIFIER_DICE } else { [t.high, t.low] };
         rules.extend([Rule::Dice(hi), Rule::Dice(lo)]);
     }
-    def(name, Subject::Field(name.to_string()), rules, true)
+    def(name, Subject::Field(name.to_string()), rules, term_frequency)
 }
 
 /// The default comparisons for `r`: one for every field some record holds, in a fixed order
@@ -93,10 +94,14 @@ pub fn default_comparisons(r: &Records, t: Thresholds) -> Vec<ComparisonDef> {
             v.push(c);
         }
     }
-    for e in &r.extras {
+    for (k, e) in r.extras.iter().enumerate() {
         let s = Subject::Field(e.name.clone());
         if s.present(r) {
-            v.push(field(&e.name, e.kind, e.bloom.is_some(), t));
+            // A provider's own reference recurs on one person's records (several identities when
+            // other details differ), so its frequency would price agreement as common: no
+            // term-frequency adjustment unless two or more sources hold it.
+            let tf = e.kind != Some(FieldType::Identifier) || r.sources_holding(k) >= 2;
+            v.push(field(&e.name, e.kind, e.bloom.is_some(), tf, t));
         }
     }
     v

@@ -57,20 +57,24 @@ pub fn train_model(
             vec![(d, vec![exact]), (g, up_to_phonetic(g)), (f, up_to_phonetic(f))],
         ));
     }
-    let strong = c
-        .find(&Subject::NhsNumber)
-        .or_else(|| {
-            // An identifier shared across sources (a national id), not a provider's own patient
-            // reference: that one only pairs records within its source, a few hundred pairs
-            // that say nothing of how matches across sources agree.
-            c.defs.iter().position(|d| {
-                matches!(&d.subject, Subject::Field(name)
-                if r.extra(name).is_some_and(|e| {
-                    r.extras[e].kind == Some(crate::config::FieldType::Identifier) && sources_holding(r, e) >= 2
-                }))
-            })
-        })
-        .or_else(|| c.find(&Subject::Postcode));
+    // The second session: on the first of these whose exact agreement selects enough pairs —
+    // the NHS number; an identifier two or more sources hold (a national id; a provider's own
+    // patient reference only pairs records within its source, a few pairs that say nothing of
+    // how matches across sources agree); the full postcode.
+    let mut strong_candidates: Vec<usize> = c.find(&Subject::NhsNumber).into_iter().collect();
+    strong_candidates.extend(c.defs.iter().enumerate().filter_map(|(k, d)| {
+        matches!(&d.subject, Subject::Field(name)
+        if r.extra(name).is_some_and(|e| {
+            r.extras[e].kind == Some(crate::config::FieldType::Identifier) && r.sources_holding(e) >= 2
+        }))
+        .then_some(k)
+    }));
+    strong_candidates.extend(c.find(&Subject::Postcode));
+    let agreeing = |s: usize| -> u64 {
+        let exact = c.defs[s].level_of(Rule::Exact).unwrap_or(1);
+        counts.iter().filter(|(p, _)| p.get(s) == exact).map(|(_, n)| n).sum()
+    };
+    let strong = strong_candidates.iter().copied().find(|&s| agreeing(s) >= MIN_SESSION_PAIRS);
     if let Some(s) = strong {
         let exact = c.defs[s].level_of(Rule::Exact).unwrap_or(1);
         sessions.push((c.defs[s].name.replace('_', " "), vec![(s, vec![exact])]));
@@ -85,7 +89,7 @@ pub fn train_model(
             .map(|(p, n)| (p.levels(k), *n))
             .collect();
         let n: u64 = selected.iter().map(|(_, c)| c).sum();
-        if n < 50 {
+        if n < MIN_SESSION_PAIRS {
             log(&format!("EM session `{name}`: only {n} pairs; skipped"));
             continue;
         }
@@ -120,22 +124,37 @@ pub fn train_model(
             }
         }
     }
+    // Agreeing on an identifier (the NHS number, a national id, a provider's own reference) is
+    // never evidence against a match. EM can say otherwise where matches among the candidate pairs
+    // almost never share one (two registrations of one person get two references): m then falls
+    // below u, and the agreement would cost bits. Its weight is held at zero or above.
+    for (ci, comp) in model.comparisons.iter_mut().enumerate() {
+        let identifier = match &c.defs[ci].subject {
+            Subject::NhsNumber => true,
+            Subject::Field(name) => {
+                r.extra(name).is_some_and(|e| r.extras[e].kind == Some(crate::config::FieldType::Identifier))
+            }
+            _ => false,
+        };
+        if let (true, Some(l)) = (identifier, c.defs[ci].level_of(Rule::Exact)) {
+            let level = &mut comp.levels[l as usize];
+            if level.m < level.u {
+                log(&format!(
+                    "{}: m of exact agreement trained below u ({:.2e} < {:.2e}); held at u, so agreement is no \
+                     evidence against a match",
+                    c.defs[ci].name, level.m, level.u
+                ));
+                level.m = level.u;
+            }
+        }
+    }
     model.prior = random_match_probability(r, c, reps, &model, counts, log);
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
 }
 
-/// How many sources hold a value of extra field `e`.
-fn sources_holding(r: &Records, e: usize) -> usize {
-    let mut seen = vec![false; r.sources.len()];
-    let col = &r.extras[e].token;
-    for i in 0..r.len() {
-        if !seen[r.source[i] as usize] && col.has(i) {
-            seen[r.source[i] as usize] = true;
-        }
-    }
-    seen.iter().filter(|&&s| s).count()
-}
+/// The fewest selected pairs an EM session trains on.
+const MIN_SESSION_PAIRS: u64 = 50;
 
 /// λ, the probability that two random identities match: identity pairs sharing an NHS number,
 /// divided by the share of true matches whose NHS numbers would show it (both present, and
