@@ -535,42 +535,36 @@ fn spend_suppression(seg: &Segmentation, r: DisclosureRule) -> Vec<Vec<Vec<bool>
     let na = AGE_GROUPS.len() + 1;
     let nc = COMPLEXITY.len() + 1;
     let ns = SETTING_GROUPS.len() + 1;
-    let contributors: Vec<Vec<Vec<u64>>> = (0..ns)
-        .map(|k| {
-            (0..na)
-                .map(|a| {
-                    (0..nc)
-                        .map(|c| {
-                            let cell = &seg.cells[a][c];
-                            if k == ns - 1 { cell.spenders_any } else { cell.spenders.get(k).copied().unwrap_or(0) }
-                        })
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
-    let mut hidden: Vec<Vec<Vec<bool>>> = (0..ns)
-        .map(|k| {
-            (0..na)
-                .map(|a| {
-                    (0..nc)
-                        .map(|c| {
-                            let cell = &seg.cells[a][c];
-                            let (sum, max) = if k == ns - 1 {
-                                (cell.spend.iter().sum::<f64>(), cell.spend_total_max)
-                            } else {
-                                (
-                                    cell.spend.get(k).copied().unwrap_or(0.0),
-                                    cell.spend_max.get(k).copied().unwrap_or(0.0),
-                                )
-                            };
-                            r.is_small(contributors[k][a][c]) || (sum > 0.0 && max > r.dominance * sum)
-                        })
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    // One value per setting (the last: the total over settings), age group and complexity.
+    fn cube<T>(
+        seg: &Segmentation,
+        ns: usize,
+        f: impl Fn(usize, &crate::timeline::population::Cell) -> T,
+    ) -> Vec<Vec<Vec<T>>> {
+        (0..ns).map(|k| seg.cells.iter().map(|row| row.iter().map(|cell| f(k, cell)).collect()).collect()).collect()
+    }
+    let total = ns - 1;
+    let contributors =
+        cube(
+            seg,
+            ns,
+            |k, cell| {
+                if k == total { cell.spenders_any } else { cell.spenders.get(k).copied().unwrap_or(0) }
+            },
+        );
+    // Primary: few contributors, or one holding more than the dominance share.
+    let mut hidden = cube(seg, ns, |k, cell| {
+        let (sum, max, n) = if k == total {
+            (cell.spend.iter().sum::<f64>(), cell.spend_total_max, cell.spenders_any)
+        } else {
+            (
+                cell.spend.get(k).copied().unwrap_or(0.0),
+                cell.spend_max.get(k).copied().unwrap_or(0.0),
+                cell.spenders.get(k).copied().unwrap_or(0),
+            )
+        };
+        r.is_small(n) || (sum > 0.0 && max > r.dominance * sum)
+    });
     loop {
         // Ages and complexity: each setting's grid, closed by the grid rule.
         for k in 0..ns {

@@ -148,21 +148,14 @@ pub fn evaluate_clerical(labels: &Path, dir: &Path) -> Result<ClericalEvaluation
         Ok(())
     })?;
     let mut probability: HashMap<[String; 4], f64> = HashMap::new();
-    let pair_cols = ["left_source", "left_record_id", "right_source", "right_record_id"];
-    scan(&dir.join("pairs.parquet"), &[&pair_cols[..], &["match_probability"]].concat(), |b| {
-        let c: Vec<StringArray> = pair_cols.iter().map(|n| text(b, n)).collect::<Result<_>>()?;
-        let p = b
-            .column_by_name("match_probability")
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
-            .ok_or_else(|| Error::manifest(&dir.join("pairs.parquet"), "has no match_probability column"))?;
-        for i in 0..b.num_rows() {
-            let v: [String; 4] = std::array::from_fn(|k| c[k].value(i).to_string());
-            if wanted.contains(&(v[0].clone(), v[1].clone())) && wanted.contains(&(v[2].clone(), v[3].clone())) {
-                probability.insert([v[2].clone(), v[3].clone(), v[0].clone(), v[1].clone()], p.value(i));
-                probability.insert(v, p.value(i));
-            }
+    scan_scored_pairs(dir, |v, p| {
+        if wanted.contains(&(v[0].to_string(), v[1].to_string()))
+            && wanted.contains(&(v[2].to_string(), v[3].to_string()))
+        {
+            let v: [String; 4] = v.map(str::to_string);
+            probability.insert([v[2].clone(), v[3].clone(), v[0].clone(), v[1].clone()], p);
+            probability.insert(v, p);
         }
-        Ok(())
     })?;
 
     let mut scored = Vec::with_capacity(rows.len());
@@ -204,46 +197,15 @@ pub fn evaluate_clerical(labels: &Path, dir: &Path) -> Result<ClericalEvaluation
 /// the scored pairs (at or above the pairs floor), as the estimate does.
 pub fn sweep_against_truth(truth: &Path, dir: &Path) -> Result<Vec<AtThreshold>> {
     let key = |s: &str, r: &str| crate::io::digest128(&[s, r]);
-    let mut rdr =
-        csv::Reader::from_path(truth).map_err(|_| Error::input(Location::file(truth), "could not be opened as CSV"))?;
-    let header = rdr.headers().map_err(|_| Error::input(Location::file(truth), "has no readable header"))?.clone();
-    let col = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            Error::input(
-                Location::file(truth),
-                format!("has no `{name}` column; it needs source, record_id and person_id"),
-            )
-        })
-    };
-    let (cs, cr, cp) = (col("source")?, col("record_id")?, col("person_id")?);
     let mut person: HashMap<u128, u128> = HashMap::new();
-    let mut rec = csv::StringRecord::new();
-    let mut line = 1u64;
-    loop {
-        line += 1;
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {
-                person.insert(key(&rec[cs], &rec[cr]), crate::io::digest128(&[&rec[cp]]));
-            }
-            Ok(false) => break,
-            Err(_) => return Err(Error::input(Location::file(truth).at_row(line), "could not be parsed")),
-        }
-    }
+    super::read_truth(truth, |s, r, p| {
+        person.insert(key(s, r), crate::io::digest128(&[p]));
+    })?;
     let mut scored = Vec::new();
-    let pair_cols = ["left_source", "left_record_id", "right_source", "right_record_id"];
-    scan(&dir.join("pairs.parquet"), &[&pair_cols[..], &["match_probability"]].concat(), |b| {
-        let c: Vec<StringArray> = pair_cols.iter().map(|n| text(b, n)).collect::<Result<_>>()?;
-        let p = b
-            .column_by_name("match_probability")
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
-            .ok_or_else(|| Error::manifest(&dir.join("pairs.parquet"), "has no match_probability column"))?;
-        for i in 0..b.num_rows() {
-            let (l, r) = (key(c[0].value(i), c[1].value(i)), key(c[2].value(i), c[3].value(i)));
-            if let (Some(x), Some(y)) = (person.get(&l), person.get(&r)) {
-                scored.push((p.value(i), x == y));
-            }
+    scan_scored_pairs(dir, |v, p| {
+        if let (Some(x), Some(y)) = (person.get(&key(v[0], v[1])), person.get(&key(v[2], v[3]))) {
+            scored.push((p, x == y));
         }
-        Ok(())
     })?;
     if scored.is_empty() {
         return Err(Error::input(
@@ -252,6 +214,23 @@ pub fn sweep_against_truth(truth: &Path, dir: &Path) -> Result<Vec<AtThreshold>>
         ));
     }
     Ok(sweep(&scored).0)
+}
+
+/// Calls `f` with each scored pair of `dir/pairs.parquet`: its `[left source, left record id,
+/// right source, right record id]` and its match probability.
+fn scan_scored_pairs(dir: &Path, mut f: impl FnMut([&str; 4], f64)) -> Result<()> {
+    let pair_cols = ["left_source", "left_record_id", "right_source", "right_record_id"];
+    scan(&dir.join("pairs.parquet"), &[&pair_cols[..], &["match_probability"]].concat(), |b| {
+        let c: Vec<StringArray> = pair_cols.iter().map(|n| text(b, n)).collect::<Result<_>>()?;
+        let p = b
+            .column_by_name("match_probability")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+            .ok_or_else(|| Error::manifest(&dir.join("pairs.parquet"), "has no match_probability column"))?;
+        for i in 0..b.num_rows() {
+            f(std::array::from_fn(|k| c[k].value(i)), p.value(i));
+        }
+        Ok(())
+    })
 }
 
 fn text(b: &arrow_array::RecordBatch, name: &str) -> Result<StringArray> {

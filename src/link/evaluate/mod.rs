@@ -129,10 +129,9 @@ fn evaluate_hashed(mut cells: Vec<(u64, u64)>) -> Evaluation {
     }
 }
 
-/// Evaluates a linkage folder's `clusters.parquet` against a truth CSV with columns `source`,
-/// `record_id` and `person_id` (as `pseudolink synth` writes). Every clustered record must be in
-/// the truth.
-pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
+/// Reads a ground truth (`source, record_id, person_id` columns, any others ignored), calling `f`
+/// with each row's three values. Errors name the file and row, never a value.
+pub(crate) fn read_truth(truth: &Path, mut f: impl FnMut(&str, &str, &str)) -> Result<()> {
     let mut rdr =
         csv::Reader::from_path(truth).map_err(|_| Error::input(Location::file(truth), "could not be opened as CSV"))?;
     let header = rdr.headers().map_err(|_| Error::input(Location::file(truth), "has no readable header"))?.clone();
@@ -145,18 +144,25 @@ pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
         })
     };
     let (cs, cr, cp) = (col("source")?, col("record_id")?, col("person_id")?);
-    // (record key, true person), sorted by key.
-    let mut truth_of: Vec<(u64, u64)> = Vec::new();
     let mut rec = csv::StringRecord::new();
-    let mut i = 0u64;
+    let mut line = 1u64;
     loop {
-        i += 1;
+        line += 1;
         match rdr.read_record(&mut rec) {
-            Ok(true) => truth_of.push((hash(&[&rec[cs], &rec[cr]]), hash(&[&rec[cp]]))),
-            Ok(false) => break,
-            Err(_) => return Err(Error::input(Location::file(truth).at_row(i), "could not be parsed")),
+            Ok(true) => f(&rec[cs], &rec[cr], &rec[cp]),
+            Ok(false) => return Ok(()),
+            Err(_) => return Err(Error::input(Location::file(truth).at_row(line), "could not be parsed")),
         }
     }
+}
+
+/// Evaluates a linkage folder's `clusters.parquet` against a truth CSV with columns `source`,
+/// `record_id` and `person_id` (as `pseudolink synth` writes). Every clustered record must be in
+/// the truth.
+pub fn evaluate(truth: &Path, clusters_dir: &Path) -> Result<Evaluation> {
+    // (record key, true person), sorted by key.
+    let mut truth_of: Vec<(u64, u64)> = Vec::new();
+    read_truth(truth, |s, r, p| truth_of.push((hash(&[s, r]), hash(&[p]))))?;
     truth_of.sort_unstable();
     let path = if clusters_dir.is_dir() { clusters_dir.join("clusters.parquet") } else { clusters_dir.to_path_buf() };
     let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
