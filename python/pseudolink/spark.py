@@ -341,10 +341,17 @@ def _group_digits(n: int) -> str:
     return f"{n:,}"
 
 
-def _candidates(spark, session, reps):
+def _candidates(spark, session, reps, salt_block: int):
     """Blocking as Spark equi-joins, one pass per rule, with the single-machine linker's rules:
     blocks of two to ``max_block`` identities, pairs of positions smaller first, the link type's
-    sources only, and no pair an earlier rule finds. Returns the pairs (a, b) and the reports."""
+    sources only, and no pair an earlier rule finds. Returns the pairs (a, b) and the reports.
+
+    Skewed keys are salted: a block of ``n`` identities is split into ``k = ceil(n / salt_block)``
+    chunks by position, each identity goes to the join's left side under (its chunk, every chunk)
+    and to its right side under (every chunk, its chunk), so each pair of chunks meets in a join
+    group of its own and every pair of identities exactly once in each order (the smaller
+    position first is kept). A block of ``n`` identities is then ``k²`` tasks of at most
+    ``salt_block²`` pairs each instead of one of ``n²``, for ``k`` times the rows shuffled."""
     from pyspark.sql import functions as F
 
     link_type, max_block, max_pairs, _, _ = session.settings()
@@ -374,10 +381,17 @@ def _candidates(spark, session, reps):
                 f"block holds {largest} identities): the rules are too loose for these extracts, or blocks hold many "
                 "unrelated records. Tighten the blocking rules, lower --max-block, or raise --max-pairs if this is expected"
             )
-        kept = keyed.join(sizes.where(~big).select(*cols), cols)
-        left = kept.select([F.col(c).alias("l_" + c) for c in kept.columns])
-        right = kept.select([F.col(c).alias("r_" + c) for c in kept.columns])
-        cond = [F.col("l_" + c) == F.col("r_" + c) for c in cols] + [F.col("l_pos") < F.col("r_pos")]
+        chunks = F.greatest(F.lit(1), F.ceil(F.col("n") / F.lit(salt_block))).cast("long")
+        kept = keyed.join(sizes.where(~big).select(*cols, chunks.alias("_k")), cols)
+        every = F.explode(F.sequence(F.lit(0).cast("long"), F.col("_k") - 1))
+        own = F.col("pos") % F.col("_k")
+        left = kept.select([F.col(c).alias("l_" + c) for c in kept.columns if c != "_k"]
+                           + [own.alias("l_salt"), every.alias("r_salt")])
+        right = kept.select([F.col(c).alias("r_" + c) for c in kept.columns if c != "_k"]
+                            + [every.alias("l_salt"), own.alias("r_salt")])
+        right = right.withColumnRenamed("l_salt", "x_l_salt").withColumnRenamed("r_salt", "x_r_salt")
+        cond = [F.col("l_" + c) == F.col("r_" + c) for c in cols] + [
+            F.col("l_salt") == F.col("x_l_salt"), F.col("r_salt") == F.col("x_r_salt"), F.col("l_pos") < F.col("r_pos")]
         pairs = left.join(right, cond)
         if link_type == "link_only":
             pairs = pairs.where(F.col("l_source") != F.col("r_source"))
@@ -410,6 +424,99 @@ def _kernel(context: str, output: str):
     return run
 
 
+def _materialise(df):
+    """Computes ``df`` once and cuts its lineage, so that an iterative loop's plans stay small:
+    a local checkpoint, or where the session has none (Spark Connect before 4.0) a persisted
+    copy."""
+    from pyspark import StorageLevel
+
+    try:
+        return df.localCheckpoint(eager=True)
+    except (AttributeError, NotImplementedError):
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        df.count()
+        return df
+
+
+def _connected_components(edges):
+    """Connected components of the graph of ``edges`` (columns ``a``, ``b``) in Spark SQL:
+    every vertex's label starts as the least of itself and its neighbours, then each round takes
+    the least label among the neighbours (propagation) and the label's own label (pointer
+    jumping), until no label changes. Labels only fall and each is a vertex of the component, so
+    the loop ends with each component labelled by its least vertex, in a number of rounds about
+    the logarithm of the components' diameters. Returns (``v``, ``label``) for every vertex."""
+    from pyspark.sql import functions as F
+
+    both = edges.select(F.col("a").alias("src"), F.col("b").alias("dst")).unionByName(
+        edges.select(F.col("b").alias("src"), F.col("a").alias("dst"))
+    )
+    und = _materialise(both.where(F.col("src") != F.col("dst")).distinct())
+    labels = _materialise(
+        und.groupBy("src").agg(F.min("dst").alias("m")).select(F.col("src").alias("v"), F.least("src", "m").alias("label"))
+    )
+    while True:
+        nearest = und.join(labels.withColumnRenamed("v", "dst"), "dst").groupBy("src").agg(F.min("label").alias("m"))
+        step = labels.join(nearest.withColumnRenamed("src", "v"), "v").select("v", F.least("label", "m").alias("label"))
+        jumped = step.alias("s").join(step.alias("p"), F.col("s.label") == F.col("p.v")).select(
+            F.col("s.v").alias("v"), F.col("p.label").alias("label")
+        )
+        jumped = _materialise(jumped)
+        changed = jumped.alias("n").join(labels.alias("o"), "v").where(F.col("n.label") != F.col("o.label")).count()
+        labels = jumped
+        if changed == 0:
+            return labels
+
+
+def _component_kernel(override_weight: float, one_to_one: bool):
+    def run(batches):
+        # A whole partition at once: `repartition("comp")` keeps each component in one.
+        batches = [b for b in batches if b.num_rows]
+        if batches:
+            table = pa.Table.from_batches(batches).combine_chunks()
+            for b in table.to_batches():
+                yield _native.cluster_components(b, override_weight, one_to_one)
+
+    return run
+
+
+def _cluster_by_components(spark, session, above):
+    """Clustering without gathering the links: components of the graph of NHS-number links and
+    links at or above the threshold found in Spark SQL, each component clustered in one task by
+    the conflict-rule kernel (``link::components``), only each identity's label gathered."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    nhs = _to_spark(spark, session.nhs_table())
+    graph = above.select("a", "b").unionByName(
+        nhs.where(F.col("pos") != F.col("root")).select(F.col("pos").alias("a"), F.col("root").alias("b"))
+    )
+    comp = _connected_components(graph)
+    vertices = nhs.join(comp.withColumnRenamed("v", "pos"), "pos").select(
+        F.col("label").alias("comp"), F.lit(0).cast("long").alias("kind"), F.col("pos").alias("a"),
+        F.col("root").alias("b"), F.lit(None).cast("double").alias("w"), "token", "source", "nhs_linked",
+    )
+    links = above.join(comp.withColumnRenamed("v", "a"), "a").select(
+        F.col("label").alias("comp"), F.lit(1).cast("long").alias("kind"), "a", "b", F.col("match_weight").alias("w"),
+        F.lit(None).cast("long").alias("token"), F.lit(None).cast("long").alias("source"),
+        F.lit(None).cast("boolean").alias("nhs_linked"),
+    )
+    override_weight, one_to_one = session.cluster_settings()
+    answer = (
+        vertices.unionByName(links)
+        .repartition("comp")
+        .mapInArrow(_component_kernel(override_weight, one_to_one), "kind long, a long, b long, n long")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    labels = _collect_arrow(
+        answer.where(F.col("kind") == 0).select(F.col("a").alias("pos"), F.col("b").alias("label"), F.col("n").alias("prob"))
+    )
+    counts = [
+        (int(r["kind"]), int(r["a"]), int(r["b"]), int(r["n"]))
+        for r in answer.where(F.col("kind") > 0).groupBy("kind", "a", "b").agg(F.sum("n").alias("n")).collect()
+    ]
+    return labels, counts
+
+
 def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> SparkLinkage:
     """Links pseudonymised extracts (from :func:`read_extract`, or their paths) into persons.
 
@@ -418,7 +525,23 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     messages. The record-level stages (identities, training, clustering) run on the driver; the
     pair-level ones (blocking, comparison, scoring, and the pairs output) on the executors with
     the same Rust kernels, so the persons are the single-machine linker's.
+
+    ``salt_block`` (default 250) is the most identities of one blocking key that meet in one
+    join group: larger blocks are split into chunks of about that many and joined chunk by chunk
+    (salting), so that a skewed key (a common name, a large care home's postcode) does not make
+    one task do all its pairs. The pairs found are the same whatever its value.
+
+    ``driver_links`` (default 20,000,000) is the most links at or above the threshold gathered
+    on the driver for clustering (about 24 bytes each); above it the persons are found component
+    by component on the executors (connected components in Spark SQL, each component clustered
+    under the same conflict rule in one task), giving the same persons.
     """
+    driver_links = options.pop("driver_links", 20_000_000)
+    if not isinstance(driver_links, int) or isinstance(driver_links, bool) or driver_links < 0:
+        raise pseudolink.UsageError("`driver_links` must be a whole number of links, 0 or more")
+    salt_block = options.pop("salt_block", 250)
+    if not isinstance(salt_block, int) or isinstance(salt_block, bool) or salt_block < 1:
+        raise pseudolink.UsageError("`salt_block` must be a whole number of identities, 1 or more")
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -435,7 +558,7 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
 
     reps_arrow = session.rep_table()
     reps = _to_spark(spark, reps_arrow).persist(StorageLevel.MEMORY_AND_DISK)
-    cands, reports, n_cands = _candidates(spark, session, reps)
+    cands, reports, n_cands = _candidates(spark, session, reps, salt_block)
     left = reps.select([F.col(c).alias("l_" + c) for c in reps.columns])
     right = reps.select([F.col(c).alias("r_" + c) for c in reps.columns])
     joined = (
@@ -453,7 +576,8 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
         _kernel(context, "weights"),
         "a long, b long, pattern long, match_weight double, match_probability double, weight_bin long",
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    edges = _collect_arrow(scored.where(F.col("match_weight") >= threshold_weight).select("a", "b", "pattern", "match_weight"))
+    above = scored.where(F.col("match_weight") >= threshold_weight).select("a", "b", "pattern", "match_weight")
+    by_components = above.count() > driver_links
     sides = scored.select(F.col("a").alias("pos"), "match_probability").unionByName(
         scored.select(F.col("b").alias("pos"), "match_probability")
     )
@@ -462,9 +586,12 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     low = scored.where(F.col("match_weight") < floor_weight).agg(
         F.count(F.lit(1)).alias("n"), F.sum("match_probability").alias("p")
     ).collect()[0]
-    clusters, summary, log = session.finish(
-        edges, best, histogram, n_cands, int(low["n"] or 0), float(low["p"] or 0.0), json.dumps(reports)
-    )
+    stats = (best, histogram, n_cands, int(low["n"] or 0), float(low["p"] or 0.0), json.dumps(reports))
+    if by_components:
+        labels, counts = _cluster_by_components(spark, session, above)
+        clusters, summary, log = session.finish_components(labels, counts, *stats)
+    else:
+        clusters, summary, log = session.finish(_collect_arrow(above), *stats)
     for line in log:
         if line.startswith("warning:"):
             import warnings

@@ -384,6 +384,7 @@ struct LinkSession {
     key: ProjectKey,
     trained: Option<pseudolink::link::pipeline::Trained>,
     tf: Option<pseudolink::link::term_frequency::TermFrequencies>,
+    nhs: Option<pseudolink::link::pipeline::NhsLinked>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -434,7 +435,7 @@ impl LinkSession {
                 pseudolink::link::pipeline::prepare(records, started.elapsed().as_secs_f64(), &options, &log)
             })
             .map_err(py_err)?;
-        Ok(LinkSession { run: Some(run), options, key, trained: None, tf: None, log })
+        Ok(LinkSession { run: Some(run), options, key, trained: None, tf: None, nhs: None, log })
     }
 
     /// One row per identity: position, source, record id, codes, Bloom filters, bands, sex.
@@ -537,54 +538,113 @@ impl LinkSession {
         let tf = self.tf.take().unwrap_or_default();
         let blocking: Vec<pseudolink::link::blocking::RuleReport> = serde_json::from_str(&blocking_json)
             .map_err(|_| UsageError::new_err("blocking reports are not as the session writes them"))?;
-        let ints = |t: &Table, name: &str| -> PyResult<Vec<i64>> {
-            let mut out = Vec::new();
-            for b in t.record_batches() {
-                let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("no column `{name}`")))?;
-                let c = arrow_cast::cast(c, &DataType::Int64).map_err(|e| UsageError::new_err(e.to_string()))?;
-                let c = c
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .cloned()
-                    .unwrap_or_else(|| Int64Array::from(Vec::<i64>::new()));
-                out.extend(c.iter().map(|v| v.unwrap_or(0)));
-            }
-            Ok(out)
-        };
-        let floats = |t: &Table, name: &str| -> PyResult<Vec<f64>> {
-            let mut out = Vec::new();
-            for b in t.record_batches() {
-                let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("no column `{name}`")))?;
-                let c = arrow_cast::cast(c, &DataType::Float64).map_err(|e| UsageError::new_err(e.to_string()))?;
-                let c = c.as_any().downcast_ref::<arrow_array::Float64Array>().cloned();
-                out.extend(c.into_iter().flat_map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>()));
-            }
-            Ok(out)
-        };
         let (e, bt) = (edges.0, best.0);
         let (ea, eb, ep, ew) = (ints(&e, "a")?, ints(&e, "b")?, ints(&e, "pattern")?, floats(&e, "match_weight")?);
-        let (bp, bv) = (ints(&bt, "pos")?, floats(&bt, "best")?);
-        let n = run.reps.len();
-        let mut stats = pseudolink::link::pipeline::PairStats {
-            candidates,
-            best: vec![0.0; n],
-            histogram: histogram.into_iter().collect(),
-            below_floor,
-            expected_below_floor,
-        };
-        for (p, v) in bp.into_iter().zip(bv) {
-            if let Some(slot) = usize::try_from(p).ok().and_then(|p| stats.best.get_mut(p)) {
-                *slot = v;
-            }
-        }
+        let stats = pair_stats(run.reps.len(), &bt, histogram, candidates, below_floor, expected_below_floor)?;
         let scored: Vec<(u32, u32, pseudolink::link::compare::Pattern, f64)> = (0..ea.len())
             .map(|i| (ea[i] as u32, eb[i] as u32, pseudolink::link::compare::Pattern(ep[i] as u64), ew[i]))
             .collect();
         let options = self.options.clone();
-        let key = &self.key;
         let t = std::time::Instant::now();
+        let linkage = py.detach(|| run.finish(scored, stats, blocking, trained, tf, &options, t));
+        self.answer(py, linkage)
+    }
+
+    /// The NHS-number links (stage 6a), kept for [`LinkSession::finish_components`]: one row per
+    /// identity with its position, the identity its NHS-number links joined it to, its token
+    /// code, source index and whether an NHS-number link took it.
+    fn nhs_table(&mut self, py: Python<'_>) -> PyResult<PyArrowType<Table>> {
+        let run = self.run()?;
+        let options = self.options.clone();
+        let mut nhs = py.detach(|| run.nhs_links(&options));
+        let n = run.reps.len() as u32;
+        let roots: Vec<i64> = (0..n).map(|i| nhs.clusters.find(i) as i64).collect();
+        let source: Vec<i64> = (0..n).map(|i| run.source_of(i) as i64).collect();
+        let fields = vec![
+            Field::new("pos", DataType::Int64, false),
+            Field::new("root", DataType::Int64, false),
+            Field::new("token", DataType::Int64, true),
+            Field::new("source", DataType::Int64, false),
+            Field::new("nhs_linked", DataType::Boolean, false),
+        ];
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(0..n as i64)),
+            Arc::new(Int64Array::from(roots)),
+            Arc::new(Int64Array::from_iter(nhs.tokens.iter().map(|t| t.map(|t| t as i64)))),
+            Arc::new(Int64Array::from(source)),
+            Arc::new(arrow_array::BooleanArray::from(nhs.linked.clone())),
+        ];
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+            .map_err(|e| OutputError::new_err(e.to_string()))?;
+        self.nhs = Some(nhs);
+        let schema = batch.schema();
+        Table::try_new(vec![batch], schema).map(PyArrowType).map_err(|e| OutputError::new_err(e.to_string()))
+    }
+
+    /// The override weight and whether linkage is one-to-one: what the component kernel needs.
+    fn cluster_settings(&self) -> (f64, bool) {
+        (self.options.override_weight(), self.options.one_to_one)
+    }
+
+    /// Like `finish`, for a run that clustered component by component (`nhs_table` first):
+    /// `labels` (pos, label, prob: the component kernel's identity rows), `counts` (its other
+    /// rows, summed), then the statistics of all pairs as for `finish`. Identities in no
+    /// component keep their NHS-number sets.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_components(
+        &mut self,
+        py: Python<'_>,
+        labels: PyArrowType<Table>,
+        counts: Vec<(i64, i64, i64, i64)>,
+        best: PyArrowType<Table>,
+        histogram: Vec<(i64, u64)>,
+        candidates: u64,
+        below_floor: u64,
+        expected_below_floor: f64,
+        blocking_json: String,
+    ) -> PyResult<(PyArrowType<Table>, String, Vec<String>)> {
+        let mut nhs = self.nhs.take().ok_or_else(|| UsageError::new_err("call nhs_table before finish_components"))?;
+        let run = self.run.take().ok_or_else(|| UsageError::new_err("this linkage session is finished"))?;
+        let trained = self.trained.take().ok_or_else(|| UsageError::new_err("train the session before finishing"))?;
+        let tf = self.tf.take().unwrap_or_default();
+        let blocking: Vec<pseudolink::link::blocking::RuleReport> = serde_json::from_str(&blocking_json)
+            .map_err(|_| UsageError::new_err("blocking reports are not as the session writes them"))?;
+        let n = run.reps.len();
+        let stats = pair_stats(n, &best.0, histogram, candidates, below_floor, expected_below_floor)?;
+        let mut id_labels: Vec<u32> = (0..n as u32).map(|i| nhs.clusters.find(i)).collect();
+        let mut prob_linked = vec![false; n];
+        let (lp, ll, lb) = (ints(&labels.0, "pos")?, ints(&labels.0, "label")?, ints(&labels.0, "prob")?);
+        for i in 0..lp.len() {
+            let (Some(p), Ok(l)) = (usize::try_from(lp[i]).ok().filter(|&p| p < n), u32::try_from(ll[i])) else {
+                return Err(UsageError::new_err("a component label names an identity this session lacks"));
+            };
+            id_labels[p] = l;
+            prob_linked[p] = lb[i] != 0;
+        }
+        let clustering = pseudolink::link::pipeline::Clustering {
+            labels: id_labels,
+            nhs_linked: std::mem::take(&mut nhs.linked),
+            prob_linked,
+            links_nhs: nhs.links,
+            contradicted: nhs.contradicted,
+            offered: pseudolink::link::components::offered_of(counts),
+        };
+        let options = self.options.clone();
+        let t = std::time::Instant::now();
+        let linkage = py.detach(|| run.conclude(Vec::new(), clustering, stats, blocking, trained, tf, &options, t));
+        self.answer(py, linkage)
+    }
+}
+
+impl LinkSession {
+    /// The clusters table, summary JSON and log lines of a finished linkage.
+    fn answer(
+        &self,
+        py: Python<'_>,
+        l: pseudolink::link::Linkage,
+    ) -> PyResult<(PyArrowType<Table>, String, Vec<String>)> {
+        let key = &self.key;
         let (clusters, summary) = py.detach(|| {
-            let l = run.finish(scored, stats, blocking, trained, tf, &options, t);
             (output::clusters_batches(&l, key), serde_json::to_string_pretty(&l.summary).unwrap_or_default())
         });
         let schema = clusters[0].schema();
@@ -592,6 +652,69 @@ impl LinkSession {
         let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
         Ok((PyArrowType(table), summary, log))
     }
+}
+
+fn ints(t: &Table, name: &str) -> PyResult<Vec<i64>> {
+    let mut out = Vec::new();
+    for b in t.record_batches() {
+        let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("no column `{name}`")))?;
+        let c = arrow_cast::cast(c, &DataType::Int64).map_err(|e| UsageError::new_err(e.to_string()))?;
+        let c = c.as_any().downcast_ref::<Int64Array>().cloned().unwrap_or_else(|| Int64Array::from(Vec::<i64>::new()));
+        out.extend(c.iter().map(|v| v.unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+fn floats(t: &Table, name: &str) -> PyResult<Vec<f64>> {
+    let mut out = Vec::new();
+    for b in t.record_batches() {
+        let c = b.column_by_name(name).ok_or_else(|| UsageError::new_err(format!("no column `{name}`")))?;
+        let c = arrow_cast::cast(c, &DataType::Float64).map_err(|e| UsageError::new_err(e.to_string()))?;
+        let c = c.as_any().downcast_ref::<arrow_array::Float64Array>().cloned();
+        out.extend(c.into_iter().flat_map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>()));
+    }
+    Ok(out)
+}
+
+/// The statistics of all scored pairs, as gathered by a distributed run: `best` (pos, best),
+/// the weight histogram, and the counts.
+fn pair_stats(
+    identities: usize,
+    best: &Table,
+    histogram: Vec<(i64, u64)>,
+    candidates: u64,
+    below_floor: u64,
+    expected_below_floor: f64,
+) -> PyResult<pseudolink::link::pipeline::PairStats> {
+    let (bp, bv) = (ints(best, "pos")?, floats(best, "best")?);
+    let mut stats = pseudolink::link::pipeline::PairStats {
+        candidates,
+        best: vec![0.0; identities],
+        histogram: histogram.into_iter().collect(),
+        below_floor,
+        expected_below_floor,
+    };
+    for (p, v) in bp.into_iter().zip(bv) {
+        if let Some(slot) = usize::try_from(p).ok().and_then(|p| stats.best.get_mut(p)) {
+            *slot = v;
+        }
+    }
+    Ok(stats)
+}
+
+/// Clusters the connected components of a batch of component rows
+/// (`pseudolink::link::components`): a Spark task's work when the links do not fit the driver.
+#[pyfunction]
+fn cluster_components(
+    py: Python<'_>,
+    batch: PyArrowType<RecordBatch>,
+    override_weight: f64,
+    one_to_one: bool,
+) -> PyResult<PyArrowType<RecordBatch>> {
+    let b = batch.0;
+    py.detach(|| pseudolink::link::components::cluster_batch(&b, override_weight, one_to_one))
+        .map(PyArrowType)
+        .map_err(py_err)
 }
 
 /// The pair kernel on an executor: built once per task from a session's context, then applied
@@ -656,5 +779,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model_levels, m)?)?;
     m.add_function(wrap_pyfunction!(key_id, m)?)?;
     m.add_function(wrap_pyfunction!(manifest_of, m)?)?;
+    m.add_function(wrap_pyfunction!(cluster_components, m)?)?;
     Ok(())
 }

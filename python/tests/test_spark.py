@@ -82,6 +82,44 @@ def test_spark_link_gives_the_clis_persons(spark, population20k, fresh):
     assert (out / "summary.json").read_bytes() == before
 
 
+def test_spark_salted_blocking_finds_the_clis_pairs(spark, population):
+    # Every block of more than two identities salted into chunks of two: the same candidate
+    # pairs, blocking reports, model and persons as the command line's unsalted blocking.
+    p = population
+    result = plspark.link(spark, p.extracts, linkage_key=p.linked / "linkage.key", salt_block=2)
+    cli_summary = json.loads((p.linked / "summary.json").read_text())
+    for k in ("candidate_pairs", "blocking", "persons", "links_probabilistic", "match_weight_histogram"):
+        assert result.summary[k] == cli_summary[k], k
+    assert max(r["largest_block"] for r in cli_summary["blocking"]) > 2
+    cli_pairs = pq.read_table(p.linked / "pairs.parquet").to_pandas()
+    assert result.pairs.toPandas().reset_index(drop=True).equals(cli_pairs.reset_index(drop=True))
+    cli = pq.read_table(p.linked / "clusters.parquet").to_pandas()
+    merged = cli.merge(result.clusters.toPandas(), on=["source", "record_id"], suffixes=("_cli", "_spark"))
+    assert len(merged) == len(cli)
+    assert (merged["person_id_cli"] == merged["person_id_spark"]).all()
+    with pytest.raises(pseudolink.UsageError, match="salt_block"):
+        plspark.link(spark, p.extracts, salt_block=0)
+
+
+def test_spark_clustering_by_components_gives_the_clis_persons(spark, population):
+    # No link gathered on the driver: connected components in Spark SQL, each clustered in one
+    # task under the conflict rule, give every record the command line's person and stage.
+    p = population
+    result = plspark.link(spark, p.extracts, linkage_key=p.linked / "linkage.key", driver_links=0)
+    cli = pq.read_table(p.linked / "clusters.parquet").to_pandas()
+    merged = cli.merge(result.clusters.toPandas(), on=["source", "record_id"], suffixes=("_cli", "_spark"))
+    assert len(merged) == len(cli)
+    for c in ("person_id", "link_stage", "best_match_probability", "person_records"):
+        assert (merged[c + "_cli"] == merged[c + "_spark"]).all(), c
+    cli_summary = json.loads((p.linked / "summary.json").read_text())
+    for k in ("persons", "links_nhs_number", "links_probabilistic", "links_refused_conflict",
+              "links_conflict_overridden", "links_by_source_pair", "links_nhs_contradicted"):
+        assert result.summary[k] == cli_summary[k], k
+    assert cli_summary["links_probabilistic"] > 0 and cli_summary["links_nhs_number"] > 0
+    with pytest.raises(pseudolink.UsageError, match="driver_links"):
+        plspark.link(spark, p.extracts, driver_links=-1)
+
+
 def test_spark_tokenise_gives_the_clis_tokens(spark, population, fresh):
     from test_package import read_source
 

@@ -109,6 +109,88 @@ impl Clusters {
     }
 }
 
+/// What became of the probabilistic links offered to [`offer`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offered {
+    /// Links that merged two sets (overrides included).
+    pub accepted: u64,
+    /// Links refused by the conflict rule.
+    pub refused: u64,
+    /// Links merged although the sets held different NHS-number tokens.
+    pub overridden: u64,
+    /// Links refused because one side was already linked (one-to-one linkage).
+    pub refused_one_to_one: u64,
+    /// Merges without a conflict per pair of sources (smaller source index first).
+    pub by_source_pair: std::collections::BTreeMap<(u32, u32), u64>,
+}
+
+impl Offered {
+    /// Adds another part's counts (a distributed run offers each connected component apart).
+    pub fn add(&mut self, other: &Offered) {
+        self.accepted += other.accepted;
+        self.refused += other.refused;
+        self.overridden += other.overridden;
+        self.refused_one_to_one += other.refused_one_to_one;
+        for (k, v) in &other.by_source_pair {
+            *self.by_source_pair.entry(*k).or_default() += v;
+        }
+    }
+}
+
+/// Puts links (a, b, match weight) in the order they are offered: descending weight, ties by
+/// positions, so that the persons never depend on input order or thread count.
+pub fn offer_order(links: &mut [(u32, u32, f64)]) {
+    links.sort_unstable_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
+}
+
+/// Offers `links` (in [`offer_order`], all at or above the threshold) to `clusters` under the
+/// conflict rule, overriding it at `override_weight` or above. With `matched` (one-to-one
+/// linkage: the identities already linked), a link touching a matched identity is refused and a
+/// link offered marks both. `linked` marks both identities of every merge; `source` gives an
+/// identity's source index.
+///
+/// Links in different connected components never affect each other's outcome, so offering each
+/// component's links apart, in the same order, gives the same persons and, summed, the same
+/// counts ([`crate::link::components`]).
+pub fn offer(
+    clusters: &mut Clusters,
+    links: &[(u32, u32, f64)],
+    override_weight: f64,
+    mut matched: Option<&mut [bool]>,
+    linked: &mut [bool],
+    source: impl Fn(u32) -> u32,
+) -> Offered {
+    let mut o = Offered::default();
+    for &(a, b, w) in links {
+        if let Some(m) = matched.as_deref_mut() {
+            if m[a as usize] || m[b as usize] {
+                o.refused_one_to_one += 1;
+                continue;
+            }
+            m[a as usize] = true;
+            m[b as usize] = true;
+        }
+        match clusters.union_allowing_conflict(a, b, w >= override_weight) {
+            Union::Merged => {
+                o.accepted += 1;
+                linked[a as usize] = true;
+                linked[b as usize] = true;
+                let (sa, sb) = (source(a), source(b));
+                *o.by_source_pair.entry((sa.min(sb), sa.max(sb))).or_default() += 1;
+            }
+            Union::Conflict => o.refused += 1,
+            Union::Overridden => {
+                o.overridden += 1;
+                o.accepted += 1;
+                linked[a as usize] = true;
+                linked[b as usize] = true;
+            }
+            Union::Already => {}
+        }
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

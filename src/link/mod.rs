@@ -18,6 +18,7 @@
 pub mod blocking;
 pub mod cluster;
 pub mod compare;
+pub mod components;
 pub mod config;
 pub mod data;
 pub mod deterministic;
@@ -150,6 +151,18 @@ pub const DEFAULT_MAX_PAIRS_BASE: u64 = 10_000_000;
 /// (3.7 at national scale with the default rules); far more means blocks of unrelated records,
 /// whether from a rule too loose for the data or from a file crafted to exhaust the machine.
 pub const DEFAULT_MAX_PAIRS_PER_IDENTITY: u64 = 50;
+
+impl LinkOptions {
+    /// The match weight of [`LinkOptions::threshold`].
+    pub fn threshold_weight(&self) -> f64 {
+        (self.threshold / (1.0 - self.threshold)).log2()
+    }
+
+    /// The match weight of [`LinkOptions::conflict_override`].
+    pub fn override_weight(&self) -> f64 {
+        (self.conflict_override / (1.0 - self.conflict_override)).log2()
+    }
+}
 
 impl Default for LinkOptions {
     fn default() -> Self {

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::Result;
 use crate::link::blocking::{RuleReport, candidate_pairs};
-use crate::link::cluster::{Clusters, Union};
+use crate::link::cluster::{Clusters, Offered, offer, offer_order};
 use crate::link::compare::{Comparisons, Pattern, default_comparisons};
 use crate::link::data::Records;
 use crate::link::model::Model;
@@ -60,6 +60,38 @@ pub struct Trained {
     pub em: EmReport,
     /// Pairs labelled by NHS numbers for m.
     pub labelled: u64,
+}
+
+/// The identities after the NHS-number links (stage 6a).
+#[derive(Debug)]
+pub struct NhsLinked {
+    /// The identities as sets, each set's NHS-number tokens tracked for the conflict rule.
+    pub clusters: Clusters,
+    /// Each identity's valid NHS-number token (a dictionary code), if any.
+    pub tokens: Vec<Option<u32>>,
+    /// Identities linked by their NHS number.
+    pub linked: Vec<bool>,
+    /// Links made.
+    pub links: u64,
+    /// Identities sharing a number with others but contradicting all of them (left unlinked).
+    pub contradicted: u64,
+}
+
+/// The persons as sets of identities, before numbering (stage 6's clustering).
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    /// A label per identity: identities of one label are one person (labels in any numbering).
+    pub labels: Vec<u32>,
+    /// Identities linked by their NHS number.
+    pub nhs_linked: Vec<bool>,
+    /// Identities merged by a probabilistic link.
+    pub prob_linked: Vec<bool>,
+    /// NHS-number links made.
+    pub links_nhs: u64,
+    /// NHS-number links refused as contradicted.
+    pub contradicted: u64,
+    /// What became of the probabilistic links.
+    pub offered: Offered,
 }
 
 /// What the summary says of all scored pairs, gathered wherever they were scored.
@@ -237,6 +269,31 @@ impl Prepared {
             .collect()
     }
 
+    /// Stage 6a: identities sharing a valid NHS-number token linked (the deterministic stage),
+    /// before any probabilistic link.
+    pub fn nhs_links(&self, options: &LinkOptions) -> NhsLinked {
+        let (records, reps) = (&self.records, &self.reps);
+        let tokens: Vec<Option<u32>> = reps.iter().map(|&r| records.nhs.get(r as usize)).collect();
+        let mut clusters = Clusters::new(tokens.clone());
+        let mut linked = vec![false; reps.len()];
+        let (links, contradicted) = deterministic::nhs_links(
+            records,
+            &self.comparisons,
+            reps,
+            &tokens,
+            options.link_type,
+            options.one_to_one,
+            &mut clusters,
+            &mut linked,
+        );
+        NhsLinked { clusters, tokens, linked, links, contradicted }
+    }
+
+    /// An identity's source index.
+    pub fn source_of(&self, identity: u32) -> u32 {
+        self.records.source[self.reps[identity as usize] as usize] as u32
+    }
+
     /// Stage 6: NHS-number links, then the pairs of `scored` at or above the threshold by
     /// descending weight (ties by positions), never joining two different valid NHS numbers on
     /// weaker evidence than the override; persons and stages per record; the summary. `scored`
@@ -253,64 +310,58 @@ impl Prepared {
         options: &LinkOptions,
         t: Instant,
     ) -> Linkage {
-        let Prepared { records, identity, reps, comparisons, placeholders, mut timings, .. } = self;
-        let n = records.len();
-        let tokens: Vec<Option<u32>> = reps.iter().map(|&r| records.nhs.get(r as usize)).collect();
-        let mut clusters = Clusters::new(tokens.clone());
-        let mut det_linked = vec![false; reps.len()];
-        let mut prob_linked = vec![false; reps.len()];
-        let (links_nhs, contradicted) = deterministic::nhs_links(
-            &records,
-            &comparisons,
-            &reps,
-            &tokens,
-            options.link_type,
-            options.one_to_one,
-            &mut clusters,
-            &mut det_linked,
-        );
-        let threshold_weight = (options.threshold / (1.0 - options.threshold)).log2();
-        let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].3 >= threshold_weight).collect();
-        order.sort_by(|&x, &y| {
-            scored[y].3.total_cmp(&scored[x].3).then((scored[x].0, scored[x].1).cmp(&(scored[y].0, scored[y].1)))
-        });
-        let override_weight = (options.conflict_override / (1.0 - options.conflict_override)).log2();
-        let (mut accepted, mut refused, mut overridden, mut refused_one) = (0u64, 0u64, 0u64, 0u64);
+        let mut nhs = self.nhs_links(options);
+        let threshold_weight = options.threshold_weight();
+        let mut links: Vec<(u32, u32, f64)> =
+            scored.iter().filter(|p| p.3 >= threshold_weight).map(|&(a, b, _, w)| (a, b, w)).collect();
+        offer_order(&mut links);
+        let mut prob_linked = vec![false; self.reps.len()];
         // One-to-one: an identity linked (by its NHS number or an earlier, stronger pair) takes
         // no other link.
-        let mut matched: Vec<bool> = if options.one_to_one { det_linked.clone() } else { Vec::new() };
-        let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
-        for &i in &order {
-            let (a, b, _, w) = scored[i];
-            if options.one_to_one {
-                if matched[a as usize] || matched[b as usize] {
-                    refused_one += 1;
-                    continue;
-                }
-                matched[a as usize] = true;
-                matched[b as usize] = true;
-            }
-            match clusters.union_allowing_conflict(a, b, w >= override_weight) {
-                Union::Merged => {
-                    accepted += 1;
-                    prob_linked[a as usize] = true;
-                    prob_linked[b as usize] = true;
-                    let (sa, sb) =
-                        (records.source[reps[a as usize] as usize], records.source[reps[b as usize] as usize]);
-                    let (x, y) = (&records.sources[sa.min(sb) as usize], &records.sources[sa.max(sb) as usize]);
-                    *by_pair.entry(format!("{x}-{y}")).or_default() += 1;
-                }
-                Union::Conflict => refused += 1,
-                Union::Overridden => {
-                    overridden += 1;
-                    accepted += 1;
-                    prob_linked[a as usize] = true;
-                    prob_linked[b as usize] = true;
-                }
-                Union::Already => {}
-            }
-        }
-        let id_labels = clusters.labels();
+        let mut matched = options.one_to_one.then(|| nhs.linked.clone());
+        let offered = offer(
+            &mut nhs.clusters,
+            &links,
+            options.override_weight(),
+            matched.as_deref_mut(),
+            &mut prob_linked,
+            |i| self.source_of(i),
+        );
+        let clustering = Clustering {
+            labels: nhs.clusters.labels(),
+            nhs_linked: nhs.linked,
+            prob_linked,
+            links_nhs: nhs.links,
+            contradicted: nhs.contradicted,
+            offered,
+        };
+        self.conclude(scored, clustering, stats, blocking, trained, tf, options, t)
+    }
+
+    /// Stage 6, last part: persons numbered by first record, a link stage and best match
+    /// probability per record, and the summary, from the persons as sets of identities (found
+    /// on this machine by [`Prepared::finish`], or component by component elsewhere).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conclude(
+        self,
+        scored: Vec<(u32, u32, Pattern, f64)>,
+        clustering: Clustering,
+        stats: PairStats,
+        blocking: Vec<RuleReport>,
+        trained: Trained,
+        tf: TermFrequencies,
+        options: &LinkOptions,
+        t: Instant,
+    ) -> Linkage {
+        let Prepared { records, identity, reps, comparisons, placeholders, mut timings, .. } = self;
+        let n = records.len();
+        let Clustering { labels: id_labels, nhs_linked: det_linked, prob_linked, links_nhs, contradicted, offered } =
+            clustering;
+        let by_pair: std::collections::BTreeMap<String, u64> = offered
+            .by_source_pair
+            .iter()
+            .map(|(&(x, y), &k)| (format!("{}-{}", records.sources[x as usize], records.sources[y as usize]), k))
+            .collect();
         let mut members = vec![0u32; reps.len()];
         for &id in &identity {
             members[id as usize] += 1;
@@ -349,10 +400,10 @@ impl Prepared {
             candidate_pairs: stats.candidates,
             blocking,
             links_nhs_number: links_nhs,
-            links_probabilistic: accepted,
-            links_refused_conflict: refused,
-            links_refused_one_to_one: refused_one,
-            links_conflict_overridden: overridden,
+            links_probabilistic: offered.accepted,
+            links_refused_conflict: offered.refused,
+            links_refused_one_to_one: offered.refused_one_to_one,
+            links_conflict_overridden: offered.overridden,
             links_nhs_contradicted: contradicted,
             nhs_placeholder_numbers: placeholders.tokens,
             nhs_placeholder_records: placeholders.records,
