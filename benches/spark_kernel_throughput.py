@@ -1,6 +1,8 @@
 """Throughput of the pair kernel a Spark task runs (`mapInArrow`), on one core, per batch size.
 
     python benches/spark_kernel_throughput.py WORKDIR [BATCH ...]
+    python benches/spark_kernel_throughput.py WORKDIR --spark
+
 
 WORKDIR is a folder of `benches/spark_vs_cli.py` (its `tokens/*.parquet`). The script loads
 the extracts into a linkage session as the Spark driver does, forms the candidate pairs of the
@@ -10,6 +12,10 @@ and times the kernel on batches of each size for each of its outputs: `patterns`
 pass), `weights` (scoring's pass) and `pairs` (`pairs.parquet` rows). It prints pairs a second
 on one core, and the bytes of a joined pair row (what a Spark shuffle moves per pair before the
 kernel). See docs/benchmarks.md.
+
+With `--spark` it writes the joined pairs to `WORKDIR/joined.parquet` and times the scoring
+pass as a Spark job runs it (`mapInArrow` in `local[2]`, Arrow batches of 10,000 rows, two tasks
+at once): the JVM-to-Python exchange included, per task and in all.
 """
 
 import json
@@ -22,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+import pseudolink
 from pseudolink import _native
 
 
@@ -66,9 +73,9 @@ def timed(kernel, table: pa.Table, batch: int, output: str):
 
 def main():
     work = Path(sys.argv[1])
-    sizes = [int(x) for x in sys.argv[2:]] or [10_000, 100_000]
+    sizes = [int(x) for x in sys.argv[2:] if x != "--spark"] or [10_000, 100_000]
     files = sorted((work / "tokens").glob("*.parquet"))
-    tables = [pq.read_table(f) for f in files]
+    tables = [pseudolink.read_extract(f) for f in files]
     session = _native.LinkSession(tables, [str(f) for f in files])
     del tables
     reps = session.rep_table()
@@ -92,7 +99,49 @@ def main():
                                      ("pairs", scoring, "pairs")):
             best = min(timed(kernel, pairs, size, output)[0] for _ in range(3))
             result["pairs_per_second_one_core"][f"{output} (batch {size:,})"] = round(pairs.num_rows / best)
+    if "--spark" in sys.argv:
+        result["spark"] = spark_scoring(work, pairs, session.score_context())
     print(json.dumps(result, indent=2))
+
+
+def spark_scoring(work: Path, pairs: pa.Table, context: str):
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    path = work / "joined.parquet"
+    pq.write_table(pairs, path, row_group_size=100_000)
+    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+             .config("spark.driver.memory", "4g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.parquet(str(path))
+    tasks = df.rdd.getNumPartitions()
+
+    def kernel(batches):
+        k = _native.PairKernel(context)
+        for b in batches:
+            yield k.compare(b, "weights")
+
+    def transfer(batches):
+        for b in batches:
+            yield pa.RecordBatch.from_pydict({"n": [b.num_rows]})
+
+    out = {"tasks": tasks}
+    for name, job in (("read and send to Python", df.mapInArrow(transfer, "n long")),
+                      ("read and score", df.mapInArrow(kernel, "a long, b long, pattern long, match_weight double, "
+                                                               "match_probability double, weight_bin long"))):
+        best = None
+        for _ in range(3):
+            t = time.perf_counter()
+            job.agg(F.count(F.lit(1))).collect()
+            s = time.perf_counter() - t
+            best = s if best is None else min(best, s)
+        out[name + " seconds"] = round(best, 2)
+    scoring = out["read and score seconds"] - out["read and send to Python seconds"]
+    out["scoring pairs per second, both cores"] = round(pairs.num_rows / out["read and score seconds"])
+    out["scoring pairs per second per core, reading and sending excluded"] = round(pairs.num_rows / scoring / 2)
+    spark.stop()
+    path.unlink()
+    return out
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Spark (local[2]) against the single-machine linker on one synthetic population.
 
-    python benches/spark_vs_cli.py PERSONS SEED WORKDIR
+    python benches/spark_vs_cli.py PERSONS SEED WORKDIR ['{"driver_links": 0}']
 
 Needs the `pseudolink` wheel and pyspark in the running Python, Java 17, and a release build of
 the command line (`cargo build --release`). Prints the time of each path, whether their persons
 are identical, and the peak memory of the command-line link (from /usr/bin/time) and of the
-Spark driver process. See docs/benchmarks.md.
+Spark driver process. The optional last argument is a JSON object of extra settings for
+`pseudolink.spark.link`. See docs/benchmarks.md.
 """
 
 import json
@@ -60,7 +61,8 @@ def main():
              .config("spark.driver.memory", "8g").config("spark.driver.maxResultSize", "0").config("spark.sql.shuffle.partitions", "8").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     t = time.time()
-    result = pls.link(spark, extracts, linkage_key=linked / "linkage.key")
+    extra = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+    result = pls.link(spark, extracts, linkage_key=linked / "linkage.key", **extra)
     got = result.clusters.select("source", "record_id", "person_id").toPandas()
     spark_seconds = time.time() - t
     cli = pq.read_table(linked / "clusters.parquet", columns=["source", "record_id", "person_id"]).to_pandas()
@@ -71,7 +73,8 @@ def main():
         "persons": persons, "records": len(cli), "candidate_pairs": result.summary["candidate_pairs"],
         "cli_link_seconds": round(cli_seconds, 1), "cli_peak_mb": round(cli_peak_mb),
         "spark_link_seconds": round(spark_seconds, 1), "spark_python_driver_peak_mb": round(driver_peak_mb),
-        "identical_persons": identical,
+        "identical_persons": identical, "settings": extra,
+        "log": [line for line in result.log if "components" in line],
     }, indent=2))
     spark.stop()
 

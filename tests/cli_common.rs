@@ -29,6 +29,7 @@ fn json(d: &Dir, args: &[&str]) -> (serde_json::Value, String) {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}):\n{}", text(&o.stdout)));
     assert!(v.is_object(), "{args:?}: {v}");
+    assert_eq!(v["command"], args[0], "every command's JSON names it first: {v}");
     (v, text(&o.stderr))
 }
 
@@ -143,6 +144,7 @@ fn every_command_answers_json_and_says_what_it_did() {
     let out = d.run(&[&["--json"], &args[..]].concat());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("audit --json");
     assert!(v.get("attacks").is_some(), "{v}");
+    assert_eq!(v["command"], "audit");
 }
 
 #[test]

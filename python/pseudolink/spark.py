@@ -194,24 +194,63 @@ def _fresh(path: str) -> None:
         raise pseudolink.UsageError(f"{path}: already exists; pseudolink never writes over a file or folder")
 
 
+class _Staged:
+    """A new folder or file built beside its final path (under ``.NAME.partial-…``, private)
+    and renamed into place only when complete, so that a failed or interrupted job never leaves
+    anything under the final path; on failure the partial work is removed. The context gives the
+    path to build (it does not exist yet)."""
+
+    def __init__(self, path: str):
+        import tempfile
+
+        self.path = path
+        _fresh(path)
+        parent = os.path.dirname(os.path.abspath(path))
+        self.tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-", dir=parent)
+        os.chmod(self.tmp, 0o700)
+        self.work = os.path.join(self.tmp, "out")
+
+    def __enter__(self) -> str:
+        return self.work
+
+    def __exit__(self, kind, value, tb) -> None:
+        import shutil
+
+        try:
+            if kind is None:
+                _private(self.work)
+                _fresh(self.path)  # made by someone else meanwhile: refused, never replaced
+                os.rename(self.work, self.path)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _parquet_rows(folder: str) -> int:
+    """Rows in a Parquet folder's parts, from their footers."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(os.path.join(folder, f)).num_rows for f in sorted(os.listdir(folder))
+               if f.endswith(".parquet") and not f.startswith((".", "_")))
+
+
 def write_extract(tokenised: Tokenised, path: PathLike) -> None:
     """Writes a tokenised DataFrame as a new extract folder: Parquet parts, then the manifest
-    (with the rows counted) as ``_pseudolink_manifest.json``. Spark writes the parts through its
-    own commit protocol, and the manifest is written last, so a folder without it is not a
-    finished extract. An existing path is refused; the folder is private (0700, files 0600)."""
+    (rows counted from the parts' footers) as ``_pseudolink_manifest.json``. The folder is
+    built beside ``path`` and renamed into place when complete, so a failed job leaves nothing
+    under ``path``. An existing path is refused; the folder is private (0700, files 0600)."""
     path = _local(path)
-    _fresh(path)
-    df = tokenised.df
-    rows = df.count()
-    df.write.mode("errorifexists").parquet(path)
-    _private(path)
-    manifest = dict(tokenised.manifest)
-    manifest["rows"] = {"read": rows, "written": rows}
-    tmp = os.path.join(path, f".{MANIFEST_FILE}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(manifest, f)
-    os.replace(tmp, os.path.join(path, MANIFEST_FILE))
+    with _Staged(path) as out:
+        tokenised.df.write.mode("errorifexists").parquet(out)
+        rows = _parquet_rows(out)
+        manifest = dict(tokenised.manifest)
+        manifest["rows"] = {"read": rows, "written": rows}
+        _write_private(os.path.join(out, MANIFEST_FILE), json.dumps(manifest))
 
 
 def _manifest_of(path: str) -> Dict[str, Any]:
@@ -305,19 +344,17 @@ class SparkLinkage:
         self.log = log
 
     def write(self, path: PathLike) -> None:
-        """Writes a new linkage folder: ``clusters`` and ``pairs`` as Parquet folders, then
-        ``model.json`` and ``summary.json`` (last: a folder without it is not a finished
-        linkage). An existing path is refused; the folder is private (0700, files 0600)."""
+        """Writes a new linkage folder: ``clusters`` and ``pairs`` as Parquet folders,
+        ``model.json`` and ``summary.json``. The folder is built beside ``path`` and renamed
+        into place when complete, so a failed job leaves nothing under ``path``. An existing
+        path is refused; the folder is private (0700, files 0600)."""
         path = _local(path)
-        _fresh(path)
-        os.makedirs(path, mode=0o700)
-        self.clusters.write.mode("errorifexists").parquet(os.path.join(path, "clusters"))
-        self.pairs.write.mode("errorifexists").parquet(os.path.join(path, "pairs"))
-        _private(path)
-        for name, text in (("model.json", self.model.to_json()), ("summary.json", json.dumps(self.summary, indent=2))):
-            fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
+        with _Staged(path) as out:
+            os.makedirs(out, mode=0o700)
+            self.clusters.write.mode("errorifexists").parquet(os.path.join(out, "clusters"))
+            self.pairs.write.mode("errorifexists").parquet(os.path.join(out, "pairs"))
+            _write_private(os.path.join(out, "model.json"), self.model.to_json())
+            _write_private(os.path.join(out, "summary.json"), json.dumps(self.summary, indent=2))
 
 
 def _gather(xs: List[Extract]) -> List[pa.Table]:
@@ -444,13 +481,15 @@ def _connected_components(edges):
     the least label among the neighbours (propagation) and the label's own label (pointer
     jumping), until no label changes. Labels only fall and each is a vertex of the component, so
     the loop ends with each component labelled by its least vertex, in a number of rounds about
-    the logarithm of the components' diameters. Returns (``v``, ``label``) for every vertex."""
+    the logarithm of the components' diameters. Returns (``v``, ``label``) for every vertex, and
+    the rounds taken."""
     from pyspark.sql import functions as F
 
     both = edges.select(F.col("a").alias("src"), F.col("b").alias("dst")).unionByName(
         edges.select(F.col("b").alias("src"), F.col("a").alias("dst"))
     )
     und = _materialise(both.where(F.col("src") != F.col("dst")).distinct())
+    rounds = 0
     labels = _materialise(
         und.groupBy("src").agg(F.min("dst").alias("m")).select(F.col("src").alias("v"), F.least("src", "m").alias("label"))
     )
@@ -463,8 +502,9 @@ def _connected_components(edges):
         jumped = _materialise(jumped)
         changed = jumped.alias("n").join(labels.alias("o"), "v").where(F.col("n.label") != F.col("o.label")).count()
         labels = jumped
+        rounds += 1
         if changed == 0:
-            return labels
+            return labels, rounds
 
 
 def _component_kernel(override_weight: float, one_to_one: bool):
@@ -490,7 +530,7 @@ def _cluster_by_components(spark, session, above):
     graph = above.select("a", "b").unionByName(
         nhs.where(F.col("pos") != F.col("root")).select(F.col("pos").alias("a"), F.col("root").alias("b"))
     )
-    comp = _connected_components(graph)
+    comp, rounds = _connected_components(graph)
     vertices = nhs.join(comp.withColumnRenamed("v", "pos"), "pos").select(
         F.col("label").alias("comp"), F.lit(0).cast("long").alias("kind"), F.col("pos").alias("a"),
         F.col("root").alias("b"), F.lit(None).cast("double").alias("w"), "token", "source", "nhs_linked",
@@ -514,7 +554,8 @@ def _cluster_by_components(spark, session, above):
         (int(r["kind"]), int(r["a"]), int(r["b"]), int(r["n"]))
         for r in answer.where(F.col("kind") > 0).groupBy("kind", "a", "b").agg(F.sum("n").alias("n")).collect()
     ]
-    return labels, counts
+    note = f"clustering by components: {labels.num_rows:,} identities in linked components, {rounds} rounds of the components loop"
+    return labels, counts, note
 
 
 def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> SparkLinkage:
@@ -588,8 +629,9 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     ).collect()[0]
     stats = (best, histogram, n_cands, int(low["n"] or 0), float(low["p"] or 0.0), json.dumps(reports))
     if by_components:
-        labels, counts = _cluster_by_components(spark, session, above)
+        labels, counts, note = _cluster_by_components(spark, session, above)
         clusters, summary, log = session.finish_components(labels, counts, *stats)
+        log = list(log) + [note]
     else:
         clusters, summary, log = session.finish(_collect_arrow(above), *stats)
     for line in log:

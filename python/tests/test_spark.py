@@ -161,9 +161,15 @@ def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
     # A folder written twice: refused, never half replaced.
     with pytest.raises(pseudolink.UsageError, match="already exists"):
         plspark.write_extract(tok, out)
-    # Columns added to a folder's parts without its manifest knowing: refused as on the command line.
+    # A job failing part-way leaves nothing under the final path, nor any partial folder.
     from pyspark.sql import functions as F
 
+    broken = plspark.Tokenised(tok.df.withColumn("record_id", F.raise_error(F.lit("a task failed"))), tok.manifest)
+    before = sorted(os.listdir(fresh))
+    with pytest.raises(Exception):
+        plspark.write_extract(broken, fresh / "gp_broken")
+    assert sorted(os.listdir(fresh)) == before
+    # Columns added to a folder's parts without its manifest knowing: refused as on the command line.
     forged = fresh / "gp_forged"
     plspark.read_extract(spark, out).df.withColumn("surname", F.lit("Zqxcanary")).write.parquet(str(forged))
     (forged / plspark.MANIFEST_FILE).write_text((out / plspark.MANIFEST_FILE).read_text())

@@ -71,7 +71,7 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     };
     let report = audit(&args.extracts, &options)?;
     if v.json {
-        super::print_stdout(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"))?;
+        v.report("audit", &report)?;
     } else {
         super::print_stdout(&report.to_text())?;
     }

@@ -39,9 +39,10 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
             args.clusters.parent().map(PathBuf::from).unwrap_or_default()
         };
         let e = crate::link::evaluate::clerical::evaluate_clerical(args.labels.as_deref().unwrap_or(&dir), &dir)?;
-        let text = if v.json {
-            serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
-        } else {
+        if v.json {
+            return v.report("evaluate", &e);
+        }
+        let text = {
             let row = |name: &str, t: &crate::link::evaluate::clerical::AtThreshold| {
                 format!(
                     "{name:<22} precision {:.4}  recall {:.4}  F1 {:.4}  (linked matches {}, linked non-matches {}, missed {})\n",
@@ -62,9 +63,10 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
         return super::print_stdout(&text);
     };
     let e = crate::link::evaluate::evaluate(truth, &args.clusters)?;
-    let text = if v.json {
-        serde_json::to_string_pretty(&e).unwrap_or_default() + "\n"
-    } else {
+    if v.json {
+        return v.report("evaluate", &e);
+    }
+    let text = {
         format!(
             "records {}\npairwise  precision {:.4}  recall {:.4}  F1 {:.4}  (true pairs {}, predicted {}, correct {})\n\
              persons   true {}  predicted {}  exact {}  cluster precision {:.4}  cluster recall {:.4}\n",

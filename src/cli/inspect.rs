@@ -20,6 +20,8 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let i = crate::inspect::inspect(&args.file)?;
-    let text = if v.json { serde_json::to_string_pretty(&i).unwrap_or_default() + "\n" } else { i.to_text() };
-    super::print_stdout(&text)
+    if v.json {
+        return v.report("inspect", &i);
+    }
+    super::print_stdout(&i.to_text())
 }

@@ -171,6 +171,12 @@ impl Voice {
         }
     }
 
+    /// With `--json`, a command's report (a serialisable object) as its result, `"command"`
+    /// first: the same fields as the report file, so scripts read every command alike.
+    pub(crate) fn report(&self, command: &str, report: &impl serde::Serialize) -> Result<(), Error> {
+        self.result(command, serde_json::to_value(report).unwrap_or_default())
+    }
+
     /// With `--json`, the command's result on stdout: `{"command": NAME, ...fields}`.
     pub(crate) fn result(&self, command: &str, fields: serde_json::Value) -> Result<(), Error> {
         if !self.json {

@@ -134,7 +134,8 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
         return Err(e);
     }
     if v.json {
-        super::print_stdout(&done.report.to_json())?;
+        let report: serde_json::Value = serde_json::from_str(&done.report.to_json()).unwrap_or_default();
+        v.report("tokenise", &report)?;
     }
     if !quiet {
         let r = &done.report;
@@ -193,7 +194,8 @@ fn check(args: &Args, config: &TokeniseConfig, v: super::Voice) -> Result<()> {
     let key = key_path.as_deref().map(ProjectKey::read_file).transpose()?;
     let report = crate::tokenise::check(config, key.as_ref(), &args.input, args.check_rows)?;
     if v.json {
-        super::print_stdout(&report.to_json())?;
+        let report: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        v.report("tokenise", &report)?;
     } else {
         super::print_stdout(&report.to_text())?;
     }
