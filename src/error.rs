@@ -218,6 +218,52 @@ impl fmt::Display for Error {
 /// chain: printing one would repeat it.
 impl std::error::Error for Error {}
 
+/// A document's content is not as pseudolink writes it — a model, a manifest, a comparison in
+/// a link config, a date format, a batch of pairs: one sentence naming the part and the fix,
+/// never a value. The caller places it in an [`Error`] with the file or command concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(String);
+
+impl Invalid {
+    /// The sentence.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+impl From<String> for Invalid {
+    fn from(s: String) -> Invalid {
+        Invalid(s)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(s: &str) -> Invalid {
+        Invalid(s.to_string())
+    }
+}
+
+impl From<Invalid> for String {
+    fn from(i: Invalid) -> String {
+        i.0
+    }
+}
+
+impl std::ops::Deref for Invalid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -730,7 +730,7 @@ impl PairKernel {
     fn new(context: &str) -> PyResult<PairKernel> {
         pseudolink::link::pairs::PairContext::from_json(context)
             .map(|ctx| PairKernel { ctx })
-            .map_err(UsageError::new_err)
+            .map_err(|e| UsageError::new_err(e.to_string()))
     }
 
     /// `output`: "patterns", "weights" or "pairs".
@@ -750,7 +750,7 @@ impl PairKernel {
         let batch = batch.0;
         py.detach(|| pseudolink::link::pairs::compare_batch(&self.ctx, &batch, output))
             .map(PyArrowType)
-            .map_err(UsageError::new_err)
+            .map_err(|e| UsageError::new_err(e.to_string()))
     }
 }
 

@@ -37,7 +37,7 @@ pub struct DateFormats {
 
 impl DateFormats {
     /// Compiles `formats`; returns the first format that is not valid `chrono` syntax as the error.
-    pub fn new(formats: &[String]) -> Result<DateFormats, String> {
+    pub fn new(formats: &[String]) -> Result<DateFormats, crate::error::Invalid> {
         let items = formats
             .iter()
             .map(|f| StrftimeItems::new(f).parse_to_owned().map_err(|_| f.clone()))
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn bad_formats_are_named() {
-        assert_eq!(DateFormats::new(&["%Y-%m-%d".into(), "%Q".into()]).unwrap_err(), "%Q");
+        assert_eq!(DateFormats::new(&["%Y-%m-%d".into(), "%Q".into()]).unwrap_err().message(), "%Q");
         // Two-digit years by the documented rule: 61 is 1961 (chrono alone says 2061), 29 is 2029.
         let f = DateFormats::new(&["%d-%b-%y".into()]).unwrap();
         assert_eq!(parse_date("3-Apr-61", &f, 1880, 2100).1.unwrap().to_string(), "1961-04-03");

@@ -202,7 +202,7 @@ impl Manifest {
     }
 
     /// Parses and checks manifest JSON; the error is a sentence for the user.
-    pub fn from_json(json: &str) -> std::result::Result<Manifest, String> {
+    pub fn from_json(json: &str) -> std::result::Result<Manifest, crate::error::Invalid> {
         let probe: serde_json::Value = serde_json::from_str(json)
             .map_err(|_| "its manifest is not valid JSON; the file may be damaged".to_string())?;
         if probe.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
@@ -213,7 +213,7 @@ impl Manifest {
             return Err(format!(
                 "has extract format version {}, but this pseudolink reads version {FORMAT_VERSION}; tokenise again with the release the project agreed on",
                 version.map_or("unknown".into(), |v| v.to_string())
-            ));
+            ).into());
         }
         let normalisation = probe.get("normalisation_version").and_then(|v| v.as_u64());
         if normalisation != Some(u64::from(crate::encode::NORMALISATION_VERSION)) {
@@ -222,11 +222,12 @@ impl Manifest {
                  would not agree with this release's; tokenise again with the release the project agreed on",
                 normalisation.map_or("unknown".into(), |v| v.to_string()),
                 crate::encode::NORMALISATION_VERSION
-            ));
+            )
+            .into());
         }
         serde_json::from_value(probe).map_err(|e| {
             // serde's message may quote a manifest value; keep only its category and position.
-            format!("its manifest is malformed ({}); the file may be damaged", e.classify_name())
+            format!("its manifest is malformed ({}); the file may be damaged", e.classify_name()).into()
         })
     }
 
@@ -235,12 +236,12 @@ impl Manifest {
     /// cannot be presented as another's), that no column is claimed twice, and that every column it
     /// declares is in the file with its type. A forged or edited manifest fails here, before any
     /// value is read.
-    pub fn check_contract(&self, file: &arrow_schema::Schema) -> std::result::Result<(), String> {
+    pub fn check_contract(&self, file: &arrow_schema::Schema) -> std::result::Result<(), crate::error::Invalid> {
         let mut claimed = std::collections::BTreeSet::new();
         claimed.insert(schema::RECORD_ID.to_string());
         match file.field_with_name(schema::RECORD_ID) {
             Ok(f) if f.data_type() == &arrow_schema::DataType::Utf8 => {}
-            _ => return Err(format!("it has no text `{}` column", schema::RECORD_ID)),
+            _ => return Err(format!("it has no text `{}` column", schema::RECORD_ID).into()),
         }
         let bloom_bytes = self.bloom.output_bytes();
         for f in &self.fields {
@@ -255,10 +256,10 @@ impl Manifest {
             let what = format!("field `{}` ({})", f.name, f.kind.as_str());
             let singular = f.kind.default_output_name().is_some();
             if let Some(owner) = FieldType::owning_standard_name(&f.name).filter(|t| singular && *t != f.kind) {
-                return Err(format!("its manifest gives {what} the standard name of type {}", owner.as_str()));
+                return Err(format!("its manifest gives {what} the standard name of type {}", owner.as_str()).into());
             }
             if want.len() != f.columns.len() {
-                return Err(format!("its manifest gives {what} {} columns, not {}", f.columns.len(), want.len()));
+                return Err(format!("its manifest gives {what} {} columns, not {}", f.columns.len(), want.len()).into());
             }
             for (c, w) in f.columns.iter().zip(&want) {
                 let part = if w.part.is_empty() { "category" } else { w.part };
@@ -277,33 +278,39 @@ impl Manifest {
                         "its manifest's column `{}` of {what} is not the {part} column tokenise writes (name, encoding, \
                          width or key purpose differ)",
                         c.name
-                    ));
+                    ).into());
                 }
                 if !claimed.insert(c.name.clone()) {
-                    return Err(format!("its manifest names column `{}` twice", c.name));
+                    return Err(format!("its manifest names column `{}` twice", c.name).into());
                 }
                 let arrow = schema::encoded_field(&c.name, c.encoding, bytes.unwrap_or(0));
                 match file.field_with_name(&c.name) {
                     Ok(found) if found.data_type() == arrow.data_type() => {}
-                    Ok(_) => return Err(format!("column `{}` does not have the type its manifest declares", c.name)),
-                    Err(_) => return Err(format!("column `{}`, declared in its manifest, is not in the file", c.name)),
+                    Ok(_) => {
+                        return Err(format!("column `{}` does not have the type its manifest declares", c.name).into());
+                    }
+                    Err(_) => {
+                        return Err(format!("column `{}`, declared in its manifest, is not in the file", c.name).into());
+                    }
                 }
             }
         }
         for p in &self.passthrough {
             if !claimed.insert(p.name.clone()) {
-                return Err(format!("its manifest names column `{}` twice", p.name));
+                return Err(format!("its manifest names column `{}` twice", p.name).into());
             }
             match file.field_with_name(&p.name) {
                 Ok(found) if found.data_type() == &schema::passthrough_type(p.kind) => {}
-                Ok(_) => return Err(format!("column `{}` does not have the type its manifest declares", p.name)),
-                Err(_) => return Err(format!("column `{}`, declared in its manifest, is not in the file", p.name)),
+                Ok(_) => return Err(format!("column `{}` does not have the type its manifest declares", p.name).into()),
+                Err(_) => {
+                    return Err(format!("column `{}`, declared in its manifest, is not in the file", p.name).into());
+                }
             }
         }
         // And nothing else: a column the manifest does not declare would go unseen by `inspect`
         // and the audit (a plain year of birth dropped from the manifest, say).
         if let Some(extra) = file.fields().iter().find(|f| !claimed.contains(f.name())) {
-            return Err(format!("column `{}` is in the file but not in its manifest", extra.name()));
+            return Err(format!("column `{}` is in the file but not in its manifest", extra.name()).into());
         }
         Ok(())
     }

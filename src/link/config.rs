@@ -145,7 +145,7 @@ impl LinkConfig {
         let mut names = std::collections::BTreeSet::new();
         for c in &self.comparisons {
             if let Err(e) = crate::link::compare::ComparisonDef::from_spec(c) {
-                p.push(e);
+                p.push(e.into());
             }
             if !names.insert(c.name.as_str()) {
                 p.push(format!("two comparisons are called `{}`", c.name));

@@ -48,7 +48,7 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
         .comparisons
         .iter()
         .map(ComparisonDef::from_model)
-        .collect::<std::result::Result<Vec<_>, String>>()
+        .collect::<std::result::Result<Vec<_>, crate::error::Invalid>>()
         .map_err(|m| Error::manifest(&links.join("model.json"), m))?;
     let comparisons = Comparisons::resolve(defs, &records).map_err(Error::usage)?;
     let p = comparisons.pattern(&records, a, b);

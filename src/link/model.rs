@@ -135,7 +135,7 @@ impl Model {
     /// checking that it has exactly those comparisons, by name, each with the same levels (labels
     /// carry the thresholds). The error says which comparison or level differs: a model written
     /// by hand with a level removed or two comparisons swapped is refused, never misapplied.
-    pub fn aligned_to(&self, defs: &[crate::link::compare::ComparisonDef]) -> Result<Model, String> {
+    pub fn aligned_to(&self, defs: &[crate::link::compare::ComparisonDef]) -> Result<Model, crate::error::Invalid> {
         let mut out = self.clone();
         out.comparisons.clear();
         for d in defs {
@@ -144,7 +144,7 @@ impl Model {
                     "the model has no comparison `{}`, which these extracts call for (the model has {}); train a model on extracts with the same fields, or give a link config whose comparisons match it",
                     d.name,
                     names(&self.comparisons)
-                ));
+                ).into());
             };
             let want = d.labels();
             let have: Vec<&str> = c.levels.iter().map(|l| l.label.as_str()).collect();
@@ -154,7 +154,8 @@ impl Model {
                     d.name,
                     have.join(", "),
                     want.join(", ")
-                ));
+                )
+                .into());
             }
             out.comparisons.push(c.clone());
         }
@@ -163,7 +164,7 @@ impl Model {
                 "the model's comparison `{}` is not one of this run's ({}): no extract holds its field, or the link config leaves it out",
                 extra.name,
                 defs.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", ")
-            ));
+            ).into());
         }
         Ok(out)
     }
@@ -241,31 +242,32 @@ impl Model {
     }
 
     /// Reads a model JSON, checking its shape; the error is a sentence for the user.
-    pub fn from_json(json: &str) -> Result<Model, String> {
+    pub fn from_json(json: &str) -> Result<Model, crate::error::Invalid> {
         let m: Model = serde_json::from_str(json).map_err(|e| format!("not a pseudolink model ({e})"))?;
         if m.format_version != MODEL_FORMAT_VERSION {
-            return Err(format!("model format version {} is not {MODEL_FORMAT_VERSION}", m.format_version));
+            return Err(format!("model format version {} is not {MODEL_FORMAT_VERSION}", m.format_version).into());
         }
         if !(m.prior > 0.0 && m.prior < 1.0) {
             return Err("the prior must be between 0 and 1".into());
         }
         if m.comparisons.is_empty() || m.comparisons.len() > crate::link::compare::MAX_COMPARISONS {
-            return Err(format!("a model needs 1 to {} comparisons", crate::link::compare::MAX_COMPARISONS));
+            return Err(format!("a model needs 1 to {} comparisons", crate::link::compare::MAX_COMPARISONS).into());
         }
         if let Some(t) =
             (!m.link_type.is_empty()).then_some(&m.link_type).filter(|t| crate::link::LinkType::parse(t).is_none())
         {
-            return Err(format!("link type `{t}` is not one of link_and_dedupe, link_only, dedupe_only"));
+            return Err(format!("link type `{t}` is not one of link_and_dedupe, link_only, dedupe_only").into());
         }
         for (i, c) in m.comparisons.iter().enumerate() {
             if m.comparisons[..i].iter().any(|d| d.name == c.name) {
-                return Err(format!("two comparisons are called `{}`", c.name));
+                return Err(format!("two comparisons are called `{}`", c.name).into());
             }
             if let Some(l) = c.levels.iter().find(|l| l.term_frequency && l.label != "exact") {
                 return Err(format!(
                     "comparison `{}`, level `{}`: only an `exact` level can be term-frequency adjusted",
                     c.name, l.label
-                ));
+                )
+                .into());
             }
         }
         for c in &m.comparisons {
@@ -275,11 +277,14 @@ impl Model {
                     "comparison `{}` needs a null level, an else level and 1 to {} others",
                     c.name,
                     most - 2
-                ));
+                )
+                .into());
             }
             for l in &c.levels[1..] {
                 if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0) {
-                    return Err(format!("comparison `{}`, level `{}`: m and u must be in (0, 1]", c.name, l.label));
+                    return Err(
+                        format!("comparison `{}`, level `{}`: m and u must be in (0, 1]", c.name, l.label).into()
+                    );
                 }
             }
         }

@@ -77,8 +77,8 @@ impl PairContext {
     }
 
     /// From [`PairContext::to_json`]'s text.
-    pub fn from_json(text: &str) -> std::result::Result<PairContext, String> {
-        serde_json::from_str(text).map_err(|_| "not a pair context written by this version".to_string())
+    pub fn from_json(text: &str) -> std::result::Result<PairContext, crate::error::Invalid> {
+        serde_json::from_str(text).map_err(|_| "not a pair context written by this version".into())
     }
 }
 
@@ -155,12 +155,12 @@ pub fn rep_table(r: &Records, reps: &[u32]) -> RecordBatch {
 
 /// A column of `batch` by name, cast to `dt` where it arrives as another type (a job's engine
 /// may hand large or view strings and binaries).
-fn typed(batch: &RecordBatch, name: &str, dt: DataType) -> std::result::Result<ArrayRef, String> {
+fn typed(batch: &RecordBatch, name: &str, dt: DataType) -> std::result::Result<ArrayRef, crate::error::Invalid> {
     let c = batch.column_by_name(name).ok_or_else(|| format!("the pair batch has no column `{name}`"))?;
     if *c.data_type() == dt {
         return Ok(c.clone());
     }
-    arrow_cast::cast(c, &dt).map_err(|_| format!("the pair batch's column `{name}` is not of type {dt}"))
+    arrow_cast::cast(c, &dt).map_err(|_| format!("the pair batch's column `{name}` is not of type {dt}").into())
 }
 
 fn downcast<T: 'static>(a: &ArrayRef) -> &T {
@@ -169,7 +169,12 @@ fn downcast<T: 'static>(a: &ArrayRef) -> &T {
 }
 
 /// Appends one side (`prefix`: `l_` or `r_`) of a pair batch to `r`.
-fn push_side(r: &mut Records, ctx: &PairContext, batch: &RecordBatch, prefix: &str) -> std::result::Result<(), String> {
+fn push_side(
+    r: &mut Records,
+    ctx: &PairContext,
+    batch: &RecordBatch,
+    prefix: &str,
+) -> std::result::Result<(), crate::error::Invalid> {
     let n = batch.num_rows();
     let name = |c: &str| format!("{prefix}{c}");
     let source = typed(batch, &name("source"), DataType::Int32)?;
@@ -182,7 +187,7 @@ fn push_side(r: &mut Records, ctx: &PairContext, batch: &RecordBatch, prefix: &s
     for (c, out) in TOKEN_COLUMNS.iter().zip(columns) {
         codes(downcast(&typed(batch, &name(c), DataType::Int64)?), out);
     }
-    let blooms = |c: &BinaryArray, out: &mut BloomCol| -> std::result::Result<(), String> {
+    let blooms = |c: &BinaryArray, out: &mut BloomCol| -> std::result::Result<(), crate::error::Invalid> {
         for i in 0..n {
             if c.is_valid(i) && c.value(i).len() == ctx.bloom_width && ctx.bloom_width > 0 {
                 out.data.extend_from_slice(c.value(i));
@@ -238,7 +243,7 @@ pub fn compare_batch(
     ctx: &PairContext,
     batch: &RecordBatch,
     output: Output,
-) -> std::result::Result<RecordBatch, String> {
+) -> std::result::Result<RecordBatch, crate::error::Invalid> {
     let n = batch.num_rows();
     let mut r = Records {
         sources: ctx.sources.clone(),
@@ -259,8 +264,12 @@ pub fn compare_batch(
     r.family.2.width = ctx.bloom_width;
     push_side(&mut r, ctx, batch, "l_")?;
     push_side(&mut r, ctx, batch, "r_")?;
-    let defs =
-        ctx.model.comparisons.iter().map(ComparisonDef::from_model).collect::<std::result::Result<Vec<_>, String>>()?;
+    let defs = ctx
+        .model
+        .comparisons
+        .iter()
+        .map(ComparisonDef::from_model)
+        .collect::<std::result::Result<Vec<_>, crate::error::Invalid>>()?;
     let comparisons = Comparisons::resolve(defs, &r)?;
     let a = typed(batch, "a", DataType::Int64)?;
     let b = typed(batch, "b", DataType::Int64)?;
@@ -292,5 +301,5 @@ pub fn compare_batch(
             cols.extend(c);
         }
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| e.to_string())
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| e.to_string().into())
 }

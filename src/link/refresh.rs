@@ -135,13 +135,14 @@ impl Previous {
     /// Refuses to carry ids over to linkage `l` when the earlier linkage was made from extracts
     /// under another key: their record ids (keyed tokens) never meet, so every person would
     /// silently get a new id.
-    pub fn check_fits(&self, l: &Linkage) -> std::result::Result<(), String> {
+    pub fn check_fits(&self, l: &Linkage) -> std::result::Result<(), crate::error::Invalid> {
         if self.key_id != l.model.key_id {
             return Err(format!(
                 "the earlier linkage was made from extracts under key id {}, these are under {}; their record ids \
                  never meet, so no person could keep an id. Refresh from a linkage of this project's extracts",
                 self.key_id, l.model.key_id
-            ));
+            )
+            .into());
         }
         Ok(())
     }

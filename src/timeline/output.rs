@@ -173,7 +173,11 @@ fn read_sorted(path: &Path) -> Result<RecordBatch> {
 }
 
 /// The event columns of a sorted spill batch.
-fn events_batch(b: &RecordBatch, ids: &[String], schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
+fn events_batch(
+    b: &RecordBatch,
+    ids: &[String],
+    schema: &SchemaRef,
+) -> std::result::Result<RecordBatch, crate::error::Invalid> {
     let rank = b.column(0).as_any().downcast_ref::<UInt32Array>().ok_or("spill schema")?;
     let person: StringArray = rank.iter().map(|r| r.map(|r| ids[r as usize].as_str())).collect();
     let mut cols: Vec<ArrayRef> = vec![Arc::new(person)];
@@ -181,7 +185,7 @@ fn events_batch(b: &RecordBatch, ids: &[String], schema: &SchemaRef) -> std::res
     for name in schema.fields().iter().skip(1).map(|f| f.name()) {
         cols.push(b.column_by_name(name).ok_or("spill schema")?.clone());
     }
-    RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())
+    RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string().into())
 }
 
 fn most_common<T: Ord + Copy>(values: &mut [T]) -> Option<T> {
@@ -213,7 +217,7 @@ fn summarise(
     schema: &SchemaRef,
     seg: &mut Segmentation,
     seg_years: &mut [Segmentation],
-) -> std::result::Result<(RecordBatch, RecordBatch), String> {
+) -> std::result::Result<(RecordBatch, RecordBatch), crate::error::Invalid> {
     let get = |name: &str| b.column_by_name(name).ok_or_else(|| format!("spill lacks {name}"));
     let rank = get("rank")?;
     let rank = rank.as_any().downcast_ref::<UInt32Array>().ok_or("rank")?;

@@ -240,7 +240,7 @@ pub struct ComparisonDef {
 
 impl ComparisonDef {
     /// A definition from a link config's spec; the error says what is wrong with it.
-    pub fn from_spec(spec: &ComparisonSpec) -> std::result::Result<ComparisonDef, String> {
+    pub fn from_spec(spec: &ComparisonSpec) -> std::result::Result<ComparisonDef, crate::error::Invalid> {
         let valid = |n: &str| {
             !n.is_empty()
                 && n.len() <= 64
@@ -250,7 +250,8 @@ impl ComparisonDef {
             return Err(format!(
                 "comparison name `{}` must be 1 to 64 lower-case letters, digits or `_` (it names output columns)",
                 spec.name.escape_debug()
-            ));
+            )
+            .into());
         }
         let subject = Subject::parse(&spec.field);
         let mut rules: Vec<Rule> = Vec::new();
@@ -266,7 +267,8 @@ impl ComparisonDef {
                 return Err(format!(
                     "comparison `{}`: level `{l}` does not apply to field `{}`",
                     spec.name, spec.field
-                ));
+                )
+                .into());
             }
             rules.push(rule);
         }
@@ -275,20 +277,21 @@ impl ComparisonDef {
                 "comparison `{}` needs 1 to {} levels besides null and else",
                 spec.name,
                 MAX_LEVELS - 2
-            ));
+            )
+            .into());
         }
         if spec.term_frequency && !rules.contains(&Rule::Exact) {
-            return Err(format!("comparison `{}`: term_frequency needs an `exact` level", spec.name));
+            return Err(format!("comparison `{}`: term_frequency needs an `exact` level", spec.name).into());
         }
         Ok(ComparisonDef { name: spec.name.clone(), subject, rules, term_frequency: spec.term_frequency })
     }
 
     /// The definition a model's comparison describes (its field, and rules read back from its
     /// level labels), so that a linkage can be re-compared from its `model.json` alone.
-    pub fn from_model(c: &Comparison) -> std::result::Result<ComparisonDef, String> {
+    pub fn from_model(c: &Comparison) -> std::result::Result<ComparisonDef, crate::error::Invalid> {
         let n = c.levels.len();
         if n < 3 || c.levels[0].label != "null" || c.levels[n - 1].label != "else" {
-            return Err(format!("comparison `{}`: levels must run from `null` to `else`", c.name));
+            return Err(format!("comparison `{}`: levels must run from `null` to `else`", c.name).into());
         }
         let spec = ComparisonSpec {
             name: c.name.clone(),
@@ -351,14 +354,14 @@ pub struct Comparisons {
 
 impl Comparisons {
     /// Resolves `defs` against `r`; an error names a comparison whose field no extract holds.
-    pub fn resolve(defs: Vec<ComparisonDef>, r: &Records) -> std::result::Result<Comparisons, String> {
+    pub fn resolve(defs: Vec<ComparisonDef>, r: &Records) -> std::result::Result<Comparisons, crate::error::Invalid> {
         if defs.is_empty() || defs.len() > MAX_COMPARISONS {
-            return Err(format!("a model needs 1 to {MAX_COMPARISONS} comparisons"));
+            return Err(format!("a model needs 1 to {MAX_COMPARISONS} comparisons").into());
         }
         let mut extra = Vec::with_capacity(defs.len());
         for (i, d) in defs.iter().enumerate() {
             if defs[..i].iter().any(|e| e.name == d.name) {
-                return Err(format!("two comparisons are called `{}`", d.name));
+                return Err(format!("two comparisons are called `{}`", d.name).into());
             }
             match &d.subject {
                 Subject::Field(f) => {
@@ -370,7 +373,8 @@ impl Comparisons {
                             "comparison `{}` has Dice levels, but no extract holds a Bloom filter of `{f}` (set \
                              `bloom = true` on the field in the tokenise configs)",
                             d.name
-                        ));
+                        )
+                        .into());
                     }
                     extra.push(Some(k));
                 }
