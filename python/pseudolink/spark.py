@@ -206,8 +206,7 @@ class _Staged:
         self.path = path
         _fresh(path)
         parent = os.path.dirname(os.path.abspath(path))
-        self.tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-", dir=parent)
-        os.chmod(self.tmp, 0o700)
+        self.tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-", dir=parent)  # 0700
         self.work = os.path.join(self.tmp, "out")
 
     def __enter__(self) -> str:
@@ -220,7 +219,12 @@ class _Staged:
             if kind is None:
                 _private(self.work)
                 _fresh(self.path)  # made by someone else meanwhile: refused, never replaced
-                os.rename(self.work, self.path)
+                try:
+                    os.rename(self.work, self.path)
+                except OSError:
+                    raise pseudolink.UsageError(
+                        f"{self.path}: appeared while the job ran; pseudolink never writes over a file or folder"
+                    ) from None
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -231,23 +235,17 @@ def _write_private(path: str, text: str) -> None:
         f.write(text)
 
 
-def _parquet_rows(folder: str) -> int:
-    """Rows in a Parquet folder's parts, from their footers."""
-    import pyarrow.parquet as pq
-
-    return sum(pq.read_metadata(os.path.join(folder, f)).num_rows for f in sorted(os.listdir(folder))
-               if f.endswith(".parquet") and not f.startswith((".", "_")))
-
-
 def write_extract(tokenised: Tokenised, path: PathLike) -> None:
     """Writes a tokenised DataFrame as a new extract folder: Parquet parts, then the manifest
-    (rows counted from the parts' footers) as ``_pseudolink_manifest.json``. The folder is
+    (rows counted from the committed parts' footers) as ``_pseudolink_manifest.json``. The folder is
     built beside ``path`` and renamed into place when complete, so a failed job leaves nothing
     under ``path``. An existing path is refused; the folder is private (0700, files 0600)."""
     path = _local(path)
     with _Staged(path) as out:
         tokenised.df.write.mode("errorifexists").parquet(out)
-        rows = _parquet_rows(out)
+        # Counted by Spark's reader from the committed parts' footers (whatever the commit
+        # protocol leaves beside them), not by running the tokenising job a second time.
+        rows = tokenised.df.sparkSession.read.parquet(out).count()
         manifest = dict(tokenised.manifest)
         manifest["rows"] = {"read": rows, "written": rows}
         _write_private(os.path.join(out, MANIFEST_FILE), json.dumps(manifest))
@@ -480,8 +478,8 @@ def _connected_components(edges):
     every vertex's label starts as the least of itself and its neighbours, then each round takes
     the least label among the neighbours (propagation) and the label's own label (pointer
     jumping), until no label changes. Labels only fall and each is a vertex of the component, so
-    the loop ends with each component labelled by its least vertex, in a number of rounds about
-    the logarithm of the components' diameters. Returns (``v``, ``label``) for every vertex, and
+    the loop ends with each component labelled by its least vertex, in at most as many rounds as
+    the longest chain of links (pointer jumping usually cuts that to a handful). Returns (``v``, ``label``) for every vertex, and
     the rounds taken."""
     from pyspark.sql import functions as F
 

@@ -106,6 +106,7 @@ def test_spark_clustering_by_components_gives_the_clis_persons(spark, population
     # task under the conflict rule, give every record the command line's person and stage.
     p = population
     result = plspark.link(spark, p.extracts, linkage_key=p.linked / "linkage.key", driver_links=0)
+    assert any(line.startswith("clustering by components:") for line in result.log), result.log
     cli = pq.read_table(p.linked / "clusters.parquet").to_pandas()
     merged = cli.merge(result.clusters.toPandas(), on=["source", "record_id"], suffixes=("_cli", "_spark"))
     assert len(merged) == len(cli)
@@ -164,7 +165,10 @@ def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
     # A job failing part-way leaves nothing under the final path, nor any partial folder.
     from pyspark.sql import functions as F
 
-    broken = plspark.Tokenised(tok.df.withColumn("record_id", F.raise_error(F.lit("a task failed"))), tok.manifest)
+    # One row fails, in a column that keeps its type, so the write starts and then fails.
+    first = tok.df.select("record_id").first()[0]
+    failing = F.when(F.col("record_id") == first, F.raise_error(F.lit("a task failed"))).otherwise(F.col("record_id"))
+    broken = plspark.Tokenised(tok.df.withColumn("record_id", failing), tok.manifest)
     before = sorted(os.listdir(fresh))
     with pytest.raises(Exception):
         plspark.write_extract(broken, fresh / "gp_broken")

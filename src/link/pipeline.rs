@@ -357,11 +357,12 @@ impl Prepared {
         let n = records.len();
         let Clustering { labels: id_labels, nhs_linked: det_linked, prob_linked, links_nhs, contradicted, offered } =
             clustering;
-        let by_pair: std::collections::BTreeMap<String, u64> = offered
-            .by_source_pair
-            .iter()
-            .map(|(&(x, y), &k)| (format!("{}-{}", records.sources[x as usize], records.sources[y as usize]), k))
-            .collect();
+        // Summed, not collected: two source pairs may name alike ("a-b" + "c", "a" + "b-c").
+        let mut by_pair: std::collections::BTreeMap<String, u64> = Default::default();
+        for (&(x, y), &k) in &offered.by_source_pair {
+            *by_pair.entry(format!("{}-{}", records.sources[x as usize], records.sources[y as usize])).or_default() +=
+                k;
+        }
         let mut members = vec![0u32; reps.len()];
         for &id in &identity {
             members[id as usize] += 1;
