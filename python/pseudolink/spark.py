@@ -450,9 +450,23 @@ def _candidates(spark, session, reps, salt_block: int):
     return cands, reports, found
 
 
-def _kernel(context: str, output: str):
+def _shipped(spark, context: str):
+    """The kernel's context (the records' shape, the model, term frequencies: a few MB) as each
+    task gets it: a broadcast variable where the session has a SparkContext (classic Spark: sent
+    once to each executor), else inside each task (Spark Connect has no broadcast variables, and
+    Spark then warns of tasks "of very large size")."""
+    try:
+        shared = spark.sparkContext.broadcast(context)
+    except (AttributeError, NotImplementedError):
+        return lambda: context
+    return lambda: shared.value
+
+
+def _kernel(context, output: str):
+    """A `mapInArrow` function running the pair kernel with ``context()`` (see `_shipped`)."""
+
     def run(batches):
-        kernel = _native.PairKernel(context)
+        kernel = _native.PairKernel(context())
         for b in batches:
             yield kernel.compare(b, output)
 
@@ -605,12 +619,14 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     )
 
     # Training: pattern counts by one GROUP BY, EM on the driver.
-    patterns = joined.mapInArrow(_kernel(session.pattern_context(), "patterns"), "a long, b long, pattern long")
+    patterns = joined.mapInArrow(
+        _kernel(_shipped(spark, session.pattern_context()), "patterns"), "a long, b long, pattern long"
+    )
     counts = [(int(r["pattern"]), int(r["count"])) for r in patterns.groupBy("pattern").count().collect()]
     model_json = session.train(counts)
 
     # Scoring on the executors; the pairs at or above the threshold and statistics of all to the driver.
-    context = session.score_context()
+    context = _shipped(spark, session.score_context())
     scored = joined.mapInArrow(
         _kernel(context, "weights"),
         "a long, b long, pattern long, match_weight double, match_probability double, weight_bin long",
@@ -643,7 +659,7 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     empty = {"a": pa.array([], pa.int64()), "b": pa.array([], pa.int64())}
     for side in ("l_", "r_"):
         empty.update({side + n: probe.column(n).combine_chunks() for n in probe.column_names if n != "pos"})
-    pairs_schema = _native.PairKernel(context).compare(pa.RecordBatch.from_pydict(empty), "pairs").schema
+    pairs_schema = _native.PairKernel(context()).compare(pa.RecordBatch.from_pydict(empty), "pairs").schema
     pairs = (
         joined.mapInArrow(_kernel(context, "pairs"), _spark_schema(pairs_schema))
         .where(F.col("match_weight") >= floor_weight)
