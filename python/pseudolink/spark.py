@@ -513,9 +513,11 @@ def _connected_components(edges):
         )
         jumped = _materialise(jumped)
         changed = jumped.alias("n").join(labels.alias("o"), "v").where(F.col("n.label") != F.col("o.label")).count()
+        labels.unpersist()  # the round before (a persisted copy where checkpoints are missing)
         labels = jumped
         rounds += 1
         if changed == 0:
+            und.unpersist()
             return labels, rounds
 
 
@@ -566,6 +568,9 @@ def _cluster_by_components(spark, session, above):
         (int(r["kind"]), int(r["a"]), int(r["b"]), int(r["n"]))
         for r in answer.where(F.col("kind") > 0).groupBy("kind", "a", "b").agg(F.sum("n").alias("n")).collect()
     ]
+    # Cached data released once gathered: a notebook links again without piling them up.
+    answer.unpersist()
+    comp.unpersist()
     note = f"clustering by components: {labels.num_rows:,} identities in linked components, {rounds} rounds of the components loop"
     return labels, counts, note
 
@@ -648,6 +653,7 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
         log = list(log) + [note]
     else:
         clusters, summary, log = session.finish(_collect_arrow(above), *stats)
+    scored.unpersist()  # gathered; pairs.parquet's rows are scored again when written
     for line in log:
         if line.startswith("warning:"):
             import warnings
