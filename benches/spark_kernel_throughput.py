@@ -109,7 +109,11 @@ def spark_scoring(work: Path, pairs: pa.Table, context: str):
     from pyspark.sql import functions as F
 
     path = work / "joined.parquet"
-    pq.write_table(pairs, path, row_group_size=100_000)
+    # Private and new, as every pseudolink output: the rows hold tokens and Bloom filters.
+    import os
+
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        pq.write_table(pairs, f, row_group_size=100_000)
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
              .config("spark.driver.memory", "4g").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")

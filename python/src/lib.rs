@@ -533,11 +533,7 @@ impl LinkSession {
         expected_below_floor: f64,
         blocking_json: String,
     ) -> PyResult<(PyArrowType<Table>, String, Vec<String>)> {
-        let run = self.run.take().ok_or_else(|| UsageError::new_err("this linkage session is finished"))?;
-        let trained = self.trained.take().ok_or_else(|| UsageError::new_err("train the session before finishing"))?;
-        let tf = self.tf.take().unwrap_or_default();
-        let blocking: Vec<pseudolink::link::blocking::RuleReport> = serde_json::from_str(&blocking_json)
-            .map_err(|_| UsageError::new_err("blocking reports are not as the session writes them"))?;
+        let (run, trained, tf, blocking) = self.take_for_finish(&blocking_json)?;
         let (e, bt) = (edges.0, best.0);
         let (ea, eb, ep, ew) = (ints(&e, "a")?, ints(&e, "b")?, ints(&e, "pattern")?, floats(&e, "match_weight")?);
         let stats = pair_stats(run.reps.len(), &bt, histogram, candidates, below_floor, expected_below_floor)?;
@@ -603,12 +599,11 @@ impl LinkSession {
         expected_below_floor: f64,
         blocking_json: String,
     ) -> PyResult<(PyArrowType<Table>, String, Vec<String>)> {
+        if self.nhs.is_none() {
+            return Err(UsageError::new_err("call nhs_table before finish_components"));
+        }
+        let (run, trained, tf, blocking) = self.take_for_finish(&blocking_json)?;
         let mut nhs = self.nhs.take().ok_or_else(|| UsageError::new_err("call nhs_table before finish_components"))?;
-        let run = self.run.take().ok_or_else(|| UsageError::new_err("this linkage session is finished"))?;
-        let trained = self.trained.take().ok_or_else(|| UsageError::new_err("train the session before finishing"))?;
-        let tf = self.tf.take().unwrap_or_default();
-        let blocking: Vec<pseudolink::link::blocking::RuleReport> = serde_json::from_str(&blocking_json)
-            .map_err(|_| UsageError::new_err("blocking reports are not as the session writes them"))?;
         let n = run.reps.len();
         let stats = pair_stats(n, &best.0, histogram, candidates, below_floor, expected_below_floor)?;
         let mut id_labels: Vec<u32> = (0..n as u32).map(|i| nhs.clusters.find(i)).collect();
@@ -636,7 +631,27 @@ impl LinkSession {
     }
 }
 
+/// What finishing takes from a session: the prepared run, the trained model, its term
+/// frequencies, and the blocking reports.
+type FinishInputs = (
+    pseudolink::link::pipeline::Prepared,
+    pseudolink::link::pipeline::Trained,
+    pseudolink::link::term_frequency::TermFrequencies,
+    Vec<pseudolink::link::blocking::RuleReport>,
+);
+
 impl LinkSession {
+    /// Takes what finishing needs, after checking all of it, so that a refused call leaves the
+    /// session as it was.
+    fn take_for_finish(&mut self, blocking_json: &str) -> PyResult<FinishInputs> {
+        let blocking: Vec<pseudolink::link::blocking::RuleReport> = serde_json::from_str(blocking_json)
+            .map_err(|_| UsageError::new_err("blocking reports are not as the session writes them"))?;
+        self.run()?;
+        let trained = self.trained.take().ok_or_else(|| UsageError::new_err("train the session before finishing"))?;
+        let run = self.run.take().ok_or_else(|| UsageError::new_err("this linkage session is finished"))?;
+        Ok((run, trained, self.tf.take().unwrap_or_default(), blocking))
+    }
+
     /// The clusters table, summary JSON and log lines of a finished linkage.
     fn answer(
         &self,

@@ -192,12 +192,13 @@ pub fn offer(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Naive connected components by repeated relabelling.
-    fn naive(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
+    /// Naive connected components by repeated relabelling: each vertex labelled by the least
+    /// vertex of its component.
+    pub(crate) fn least_in_component(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
         let mut label: Vec<u32> = (0..n as u32).collect();
         loop {
             let mut changed = false;
@@ -211,12 +212,15 @@ mod tests {
                 }
             }
             if !changed {
-                break;
+                return label;
             }
         }
-        // Renumber in order of first appearance, as `labels` does.
+    }
+
+    /// The components numbered in order of first appearance, as `labels` numbers them.
+    fn naive(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
         let mut map = std::collections::HashMap::new();
-        label
+        least_in_component(n, edges)
             .iter()
             .map(|l| {
                 let k = map.len() as u32;

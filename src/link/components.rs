@@ -52,15 +52,15 @@ pub struct ComponentResult {
     pub offered: Offered,
 }
 
-/// Clusters one component: `vertices` (every identity its links and NHS-number sets touch),
-/// `links` at or above the threshold (positions, weight) in any order.
+/// Clusters one component: `vertices` (every identity its links and NHS-number sets touch; sorted
+/// and deduplicated here, in place), `links` at or above the threshold (positions, weight) in any
+/// order.
 pub fn cluster_component(
-    vertices: &[Vertex],
+    vs: &mut Vec<Vertex>,
     links: &[(u32, u32, f64)],
     override_weight: f64,
     one_to_one: bool,
 ) -> Result<ComponentResult> {
-    let mut vs = vertices.to_vec();
     vs.sort_unstable_by_key(|v| v.pos);
     vs.dedup_by_key(|v| v.pos);
     let local = |pos: u32| -> Result<u32> {
@@ -130,11 +130,14 @@ pub fn cluster_batch(batch: &RecordBatch, override_weight: f64, one_to_one: bool
     order.sort_by_key(|&i| comp.value(i));
     let mut out: [Vec<i64>; 4] = Default::default();
     let mut total = Offered::default();
+    // One pair of buffers for every component of the batch: most components are a few rows.
+    let (mut vertices, mut links): (Vec<Vertex>, Vec<(u32, u32, f64)>) = (Vec::new(), Vec::new());
     let mut start = 0;
     while start < order.len() {
         let c = comp.value(order[start]);
         let end = start + order[start..].iter().take_while(|&&i| comp.value(i) == c).count();
-        let (mut vertices, mut links) = (Vec::new(), Vec::new());
+        vertices.clear();
+        links.clear();
         for &i in &order[start..end] {
             match kind.value(i) {
                 0 => vertices.push(Vertex {
@@ -148,7 +151,7 @@ pub fn cluster_batch(batch: &RecordBatch, override_weight: f64, one_to_one: bool
                 _ => return Err(Error::usage("a component row is neither an identity nor a weighted link")),
             }
         }
-        let r = cluster_component(&vertices, &links, override_weight, one_to_one)?;
+        let r = cluster_component(&mut vertices, &links, override_weight, one_to_one)?;
         for (pos, label, prob) in r.labels {
             for (col, v) in out.iter_mut().zip([0, pos as i64, label as i64, prob as i64]) {
                 col.push(v);
@@ -195,27 +198,8 @@ pub fn offered_of(rows: impl IntoIterator<Item = (i64, i64, i64, i64)>) -> Offer
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::cluster::tests::least_in_component as components;
     use proptest::prelude::*;
-
-    /// Components of the graph by naive relabelling.
-    fn components(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
-        let mut label: Vec<u32> = (0..n as u32).collect();
-        loop {
-            let mut changed = false;
-            for &(a, b) in edges {
-                let m = label[a as usize].min(label[b as usize]);
-                for x in [a, b] {
-                    if label[x as usize] != m {
-                        label[x as usize] = m;
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                return label;
-            }
-        }
-    }
 
     /// Whether two labellings make the same sets.
     fn same_sets(x: &[u32], y: &[u32]) -> bool {
@@ -317,9 +301,9 @@ mod tests {
     #[test]
     fn a_link_to_an_identity_outside_the_component_is_refused() {
         let v = |pos| Vertex { pos, nhs_root: pos, token: None, source: 0, nhs_linked: false };
-        let e = cluster_component(&[v(1), v(2)], &[(1, 3, 9.0)], 6.0, false).unwrap_err();
+        let e = cluster_component(&mut vec![v(1), v(2)], &[(1, 3, 9.0)], 6.0, false).unwrap_err();
         assert!(e.to_string().contains("lacks"), "{e}");
-        let r = cluster_component(&[v(1), v(2), v(5)], &[(2, 5, 9.0)], 6.0, false).unwrap();
+        let r = cluster_component(&mut vec![v(1), v(2), v(5)], &[(2, 5, 9.0)], 6.0, false).unwrap();
         assert_eq!(r.labels, vec![(1, 1, false), (2, 2, true), (5, 2, true)]);
         assert_eq!(r.offered.accepted, 1);
     }
