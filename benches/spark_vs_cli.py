@@ -70,7 +70,7 @@ def main():
     identical = len(merged) == len(cli) and bool((merged.person_id_x == merged.person_id_y).all())
     driver_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "persons": persons, "records": len(cli), "candidate_pairs": result.summary["candidate_pairs"],
+        "persons": persons, "records": len(cli), "candidate_pairs": result.summary["blocking"]["candidate_pairs"],
         "cli_link_seconds": round(cli_seconds, 1), "cli_peak_mb": round(cli_peak_mb),
         "spark_link_seconds": round(spark_seconds, 1), "spark_python_driver_peak_mb": round(driver_peak_mb),
         "identical_persons": identical, "settings": extra,

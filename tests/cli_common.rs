@@ -104,7 +104,7 @@ fn every_command_answers_json_and_says_what_it_did() {
     args.extend(tre.iter().map(String::as_str));
     let (v, say) = json(&d, &args);
     assert_eq!(v["command"], "link");
-    let persons = v["summary"]["persons"].as_u64().unwrap();
+    let persons = v["summary"]["clustering"]["persons"].as_u64().unwrap();
     assert!((250..=330).contains(&persons), "{v}");
     assert!(say.contains("linked") && say.contains("persons"), "{say}");
 

@@ -100,8 +100,8 @@ fn extracts_under_different_keys_or_not_extracts_are_refused() {
     d.ok(&["link", &extracts[0], &extracts[2], "--out", "lc", "--config", "link.toml", "-q"]);
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.path("lc/summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["threshold"], 0.95);
-    assert_eq!(summary["blocking"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["prediction"]["threshold"], 0.95);
+    assert_eq!(summary["blocking"]["rules"].as_array().unwrap().len(), 1);
     // The acute extract tokenised without its postcode column.
     let cfg =
         std::fs::read_to_string(d.path("s/acute.toml")).unwrap().replace("type = \"postcode\"", "type = \"string\"");
@@ -242,8 +242,8 @@ fn issue10_a_dummy_nhs_number_does_not_merge_strangers() {
     let log = text(&d.ok(&args).stderr);
     assert!(log.contains("treated as placeholders"), "{log}");
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("l/summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["nhs_placeholder_numbers"], 1, "{summary}");
-    assert!(summary["nhs_placeholder_records"].as_u64().unwrap() >= 400, "{summary}");
+    assert_eq!(summary["identities"]["nhs_placeholder_numbers"], 1, "{summary}");
+    assert!(summary["identities"]["nhs_placeholder_records"].as_u64().unwrap() >= 400, "{summary}");
     let sizes = column_values(&d.path("l/clusters.parquet"), "person_records");
     let largest = sizes.iter().map(|s| s.as_deref().unwrap().parse::<u64>().unwrap()).max().unwrap();
     assert!(largest < 100, "a person of {largest} records");
@@ -476,9 +476,10 @@ fn issue11_identifier_and_string_fields_link_and_link_types_hold() {
     assert!(kept >= linked - 1, "{kept} of {linked} matches kept one-to-one");
     let summary = std::fs::read_to_string(d.path("oo/summary.json")).unwrap();
     assert!(summary.contains("\"links_refused_one_to_one\""), "{summary}");
-    // Records per source as a map, so that `jq .records_in.a` works.
+    // Records per source as a map, so that `jq .records.by_source.a` works.
     let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
-    assert_eq!(json["records_in"]["a"], 301, "{summary}");
+    assert_eq!(json["records"]["by_source"]["a"], 301, "{summary}");
+    assert!(json["clustering"]["links_refused_one_to_one"].is_u64(), "{summary}");
     let err = d.fails(&["link", "a.parquet", "b.parquet", "--out", "x", "--one-to-one"], 2);
     assert!(err.contains("--one-to-one links two sources each free of duplicates"), "{err}");
     let model: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path("lo/model.json")).unwrap()).unwrap();
@@ -735,6 +736,26 @@ fn issue14_a_folder_is_relinked_with_its_key_and_a_forged_or_foreign_earlier_lin
     let e = d.fails(&refs(&run("l3", &["--previous", "foreign"])), 2);
     assert!(e.contains("under key id 0123456789abcdef0123456789abcdef"), "{e}");
     assert!(!d.path("l3/summary.json").exists());
+    // A linkage written before summary.json had a section per stage (records, persons … at its
+    // top level) still serves as the earlier linkage: every person keeps its id.
+    std::fs::create_dir_all(d.path("flat")).unwrap();
+    for e in std::fs::read_dir(d.path("l1")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path("flat").join(e.file_name())).unwrap();
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("l1/summary.json")).unwrap()).unwrap();
+    let flat = serde_json::json!({
+        "extracts": s["extracts"], "records": s["records"]["total"], "persons": s["clustering"]["persons"],
+        "threshold": s["prediction"]["threshold"], "blocking": s["blocking"]["rules"],
+    });
+    std::fs::write(d.path("flat/summary.json"), flat.to_string()).unwrap();
+    d.ok(&refs(&run("l4", &["--previous", "flat"])));
+    let ids = |dir: &str| column_values(&d.path(&format!("{dir}/clusters.parquet")), "person_id");
+    assert_eq!(ids("l4"), ids("l1"));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("l4/summary.json")).unwrap()).unwrap();
+    assert_eq!(s["refresh"]["persons_new"], 0, "{s}");
 }
 
 /// Borrowed views of owned arguments.

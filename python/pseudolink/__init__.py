@@ -226,7 +226,8 @@ class Linkage:
     pairs: pa.Table
     #: The model used (trained, or the one given).
     model: Model
-    #: Counts, blocking, links by stage and source pair, timings (``summary.json``).
+    #: ``summary.json``: a section per stage (``records``, ``identities``, ``deterministic``,
+    #: ``blocking``, ``training``, ``prediction``, ``clustering``) and ``timings``.
     summary: Dict[str, Any]
     #: Progress and warning lines, as the command line prints them.
     log: List[str] = field(default_factory=list)

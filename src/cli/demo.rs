@@ -188,7 +188,7 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     let month1 = crate::link::link(&extracts[..extracts.len() - 1], &options, &|_| {})?;
     let (lkey, save) = crate::link::output::linkage_key(&earlier, None)?;
     crate::link::output::write(&month1, &earlier, &lkey, save, None)?;
-    let persons_before = month1.summary.persons;
+    let persons_before = month1.summary.clustering.persons;
     drop(month1);
     let linked = args.out.join("linked");
     let l = crate::link::link(&extracts, &options, &|_| {})?;
@@ -213,15 +213,15 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
     ));
     say(format!(
         "     {} records → {} persons; {} candidate pairs",
-        group_digits(s.records),
-        group_digits(s.persons),
-        group_digits(s.candidate_pairs)
+        group_digits(s.records.total),
+        group_digits(s.clustering.persons),
+        group_digits(s.blocking.candidate_pairs)
     ));
     say(format!(
         "     {} NHS-number links, {} probabilistic links, {} refused (they would join different NHS numbers)",
-        group_digits(s.links_nhs_number),
-        group_digits(s.links_probabilistic),
-        group_digits(s.links_refused_conflict)
+        group_digits(s.deterministic.links),
+        group_digits(s.clustering.links_accepted),
+        group_digits(s.clustering.links_refused_conflict)
     ));
 
     let t = Instant::now();
@@ -311,7 +311,7 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
             "persons": args.persons,
             "records": records,
             "linked": linked.display().to_string(),
-            "persons_linked": s.persons,
+            "persons_linked": s.clustering.persons,
             "precision": e.precision,
             "recall": e.recall,
             "f1": e.f1,

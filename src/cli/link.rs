@@ -176,11 +176,11 @@ pub(crate) fn run(args: Args, v: super::Voice) -> Result<()> {
         let s = &l.summary;
         eprintln!(
             "pseudolink: linked {} records into {} persons ({} NHS-number links, {} probabilistic, {} refused for conflicting NHS numbers) → {}",
-            group_digits(s.records),
-            group_digits(s.persons),
-            group_digits(s.links_nhs_number),
-            group_digits(s.links_probabilistic),
-            group_digits(s.links_refused_conflict),
+            group_digits(s.records.total),
+            group_digits(s.clustering.persons),
+            group_digits(s.deterministic.links),
+            group_digits(s.clustering.links_accepted),
+            group_digits(s.clustering.links_refused_conflict),
             args.out.display()
         );
         if let Some(r) = refresh.as_ref().filter(|r| r.records_previous == 0) {

@@ -61,7 +61,9 @@ pub fn explain(links: &Path, left: &str, right: &str, extracts: Option<Vec<PathB
     };
     let adjust = tf.adjustments(&model, &comparisons, &records, a, b, p);
     let p = p.levels(comparisons.len());
-    let threshold = summary["threshold"].as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
+    let threshold = crate::link::summary::field(&summary, &["prediction", "threshold"], "threshold")
+        .as_f64()
+        .unwrap_or(crate::link::DEFAULT_THRESHOLD);
     let mut t = String::new();
     let _ = writeln!(t, "pair: {left}  ↔  {right}");
     let _ = writeln!(t, "{:<16} {:<28} {:>10}", "comparison", "level", "weight");

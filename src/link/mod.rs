@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod placeholders;
 pub mod predict;
 pub mod refresh;
+pub mod summary;
 pub mod term_frequency;
 pub mod train;
 
@@ -41,11 +42,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::Result;
-use blocking::{DEFAULT_MAX_BLOCK, RuleReport, default_rules};
+use blocking::{DEFAULT_MAX_BLOCK, default_rules};
 use compare::{ComparisonDef, Comparisons, Pattern, Thresholds};
 use data::Records;
 use model::Model;
 use term_frequency::TermFrequencies;
+
+pub use summary::Summary;
 
 /// Default match probability at and above which a pair is linked.
 pub const DEFAULT_THRESHOLD: f64 = 0.9;
@@ -241,75 +244,6 @@ pub struct Linkage {
     pub best: Vec<f64>,
     /// The summary.
     pub summary: Summary,
-}
-
-/// The run's summary, written as `summary.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// The extracts linked, as given.
-    pub extracts: Vec<String>,
-    /// Records per source.
-    pub records_in: std::collections::BTreeMap<String, u64>,
-    /// Total records.
-    pub records: u64,
-    /// Distinct identities compared.
-    pub identities: u64,
-    /// Persons out.
-    pub persons: u64,
-    /// Candidate pairs compared.
-    pub candidate_pairs: u64,
-    /// Pairs per blocking rule.
-    pub blocking: Vec<RuleReport>,
-    /// Links by stage: NHS number, probabilistic accepted, probabilistic refused for conflict.
-    pub links_nhs_number: u64,
-    /// Accepted probabilistic links.
-    pub links_probabilistic: u64,
-    /// Probabilistic links refused because they joined different NHS numbers.
-    pub links_refused_conflict: u64,
-    /// Links refused because a record was already linked (`one_to_one`).
-    pub links_refused_one_to_one: u64,
-    /// Links accepted despite joining different NHS numbers (above the override probability).
-    pub links_conflict_overridden: u64,
-    /// NHS-number links not made because given name and date of birth both disagreed.
-    pub links_nhs_contradicted: u64,
-    /// NHS-number tokens treated as placeholders (see [`placeholders`]).
-    pub nhs_placeholder_numbers: u64,
-    /// Records whose NHS-number token was a placeholder.
-    pub nhs_placeholder_records: u64,
-    /// Accepted links by source pair ("acute–gp").
-    pub links_by_source_pair: std::collections::BTreeMap<String, u64>,
-    /// Match threshold.
-    pub threshold: f64,
-    /// Name Dice thresholds used by the comparisons (upper level).
-    pub dice_high: f64,
-    /// Name Dice thresholds used by the comparisons (lower level).
-    pub dice_low: f64,
-    /// Whether exact name agreement was weighed by name frequency.
-    pub term_frequency: bool,
-    /// Whether the model was trained in this run.
-    pub trained: bool,
-    /// EM iterations and whether it converged.
-    pub em_iterations: usize,
-    /// EM convergence.
-    pub em_converged: bool,
-    /// Pairs labelled by NHS numbers for m.
-    pub nhs_labelled_pairs: u64,
-    /// The floor of `pairs.parquet` (match probability).
-    pub pairs_floor: f64,
-    /// Candidate pairs written to `pairs.parquet` (at or above the floor).
-    pub pairs_written: u64,
-    /// Candidate pairs below the floor, and the matches expected among them (the sum of their
-    /// match probabilities): what an estimate of recall from `pairs.parquet` must add back.
-    pub pairs_below_floor: u64,
-    /// Expected matches among the pairs below the floor.
-    pub expected_matches_below_floor: f64,
-    /// Every candidate pair's match weight, in bins of two bits: (bin start, pairs).
-    pub match_weight_histogram: Vec<(i64, u64)>,
-    /// Seconds per stage.
-    pub timings: Vec<(String, f64)>,
-    /// A monthly refresh's carried-over ids and changes (`link --previous`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh: Option<refresh::RefreshSummary>,
 }
 
 /// Links `files`; `log` receives progress lines.

@@ -137,7 +137,7 @@ fn person_sizes(l: &Linkage, persons: usize) -> Vec<u32> {
 
 /// The pairs written: those at or above the floor (`LinkOptions::pairs_floor`); all when it is 0.
 fn kept_pairs(l: &Linkage) -> Vec<u32> {
-    let floor = crate::link::floor_weight(l.summary.pairs_floor);
+    let floor = crate::link::floor_weight(l.summary.prediction.pairs_floor);
     (0..l.pairs.len() as u32).filter(|&i| l.pairs[i as usize].3 >= floor).collect()
 }
 
@@ -188,7 +188,7 @@ fn person_mac(key: &ProjectKey) -> TokenMac {
 
 /// Each person's first record.
 fn first_records(l: &Linkage) -> Vec<usize> {
-    let mut first = vec![usize::MAX; l.summary.persons as usize];
+    let mut first = vec![usize::MAX; l.summary.clustering.persons as usize];
     for (i, &p) in l.person.iter().enumerate() {
         if first[p as usize] == usize::MAX {
             first[p as usize] = i;

@@ -70,7 +70,10 @@ impl Previous {
         };
         let summary = json("summary.json")?;
         let key_id = json("model.json")?.get("key_id").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-        if summary.get("records").and_then(serde_json::Value::as_u64).is_none() || key_id.is_empty() || !path.exists() {
+        if crate::link::summary::field(&summary, &["records", "total"], "records").as_u64().is_none()
+            || key_id.is_empty()
+            || !path.exists()
+        {
             return Err(not_linkage());
         }
         let reader = crate::io::parquet::read_columns(
@@ -208,7 +211,7 @@ pub struct Refresh {
 pub fn carry_over(l: &Linkage, prev: &Previous, fresh: impl Fn(usize, u32) -> String) -> Refresh {
     use rayon::prelude::*;
     let r = &l.records;
-    let persons = l.summary.persons as usize;
+    let persons = l.summary.clustering.persons as usize;
     let mut first = vec![usize::MAX; persons];
     for (i, &p) in l.person.iter().enumerate() {
         first[p as usize] = first[p as usize].min(i);

@@ -145,8 +145,9 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
     let summary: serde_json::Value = serde_json::from_str(&read("summary.json")?)
         .map_err(|_| Error::manifest(&links.join("summary.json"), "is not a linkage summary"))?;
     let model = Model::from_json(&read("model.json")?).map_err(|m| Error::manifest(&links.join("model.json"), m))?;
-    let threshold = summary["threshold"].as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
-    let num = |k: &str| summary[k].as_u64().unwrap_or(0);
+    let at = |path: &[&str], flat: &str| crate::link::summary::field(&summary, path, flat);
+    let threshold = at(&["prediction", "threshold"], "threshold").as_f64().unwrap_or(crate::link::DEFAULT_THRESHOLD);
+    let num = |path: &[&str], flat: &str| at(path, flat).as_u64().unwrap_or(0);
     let labelled =
         options.labels.as_deref().map(|l| crate::link::evaluate::clerical::evaluate_clerical(l, links)).transpose()?;
     let truthful =
@@ -188,10 +189,11 @@ pub fn build(links: &Path, timeline: Option<&Path>, options: &ReportOptions) -> 
     })?;
     // Pairs below the floor of pairs.parquet: the summary holds every pair's weight and the
     // matches expected among those not written.
-    if let Some(h) = summary["match_weight_histogram"].as_array() {
+    if let Some(h) = at(&["prediction", "match_weight_histogram"], "match_weight_histogram").as_array() {
         weights = h.iter().filter_map(|b| Some((b.get(0)?.as_i64()?, b.get(1)?.as_u64()?))).collect();
     }
-    let missed_below_floor = summary["expected_matches_below_floor"].as_f64().unwrap_or(0.0);
+    let missed_below_floor =
+        at(&["prediction", "expected_matches_below_floor"], "expected_matches_below_floor").as_f64().unwrap_or(0.0);
     // Cluster sizes, unlinked records and cross-source linkage, from the clusters.
     let mut person_sources: BTreeMap<String, (u32, Vec<String>)> = BTreeMap::new();
     let mut per_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -272,12 +274,15 @@ nav a{margin-right:.8rem}</style></head><body>"#,
     );
     h.push_str(r#"<h2 id="summary">Linkage summary</h2><div>"#);
     for (label, v) in [
-        ("records in", num("records")),
-        ("persons out", num("persons")),
-        ("candidate pairs", num("candidate_pairs")),
-        ("NHS-number links", num("links_nhs_number")),
-        ("probabilistic links", num("links_probabilistic")),
-        ("links refused (different NHS numbers)", num("links_refused_conflict")),
+        ("records in", num(&["records", "total"], "records")),
+        ("persons out", num(&["clustering", "persons"], "persons")),
+        ("candidate pairs", num(&["blocking", "candidate_pairs"], "candidate_pairs")),
+        ("NHS-number links", num(&["deterministic", "links"], "links_nhs_number")),
+        ("probabilistic links", num(&["clustering", "links_accepted"], "links_probabilistic")),
+        (
+            "links refused (different NHS numbers)",
+            num(&["clustering", "links_refused_conflict"], "links_refused_conflict"),
+        ),
     ] {
         let _ = write!(h, r#"<span class="kpi"><b>{}</b>{label}</span>"#, group_digits(v));
     }
@@ -290,7 +295,7 @@ nav a{margin-right:.8rem}</style></head><body>"#,
     let _ = write!(
         h,
         r#"<h2 id="error">Estimated error and the threshold</h2><p>From the model's own match probabilities over the {} scored candidate pairs at threshold {threshold} ({t_bits:.1} bits): estimated pairwise precision {est_precision:.4}, estimated recall among candidates {est_recall:.4}. These count <b>pairs of identities</b> (distinct sets of identifying tokens: a patient's many identical encounters are one identity), not pairs of records as <code>pseudolink evaluate</code> does, so the two differ where identities hold several records. They are as good as the model's calibration; pairs never proposed by blocking are not counted.</p>"#,
-        group_digits(num("candidate_pairs")),
+        group_digits(num(&["blocking", "candidate_pairs"], "candidate_pairs")),
     );
     let (lo, hi) = ((-10.0f64).min(t_bits - 5.0), 25.0f64.max(t_bits + 5.0));
     let (p_curve, r_curve) = sweep.estimates(lo, hi, missed_below_floor);
@@ -404,7 +409,7 @@ nav a{margin-right:.8rem}</style></head><body>"#,
     let mut rows = Vec::new();
     let mut cumulative = Vec::new();
     let mut total = 0u64;
-    for b in summary["blocking"].as_array().into_iter().flatten() {
+    for b in at(&["blocking", "rules"], "blocking").as_array().into_iter().flatten() {
         let rule: Vec<String> =
             b["rule"].as_array().into_iter().flatten().filter_map(|k| k.as_str().map(str::to_string)).collect();
         let pairs = b["pairs"].as_u64().unwrap_or(0);
