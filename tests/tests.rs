@@ -16,6 +16,7 @@ mod cli_timeline;
 mod cli_tokenise;
 mod faults;
 mod fuzz_corpus;
+mod grouped_records;
 mod hostile;
 mod leaks;
 mod pair_kernel;

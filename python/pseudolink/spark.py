@@ -27,6 +27,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 (pa.compute)
 
 import pseudolink
 from pseudolink import _native
@@ -355,21 +356,125 @@ class SparkLinkage:
             _write_private(os.path.join(out, "summary.json"), json.dumps(self.summary, indent=2))
 
 
-def _gather(xs: List[Extract]) -> List[pa.Table]:
-    """Each extract's linkage columns (record id, tokens, Bloom filters, bands, sex) as an Arrow
-    table on the driver; pass-through activity columns stay in Spark, and the copy of the
-    manifest the driver checks the gathered columns against leaves them out accordingly."""
-    tables = []
-    for x in xs:
-        # The whole file's columns against the whole manifest first (no column added, dropped or
-        # retyped, pass-through ones included), on an empty table of the DataFrame's schema.
+class _Grouped:
+    """Every extract's records grouped where they live: the distinct rows the driver links (one
+    Arrow table per extract, the linkage columns of each row's first record), each row's record
+    count, first row and least content hash, and each record's row as a DataFrame for the
+    clusters."""
+
+    def __init__(self, tables, groups, assignment):
+        self.tables = tables
+        self.groups = groups
+        self.assignment = assignment
+
+
+def _part(manifest: Dict[str, Any], kind: str, part: str) -> Optional[str]:
+    """The column of the manifest's first field of type ``kind`` holding ``part``, as the linker
+    finds it."""
+    for f in manifest["fields"]:
+        if f["type"] == kind:
+            return next((c["name"] for c in f["columns"] if c.get("part") == part), None)
+    return None
+
+
+def _numbered(spark, x: Extract):
+    """The extract's records with their 1-based row in it (``_row``): Parquet's row index
+    within each file, files in name order (one file for the command line's extracts; a folder's
+    parts in the order they were written)."""
+    from pyspark.sql import functions as F
+
+    df = x.df.select("*", F.col("_metadata.file_path").alias("_file"), F.col("_metadata.row_index").alias("_index"))
+    files = sorted((r["_file"], int(r["count"])) for r in df.groupBy("_file").count().collect())
+    offsets, total = [], 0
+    for name, n in files:
+        offsets.append((name, total))
+        total += n
+    if len(offsets) == 1:
+        return df.withColumn("_row", F.col("_index") + 1).drop("_file", "_index")
+    starts = spark.createDataFrame(offsets, "_file string, _offset long")
+    return (
+        df.join(F.broadcast(starts), "_file")
+        .withColumn("_row", F.col("_offset") + F.col("_index") + 1)
+        .drop("_file", "_index", "_offset")
+    )
+
+
+def _hashed(source: str):
+    """mapInArrow: each record's content hash beside its columns (the Rust kernel's)."""
+
+    def run(batches):
+        from pseudolink import _native as native
+
+        for b in batches:
+            h = native.content_hashes(source, b.select(["record_id"]))
+            yield pa.RecordBatch.from_arrays(b.columns + [h.column(0)], names=b.schema.names + ["_hash"])
+
+    return run
+
+
+def _group(spark, xs: List[Extract], link_type: str) -> _Grouped:
+    """Groups each extract's records whose linkage columns are all equal, on the executors, so
+    that the driver holds distinct rows instead of records (a GP's hundred identical encounters
+    of one patient travel as one row with a count). Only records holding both a family name and
+    a date of birth are grouped — the linker's identities never join sparser records — and none
+    under ``link_only``, where every record is its own identity. Records are checked first as
+    the command line checks a file: the manifest against the whole file (no column added,
+    dropped or retyped), its row count against the records, and record ids unique."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    tables, groups, assignment = [], [], None
+    for s, x in enumerate(xs):
         empty = _collect_arrow(x.df.limit(0))
         _native.manifest_of(_fixed_width_again(empty, dict(x.manifest, rows={"read": 0, "written": 0})), x.label)
         wanted = ["record_id"] + [c["name"] for f in x.manifest["fields"] for c in f["columns"]]
         present = [c for c in wanted if c in x.df.columns]
-        table = _collect_arrow(x.df.select(*present))
-        tables.append(_fixed_width_again(table, dict(x.manifest, passthrough=[])))
-    return tables
+        records = _numbered(spark, x).select("_row", *present)
+        # Record ids unique within the extract, as the command line requires (the first repeat
+        # is named by its row).
+        ids = records.groupBy("record_id").agg(F.count(F.lit(1)).alias("_n"), F.min("_row").alias("_first"))
+        repeat = (
+            records.join(ids.where("_n > 1"), "record_id").where(F.col("_row") > F.col("_first"))
+            .agg(F.min("_row").alias("row")).collect()[0]["row"]
+        )
+        if repeat is not None:
+            raise pseudolink.ManifestError(
+                f"{x.label}: row {_group_digits(int(repeat))}'s record id appears earlier in the extract too; record ids "
+                "must be unique within an extract so that every record can be accounted for. Ask the provider to "
+                "check the record id column"
+            )
+        family, dob = _part(x.manifest, "family_name", "exact"), _part(x.manifest, "date_of_birth", "full")
+        solid = F.lit(link_type != "link_only")
+        for c in (family, dob):
+            solid = solid & (F.col(c).isNotNull() if c in present else F.lit(False))
+        hashed = records.mapInArrow(
+            _hashed(x.manifest["source"]), StructType(records.schema.fields + [StructField("_hash", LongType(), True)])
+        )
+        keyed = hashed.withColumn("_alone", F.when(solid, F.lit(None).cast("long")).otherwise(F.col("_row")))
+        group = Window.partitionBy(*[c for c in present if c != "record_id"], "_alone")
+        placed = (
+            keyed.withColumn("_first", F.min("_row").over(group))
+            .withColumn("_records", F.count(F.lit(1)).over(group))
+            .withColumn("_least", F.min("_hash").over(group))
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        rows = _collect_arrow(
+            placed.where(F.col("_row") == F.col("_first")).select(*present, "_records", "_first", "_least").orderBy("_first")
+        )
+        groups.append(pa.table({
+            "records": rows.column("_records"), "first_row": rows.column("_first"), "least_hash": rows.column("_least"),
+        }))
+        tables.append(_fixed_width_again(rows.select(present), dict(x.manifest, passthrough=[])))
+        # Each record's row, kept (narrow) for the clusters: the returned DataFrame reads it.
+        mine = placed.select(
+            F.lit(s).alias("_extract"), F.lit(x.manifest["source"]).alias("source"), "record_id", "_row", "_first"
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        mine.count()
+        placed.unpersist()
+        assignment = mine if assignment is None else assignment.unionByName(mine)
+    return _Grouped(tables, groups, assignment)
 
 
 def _group_digits(n: int) -> str:
@@ -604,14 +709,19 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     from pyspark.sql import functions as F
 
     xs = [e if isinstance(e, Extract) else read_extract(spark, e) for e in extracts]
-    tables = _gather(xs)
     labels = list(options.pop("labels", None) or [x.label for x in xs])
     model = options.pop("model", None)
     for k in ("config", "linkage_key"):
         if options.get(k) is not None:
             options[k] = os.fspath(options[k])
-    session = _native.LinkSession(tables, labels, model_json=None if model is None else model.to_json(), **options)
-    del tables
+    link_type = _native.link_type_of(options.get("config"), options.get("config_toml"), options.get("link_type"))
+    grouped = _group(spark, xs, link_type)
+    session = _native.LinkSession(grouped.tables, labels, model_json=None if model is None else model.to_json(),
+                                  grouped=grouped.groups, **options)
+    n_records = sum(pa.compute.sum(g.column("records")).as_py() or 0 for g in grouped.groups)
+    n_rows = sum(g.num_rows for g in grouped.groups)
+    grouped_line = f"{n_records:,} records grouped into {n_rows:,} distinct rows on the executors"
+    grouped.tables = grouped.groups = None
     _, _, _, threshold_weight, floor_weight = session.settings()
 
     reps_arrow = session.rep_table()
@@ -672,4 +782,15 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
         .orderBy("a", "b")
         .drop("a", "b")
     )
-    return SparkLinkage(_to_spark(spark, clusters), pairs, pseudolink.Model(model_json), json.loads(summary), list(log))
+    clusters = _per_record(_to_spark(spark, clusters), grouped.assignment)
+    return SparkLinkage(clusters, pairs, pseudolink.Model(model_json), json.loads(summary), [grouped_line] + list(log))
+
+
+def _per_record(rows, assignment):
+    """clusters.parquet's rows: the linker's answer for each grouped row (its first record's
+    source and row number), given to every record of the row, in the extracts' order."""
+    from pyspark.sql import functions as F
+
+    answers = rows.withColumnRenamed("row_number", "_first").drop("record_id")
+    out = assignment.join(answers, ["source", "_first"]).orderBy("_extract", "_row")
+    return out.select(*[F.col("_row").alias(c) if c == "row_number" else F.col(c) for c in rows.columns])

@@ -170,6 +170,16 @@ struct Overrides {
     all_pairs: bool,
 }
 
+/// The link config given as a file or as TOML text, if any.
+fn link_config(config: Option<PathBuf>, config_toml: Option<String>) -> PyResult<Option<LinkConfig>> {
+    Ok(match (config, config_toml) {
+        (Some(p), None) => Some(LinkConfig::read(&p).map_err(py_err)?),
+        (None, Some(t)) => Some(LinkConfig::from_toml_str(&t, Path::new("link config")).map_err(py_err)?),
+        (None, None) => None,
+        _ => return Err(UsageError::new_err("give the link config as a file or as TOML text, not both")),
+    })
+}
+
 /// A linkage's options, linkage key and extracts from a call's arguments, checked as the command
 /// line checks its flags and files.
 fn link_inputs(
@@ -184,12 +194,7 @@ fn link_inputs(
     if tables.len() != labels.len() {
         return Err(UsageError::new_err("give one label per table"));
     }
-    let file = match (config, config_toml) {
-        (Some(p), None) => Some(LinkConfig::read(&p).map_err(py_err)?),
-        (None, Some(t)) => Some(LinkConfig::from_toml_str(&t, Path::new("link config")).map_err(py_err)?),
-        (None, None) => None,
-        _ => return Err(UsageError::new_err("give the link config as a file or as TOML text, not both")),
-    };
+    let file = link_config(config, config_toml)?;
     let overrides = LinkConfig {
         threshold: o.threshold,
         seed: o.seed,
@@ -219,7 +224,7 @@ fn link_inputs(
         .zip(labels)
         .map(|(t, label)| {
             let (batches, schema) = t.0.into_inner();
-            ArrowExtract { label: PathBuf::from(label), schema, batches }
+            ArrowExtract { label: PathBuf::from(label), schema, batches, grouped: None }
         })
         .collect();
     Ok((options, key, extracts))
@@ -398,7 +403,7 @@ impl LinkSession {
 impl LinkSession {
     #[new]
     #[pyo3(signature = (tables, labels, config=None, config_toml=None, model_json=None, linkage_key=None,
-        threshold=None, link_type=None, seed=None, max_block=None, max_pairs=None, all_pairs=false))]
+        threshold=None, link_type=None, seed=None, max_block=None, max_pairs=None, all_pairs=false, grouped=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -414,8 +419,9 @@ impl LinkSession {
         max_block: Option<usize>,
         max_pairs: Option<u64>,
         all_pairs: bool,
+        grouped: Option<Vec<PyArrowType<Table>>>,
     ) -> PyResult<LinkSession> {
-        let (options, key, extracts) = link_inputs(
+        let (options, key, mut extracts) = link_inputs(
             tables,
             labels,
             config,
@@ -424,6 +430,14 @@ impl LinkSession {
             linkage_key,
             Overrides { threshold, link_type, seed, max_block, max_pairs, all_pairs },
         )?;
+        if let Some(grouped) = grouped {
+            if grouped.len() != extracts.len() {
+                return Err(UsageError::new_err("give one table of grouped rows per extract"));
+            }
+            for (e, g) in extracts.iter_mut().zip(grouped) {
+                e.grouped = Some(grouped_rows(&g.0)?);
+            }
+        }
         let log = Arc::new(Mutex::new(Vec::new()));
         let started = std::time::Instant::now();
         let sink = log.clone();
@@ -717,6 +731,67 @@ fn pair_stats(
     Ok(stats)
 }
 
+/// The link type a linkage with these arguments would use (`link_and_dedupe`, `link_only`,
+/// `dedupe_only`): the argument's, else the link config's, else the default; checked as a
+/// linkage checks them.
+#[pyfunction]
+#[pyo3(signature = (config=None, config_toml=None, link_type=None))]
+fn link_type_of(config: Option<PathBuf>, config_toml: Option<String>, link_type: Option<String>) -> PyResult<String> {
+    let file = link_config(config, config_toml)?;
+    let overrides = LinkConfig { link_type, ..Default::default() };
+    let options = LinkConfig::options(file.as_ref(), &overrides)
+        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))?;
+    Ok(options.link_type.name().to_string())
+}
+
+/// Flips the top bit of a 64-bit hash: as a signed integer (what Spark orders by), the result
+/// orders as the hash does unsigned, so Spark's `min` of it is the least hash. Its own inverse.
+fn sortable(h: u64) -> i64 {
+    (h ^ (1 << 63)) as i64
+}
+
+/// An extract's grouped rows (`records`, `first_row`, `least_hash` as [`content_hashes`]
+/// writes it), from the Spark job that grouped its records.
+fn grouped_rows(t: &Table) -> PyResult<pseudolink::link::data::Grouped> {
+    let records = ints(t, "records")?;
+    let first_row = ints(t, "first_row")?;
+    let least = ints(t, "least_hash")?;
+    if records.iter().any(|&n| n < 1 || n > i64::from(u32::MAX)) || first_row.iter().any(|&r| r < 1) {
+        return Err(UsageError::new_err("grouped rows need 1 or more records each and row numbers from 1"));
+    }
+    Ok(pseudolink::link::data::Grouped {
+        records: records.into_iter().map(|n| n as u32).collect(),
+        first_row: first_row.into_iter().map(|r| r as u64).collect(),
+        least_hash: least.into_iter().map(|h| sortable(h as u64) as u64).collect(),
+    })
+}
+
+/// Each record's place in the content order training samples from
+/// (`pseudolink::link::data::content_hash` of the source and its record id), as a signed
+/// integer that Spark orders as the hash (see [`sortable`]): computed where the records live,
+/// so that a Spark job can keep each group's least without gathering record ids.
+#[pyfunction]
+fn content_hashes(
+    py: Python<'_>,
+    source: String,
+    batch: PyArrowType<RecordBatch>,
+) -> PyResult<PyArrowType<RecordBatch>> {
+    let b = batch.0;
+    let ids = b
+        .column_by_name("record_id")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| UsageError::new_err("the batch needs a text `record_id` column"))?;
+    let hashes: Int64Array = py.detach(|| {
+        (0..ids.len())
+            .map(|i| ids.is_valid(i).then(|| sortable(pseudolink::link::data::content_hash(&source, ids.value(i)))))
+            .collect()
+    });
+    let schema = Arc::new(Schema::new(vec![Field::new("least_hash", DataType::Int64, true)]));
+    RecordBatch::try_new(schema, vec![Arc::new(hashes) as ArrayRef])
+        .map(PyArrowType)
+        .map_err(|e| UsageError::new_err(e.to_string()))
+}
+
 /// Clusters the connected components of a batch of component rows
 /// (`pseudolink::link::components`): a Spark task's work when the links do not fit the driver.
 #[pyfunction]
@@ -795,5 +870,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(key_id, m)?)?;
     m.add_function(wrap_pyfunction!(manifest_of, m)?)?;
     m.add_function(wrap_pyfunction!(cluster_components, m)?)?;
+    m.add_function(wrap_pyfunction!(content_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(link_type_of, m)?)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pyarrow.parquet as pq
@@ -57,6 +58,13 @@ def test_spark_link_gives_the_clis_persons(spark, population20k, fresh):
     assert len(merged) == len(cli) == len(got)
     for c in ("person_id", "link_stage", "best_match_probability", "person_records"):
         assert (merged[c + "_cli"] == merged[c + "_spark"]).all(), c
+    # Every record in the command line's order with its row number, though the driver only held
+    # distinct rows (a GP's identical encounters grouped on the executors).
+    order = ["source", "record_id", "row_number"]
+    assert got[order].astype({"row_number": "int64"}).equals(cli[order].astype({"row_number": "int64"}))
+    grouped = [line for line in result.log if "distinct rows on the executors" in line]
+    records, rows = (int(n.replace(",", "")) for n in re.findall(r"[\d,]+", grouped[0])[:2])
+    assert records == len(cli) and rows < 0.8 * records, grouped
     cli_summary = json.loads((p.linked / "summary.json").read_text())
     for k in ("records", "identities", "deterministic", "blocking", "clustering"):
         assert result.summary[k] == cli_summary[k], k
@@ -157,6 +165,16 @@ def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
     acute = [e for e in population.extracts if e.stem == "acute"][0]
     with pytest.raises(pseudolink.ManifestError, match="key id"):
         plspark.link(spark, [acute, out])
+    # A record given twice (the same record id and tokens, which grouping would fold into one
+    # row): refused by its row, as the command line refuses it.
+    twice = fresh / "acute_twice"
+    a = plspark.read_extract(spark, acute)
+    a.df.unionByName(a.df.limit(1)).coalesce(1).write.parquet(str(twice))
+    rows = dict(a.manifest["rows"], read=a.manifest["rows"]["read"] + 1, written=a.manifest["rows"]["written"] + 1)
+    (twice / plspark.MANIFEST_FILE).write_text(json.dumps(dict(a.manifest, rows=rows)))
+    gp_extract = [e for e in population.extracts if e.stem == "gp"][0]
+    with pytest.raises(pseudolink.ManifestError, match=r"row [\d,]+'s record id appears earlier in the extract too"):
+        plspark.link(spark, [twice, gp_extract])
     with pytest.raises(pseudolink.ManifestError, match="no _pseudolink_manifest.json"):
         os.makedirs(fresh / "empty")
         plspark.read_extract(spark, fresh / "empty")

@@ -120,6 +120,38 @@ pub struct ArrowExtract {
     pub schema: arrow_schema::SchemaRef,
     /// Its rows.
     pub batches: Vec<arrow_array::RecordBatch>,
+    /// Set when each row stands for identical records grouped elsewhere (by a Spark job), with
+    /// how many and which.
+    pub grouped: Option<Grouped>,
+}
+
+/// An extract's rows each standing for one or more of its records whose linkage columns are all
+/// equal: the records were grouped where they live (a Spark job's `GROUP BY`), so that only
+/// the distinct rows travel to the one process that forms identities and clusters them. The
+/// linkage is the one the records themselves would give: every count weighs a row by its
+/// records, and the order-dependent choices (numbering, representatives, person ids) take the
+/// row's first record, as they would take it among the records.
+#[derive(Debug, Clone, Default)]
+pub struct Grouped {
+    /// Records per row.
+    pub records: Vec<u32>,
+    /// The 1-based row number of each row's first record in the extract; the row's `record_id`
+    /// is that record's.
+    pub first_row: Vec<u64>,
+    /// The least [`content_hash`] among each row's records.
+    pub least_hash: Vec<u64>,
+}
+
+/// A record's place in the content order training samples from ([`crate::link::pipeline`]): an
+/// FxHash of its source and record id. FxHash is a fixed algorithm pinned by the lock file,
+/// unlike std's DefaultHasher, whose output may change between Rust releases (and with it the
+/// u sample and the model).
+pub fn content_hash(source: &str, record_id: &str) -> u64 {
+    use std::hash::Hash;
+    let mut h = FxHasher::default();
+    source.hash(&mut h);
+    record_id.hash(&mut h);
+    h.finish()
 }
 
 /// The identifying columns the linker compares, one entry per record.
@@ -153,6 +185,11 @@ pub struct Records {
     pub sex: Vec<u8>,
     /// Records per extract.
     pub counts: Vec<u64>,
+    /// Records each row stands for, when rows were grouped elsewhere ([`Grouped`]); empty when
+    /// every row is one record.
+    pub weight: Vec<u32>,
+    /// The least [`content_hash`] of each row's records, when rows were grouped elsewhere.
+    pub least_hash: Vec<u64>,
     /// Whether name tokens are salted with the date of birth (the `resistant` profile): two
     /// records' name tokens can then agree only when their dates of birth do.
     pub salted_names: bool,
@@ -179,6 +216,19 @@ pub struct ExtraField {
 }
 
 impl Records {
+    /// Records row `i` stands for: one, unless rows were grouped elsewhere ([`Grouped`]).
+    pub fn records_of(&self, i: usize) -> u64 {
+        self.weight.get(i).map_or(1, |&w| u64::from(w))
+    }
+
+    /// The least [`content_hash`] among row `i`'s records.
+    pub fn least_hash_of(&self, i: usize) -> u64 {
+        match self.least_hash.get(i) {
+            Some(&h) => h,
+            None => content_hash(&self.sources[self.source[i] as usize], self.record_id.get(i)),
+        }
+    }
+
     /// The extra field called `name`.
     pub fn extra(&self, name: &str) -> Option<usize> {
         self.extras.iter().position(|e| e.name == name)
@@ -221,7 +271,8 @@ impl Records {
                 h.write_u32(c.codes[i]);
             }
             h.write_u8(self.sex[i]);
-            per_source[self.source[i] as usize].push(h.finish());
+            let v = &mut per_source[self.source[i] as usize];
+            v.extend(std::iter::repeat_n(h.finish(), self.records_of(i) as usize));
         }
         let mut seen: rustc_hash::FxHashMap<(usize, u64), usize> = Default::default();
         for (s, mut v) in per_source.into_iter().enumerate() {
@@ -290,15 +341,35 @@ impl Records {
         }
         let labels: Vec<PathBuf> = extracts.iter().map(|e| e.label.clone()).collect();
         let mut manifests = Vec::new();
+        if extracts.iter().any(|e| e.grouped.is_some()) && extracts.iter().any(|e| e.grouped.is_none()) {
+            return Err(Error::usage("either every extract's rows are grouped records or none's"));
+        }
         for e in extracts {
-            let rows = e.batches.iter().map(|b| b.num_rows() as u64).sum();
-            manifests.push(Manifest::from_schema(&e.label, &e.schema, rows)?);
+            let rows: u64 = e.batches.iter().map(|b| b.num_rows() as u64).sum();
+            let records = match &e.grouped {
+                Some(g) => {
+                    let n = rows as usize;
+                    if g.records.len() != n || g.first_row.len() != n || g.least_hash.len() != n {
+                        return Err(Error::manifest(&e.label, "its grouped rows and their record counts disagree"));
+                    }
+                    g.records.iter().map(|&w| u64::from(w)).sum()
+                }
+                None => rows,
+            };
+            manifests.push(Manifest::from_schema(&e.label, &e.schema, records)?);
         }
         Records::assemble(&labels, &manifests, |i, m, source, r, dicts| {
             let e = &extracts[i];
             let wanted = Wanted::new(m, &e.schema, r);
+            let before = r.len();
             for b in &e.batches {
                 load_batch(b, &wanted, &e.label, source, r, dicts)?;
+            }
+            if let Some(g) = &e.grouped {
+                r.row_number.truncate(before);
+                r.row_number.extend_from_slice(&g.first_row);
+                r.weight.extend_from_slice(&g.records);
+                r.least_hash.extend_from_slice(&g.least_hash);
             }
             Ok(())
         })
@@ -432,7 +503,7 @@ impl Records {
             r.sources.push(m.source.clone());
             let before = r.len();
             load_each(fi, m, fi as u16, &mut r, &mut dicts)?;
-            r.counts.push((r.len() - before) as u64);
+            r.counts.push((before..r.len()).map(|i| r.records_of(i)).sum());
             let mut seen = rustc_hash::FxHashSet::default();
             seen.reserve(r.len() - before);
             if let Some(dup) = (before..r.len()).find(|&i| !seen.insert(r.record_id.get(i))) {
@@ -441,7 +512,7 @@ impl Records {
                     format!(
                         "row {}'s record id appears earlier in the extract too; record ids must be unique within an \
                          extract so that every record can be accounted for. Ask the provider to check the record id column",
-                        group_digits((dup - before + 1) as u64)
+                        group_digits(r.row_number[dup])
                     ),
                 ));
             }
@@ -698,7 +769,8 @@ fn load_batch(
     dicts: &mut Dicts,
 ) -> Result<()> {
     let Wanted { tokens, blooms, sex, bands, extras } = wanted;
-    let first_of_file: u64 = r.counts.iter().take(source as usize).sum();
+    // Rows load extract by extract, so this extract's rows start where the sources before it end.
+    let first_of_file = r.source.partition_point(|&s| s < source) as u64;
     {
         let n = batch.num_rows();
         let ids = batch

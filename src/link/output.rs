@@ -129,8 +129,8 @@ pub fn pairs_batches(l: &Linkage) -> Vec<RecordBatch> {
 /// Records per person.
 fn person_sizes(l: &Linkage, persons: usize) -> Vec<u32> {
     let mut size = vec![0u32; persons];
-    for &p in &l.person {
-        size[p as usize] += 1;
+    for (i, &p) in l.person.iter().enumerate() {
+        size[p as usize] += l.records.records_of(i) as u32;
     }
     size
 }

@@ -164,7 +164,7 @@ pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, l
     timings.push(("identities".to_string(), t.elapsed().as_secs_f64()));
     log(&format!(
         "{} records, {} distinct identities",
-        crate::error::group_digits(records.len() as u64),
+        crate::error::group_digits(records.counts.iter().sum()),
         crate::error::group_digits(reps.len() as u64)
     ));
     let rules = usable_rules(&records, &options.rules, log)?;
@@ -190,19 +190,8 @@ impl Prepared {
     /// the same u, the same model and the same persons.
     fn reps_by_content(&self) -> Vec<u32> {
         use rayon::prelude::*;
-        use std::hash::{Hash, Hasher};
         let r = &self.records;
-        // FxHash: a fixed algorithm pinned by the lock file, unlike std's DefaultHasher, whose
-        // output may change between Rust releases (and with it the u sample and the model).
-        let hashes: Vec<u64> = (0..r.len())
-            .into_par_iter()
-            .map(|i| {
-                let mut h = rustc_hash::FxHasher::default();
-                r.sources[r.source[i] as usize].hash(&mut h);
-                r.record_id.get(i).hash(&mut h);
-                h.finish()
-            })
-            .collect();
+        let hashes: Vec<u64> = (0..r.len()).into_par_iter().map(|i| r.least_hash_of(i)).collect();
         let mut least = vec![u64::MAX; self.reps.len()];
         for (i, h) in hashes.into_iter().enumerate() {
             let id = self.identity[i] as usize;
@@ -363,9 +352,9 @@ impl Prepared {
             *by_pair.entry(format!("{}-{}", records.sources[x as usize], records.sources[y as usize])).or_default() +=
                 k;
         }
-        let mut members = vec![0u32; reps.len()];
-        for &id in &identity {
-            members[id as usize] += 1;
+        let mut members = vec![0u64; reps.len()];
+        for (i, &id) in identity.iter().enumerate() {
+            members[id as usize] += records.records_of(i);
         }
         let mut person = vec![0u32; n];
         let mut stage = vec![Stage::Unlinked; n];
@@ -396,7 +385,7 @@ impl Prepared {
         let summary = Summary {
             extracts: records.files.iter().map(|f| f.display().to_string()).collect(),
             records: sm::RecordCounts {
-                total: n as u64,
+                total: records.counts.iter().sum(),
                 by_source: records.sources.iter().cloned().zip(records.counts.iter().copied()).collect(),
             },
             identities: sm::Identities {

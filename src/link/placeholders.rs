@@ -93,7 +93,7 @@ pub fn remove(r: &mut Records) -> Placeholders {
         let given_counts = profiles.len() >= MIN_PROFILES_GIVEN;
         if !agrees(1) || !agrees(2) || (given_counts && !agrees(0)) {
             found.tokens += 1;
-            found.records += run.len() as u64;
+            found.records += run.iter().map(|&(_, m)| r.records_of(m as usize)).sum::<u64>();
             drop.push(run[0].0);
         }
     }
