@@ -74,7 +74,7 @@ def main():
         "cli_link_seconds": round(cli_seconds, 1), "cli_peak_mb": round(cli_peak_mb),
         "spark_link_seconds": round(spark_seconds, 1), "spark_python_driver_peak_mb": round(driver_peak_mb),
         "identical_persons": identical, "settings": extra,
-        "log": [line for line in result.log if "components" in line],
+        "log": [line for line in result.log if "components" in line or "distinct rows" in line],
     }, indent=2))
     spark.stop()
 

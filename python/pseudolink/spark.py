@@ -309,7 +309,12 @@ def _collect_arrow(df) -> pa.Table:
     """A DataFrame's rows as one Arrow table, in partition order."""
     if hasattr(df, "toArrow"):  # PySpark 4
         return df.toArrow()
-    return pa.Table.from_batches(df._collect_as_arrow())  # PySpark 3.5
+    batches = df._collect_as_arrow()  # PySpark 3.5: no batches at all for no rows
+    if batches:
+        return pa.Table.from_batches(batches)
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(df.schema).empty_table()
 
 
 def _signed(table: pa.Table) -> pa.Table:
