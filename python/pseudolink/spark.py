@@ -11,9 +11,10 @@ works on plain Spark, over Spark Connect and on Databricks standard compute, whe
   Parquet folder with its manifest beside the parts (``_pseudolink_manifest.json``); a single
   extract file written by the command line is read too.
 - :func:`link` links extracts into persons and returns the clusters and pairs as DataFrames with
-  the command line's schemas: record-level stages (identities, training, clustering) on the
-  driver, pair-level ones (blocking, comparison, scoring) on the executors, all with the single-
-  machine linker's code, so the persons are the same (docs/spark.md says what runs where).
+  the command line's schemas: records checked and identical ones grouped on the executors,
+  identity-level stages (identities, training, clustering) on the driver from the grouped rows,
+  pair-level ones (blocking, comparison, scoring) on the executors, all with the single-machine
+  linker's code, so the persons are the same (docs/spark.md says what runs where).
 
 Extract and linkage folders are written to local or mounted paths (on Databricks, a
 ``/Volumes/…`` or ``/dbfs/…`` path): the manifest and summary beside the parts are written with
@@ -690,9 +691,10 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
 
     Accepts :func:`pseudolink.link`'s keyword settings (``config``, ``linkage_key``,
     ``threshold``, ``link_type``, ``model`` …) and refuses what it refuses, with the same
-    messages. The record-level stages (identities, training, clustering) run on the driver; the
-    pair-level ones (blocking, comparison, scoring, and the pairs output) on the executors with
-    the same Rust kernels, so the persons are the single-machine linker's.
+    messages. Records are checked and identical ones grouped on the executors; the driver forms
+    identities from the grouped rows and trains and clusters; the pair-level stages (blocking,
+    comparison, scoring, and the pairs output) run on the executors with the same Rust kernels,
+    so the persons are the single-machine linker's, and every record gets its row's answer.
 
     ``salt_block`` (default 250) is the most identities of one blocking key that meet in one
     join group: larger blocks are split into chunks of about that many and joined chunk by chunk
