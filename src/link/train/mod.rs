@@ -124,6 +124,20 @@ pub fn train_model(
             }
         }
     }
+    if let Some(d) = dob.filter(|&d| trained[d] > 0) {
+        let exact = c.defs[d].level_of(Rule::Exact).unwrap_or(1) as usize;
+        let mut m: Vec<f64> = model.comparisons[d].levels.iter().map(|l| l.m).collect();
+        if let Some((was, held)) = bound_wholly_different(&mut m, exact) {
+            log(&format!(
+                "{}: m of a wholly different date trained at {was:.3}, above its partial levels' {held:.3} together; \
+                 held at that",
+                c.defs[d].name
+            ));
+            for (level, m) in model.comparisons[d].levels.iter_mut().zip(m) {
+                level.m = m;
+            }
+        }
+    }
     // Agreeing on an identifier (the NHS number, a national id, a provider's own reference) is
     // never evidence against a match. EM can say otherwise where matches among the candidate pairs
     // almost never share one (two registrations of one person get two references): m then falls
@@ -151,6 +165,38 @@ pub fn train_model(
     model.prior = random_match_probability(r, c, reps, &model, counts, log);
     log(&format!("probability that two random records match: {:.3e}", model.prior));
     (model, last, labelled)
+}
+
+/// Holds m of a date comparison's last level (`else`: the dates wholly differ) at most the sum
+/// of its partial levels' (between `exact` and the last: day and month swapped, year and month,
+/// year), scaling the other levels to keep the sum at one; returns the m it had and the bound
+/// when it binds.
+///
+/// Why: two records of one person whose dates of birth wholly differ come from a wrong person's
+/// date or a default date, which is rarer than the partial errors of keying a date (a digit of
+/// the day or month, the year, day and month transposed), each of which leaves part of it
+/// equal. Labelled pairs bear this out (with NHS numbers, m of `else` trains below the partial
+/// levels' sum). Without labels, EM can learn the opposite from sessions where many pairs are of
+/// one household (one family name and address, different dates of birth): it then prices a
+/// different date of birth at two bits where the truth is six or more, and links a parent and a
+/// child of the same name (docs/benchmarks.md, "No NHS numbers anywhere").
+fn bound_wholly_different(m: &mut [f64], exact: usize) -> Option<(f64, f64)> {
+    let last = m.len().checked_sub(1)?;
+    if exact + 1 >= last {
+        return None;
+    }
+    let near: f64 = m[exact + 1..last].iter().sum();
+    let rest: f64 = m[1..last].iter().sum();
+    let was = m[last];
+    if near <= 0.0 || was <= near || rest <= 0.0 {
+        return None;
+    }
+    let scale = (1.0 - near) / rest;
+    for x in &mut m[1..last] {
+        *x *= scale;
+    }
+    m[last] = near;
+    Some((was, near))
 }
 
 /// The fewest selected pairs an EM session trains on.
@@ -210,4 +256,27 @@ fn random_match_probability(
         rule.iter().map(|&k| c.defs[k].name.as_str()).collect::<Vec<_>>().join(", ")
     ));
     ((agreeing as f64 / recall) / total).clamp(1e-12, 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bound_wholly_different;
+
+    #[test]
+    fn a_wholly_different_date_is_held_at_the_partial_levels_sum() {
+        // null, exact, swapped, year and month, year, else: EM's values without NHS numbers.
+        let mut m = [1.0, 0.6546, 0.0238, 0.0101, 0.0085, 0.303];
+        let (was, held) = bound_wholly_different(&mut m, 1).unwrap();
+        assert_eq!(was, 0.303);
+        assert!((held - 0.0424).abs() < 1e-12);
+        assert_eq!(m[5], held);
+        assert!((m[1..].iter().sum::<f64>() - 1.0).abs() < 1e-12, "{m:?}");
+        assert!(m[1] > 0.6546 && m[2..5].iter().sum::<f64>() >= m[5], "{m:?}");
+        assert_eq!(m[0], 1.0, "the null level is not a share of the others");
+        // Labelled values (with NHS numbers) are left alone, as is a comparison without partial levels.
+        let mut labelled = [1.0, 0.9398, 0.0198, 0.0074, 0.0048, 0.0283];
+        assert_eq!(bound_wholly_different(&mut labelled, 1), None);
+        assert_eq!(labelled[5], 0.0283);
+        assert_eq!(bound_wholly_different(&mut [1.0, 0.9, 0.1], 1), None);
+    }
 }
