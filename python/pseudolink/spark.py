@@ -368,10 +368,16 @@ class _Grouped:
     count, first row and least content hash, and each record's row as a DataFrame for the
     clusters."""
 
-    def __init__(self, tables, groups, assignment):
+    def __init__(self, tables, groups, assignment, cached):
         self.tables = tables
         self.groups = groups
         self.assignment = assignment
+        self.cached = cached
+
+    def release(self) -> None:
+        """Drops the cached record-to-row assignment (after a failure)."""
+        for c in self.cached:
+            c.unpersist()
 
 
 def _part(manifest: Dict[str, Any], kind: str, part: str) -> Optional[str]:
@@ -383,26 +389,45 @@ def _part(manifest: Dict[str, Any], kind: str, part: str) -> Optional[str]:
     return None
 
 
-def _numbered(spark, x: Extract):
-    """The extract's records with their 1-based row in it (``_row``): Parquet's row index
-    within each file, files in name order (one file for the command line's extracts; a folder's
-    parts in the order they were written)."""
+def _numbered(spark, x: Extract, present: List[str]):
+    """The extract's linkage columns (``present``; a missing record id read as empty, as the
+    command line reads it) with each record's 1-based row in the extract (``_row``), and the
+    number of records. Rows are numbered by Parquet's row index within each file, files in name
+    order (one file for the command line's extracts; a folder's parts in the order they were
+    written); a DataFrame not read from Parquet files is numbered in its partitions' order."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    df = x.df.select("*", F.col("_metadata.file_path").alias("_file"), F.col("_metadata.row_index").alias("_index"))
-    files = sorted((r["_file"], int(r["count"])) for r in df.groupBy("_file").count().collect())
+    cols = [F.coalesce(F.col(c), F.lit("")).alias(c) if c == "record_id" else F.col(c) for c in present]
+    df = None
+    # Read from files (a DataFrame made in memory has none), and no data column hiding Spark's
+    # `_metadata` column.
+    if "_metadata" not in x.df.columns and x.df.inputFiles():
+        try:
+            df = x.df.select(
+                *cols, F.col("_metadata.file_path").alias("_pl_file"), F.col("_metadata.row_index").alias("_pl_index")
+            )
+        except Exception:  # AnalysisException: not a file source, or no row index
+            df = None
+    if df is None:
+        ordered = x.df.select(*cols, F.monotonically_increasing_id().alias("_pl_order"))
+        numbered = ordered.withColumn("_row", F.row_number().over(Window.orderBy("_pl_order")).cast("long"))
+        numbered = numbered.drop("_pl_order")
+        return numbered, numbered.count()
+    files = sorted((r["_pl_file"], int(r["count"])) for r in df.groupBy("_pl_file").count().collect())
     offsets, total = [], 0
     for name, n in files:
         offsets.append((name, total))
         total += n
-    if len(offsets) == 1:
-        return df.withColumn("_row", F.col("_index") + 1).drop("_file", "_index")
-    starts = spark.createDataFrame(offsets, "_file string, _offset long")
-    return (
-        df.join(F.broadcast(starts), "_file")
-        .withColumn("_row", F.col("_offset") + F.col("_index") + 1)
-        .drop("_file", "_index", "_offset")
+    if len(offsets) <= 1:
+        return df.withColumn("_row", F.col("_pl_index") + 1).drop("_pl_file", "_pl_index"), total
+    starts = spark.createDataFrame(offsets, "_pl_file string, _pl_offset long")
+    numbered = (
+        df.join(F.broadcast(starts), "_pl_file")
+        .withColumn("_row", F.col("_pl_offset") + F.col("_pl_index") + 1)
+        .drop("_pl_file", "_pl_index", "_pl_offset")
     )
+    return numbered, total
 
 
 def _hashed(source: str):
@@ -418,69 +443,90 @@ def _hashed(source: str):
     return run
 
 
-def _group(spark, xs: List[Extract], link_type: str) -> _Grouped:
+def _group(spark, xs: List[Extract], labels: List[str], link_type: str) -> _Grouped:
     """Groups each extract's records whose linkage columns are all equal, on the executors, so
     that the driver holds distinct rows instead of records (a GP's hundred identical encounters
     of one patient travel as one row with a count). Only records holding both a family name and
     a date of birth are grouped — the linker's identities never join sparser records — and none
-    under ``link_only``, where every record is its own identity. Records are checked first as
-    the command line checks a file: the manifest against the whole file (no column added,
-    dropped or retyped), its row count against the records, and record ids unique."""
+    under ``link_only``, where every record is its own identity.
+
+    The records are checked first, in the command line's order and with its messages: each
+    extract's whole schema against its manifest (no column added, dropped or retyped) and its
+    records against the manifest's row count; then the extracts against each other (key ids,
+    profile, Bloom settings, sources); then each extract's record ids, unique."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType, StructField, StructType
 
-    tables, groups, assignment = [], [], None
-    for s, x in enumerate(xs):
+    checked = []
+    for x, label in zip(xs, labels):
         empty = _collect_arrow(x.df.limit(0))
-        _native.manifest_of(_fixed_width_again(empty, dict(x.manifest, rows={"read": 0, "written": 0})), x.label)
+        _native.manifest_of(_fixed_width_again(empty, dict(x.manifest, rows={"read": 0, "written": 0})), label)
         wanted = ["record_id"] + [c["name"] for f in x.manifest["fields"] for c in f["columns"]]
         present = [c for c in wanted if c in x.df.columns]
-        records = _numbered(spark, x).select("_row", *present)
-        # Record ids unique within the extract, as the command line requires (the first repeat
-        # is named by its row).
-        ids = records.groupBy("record_id").agg(F.count(F.lit(1)).alias("_n"), F.min("_row").alias("_first"))
-        repeat = (
-            records.join(ids.where("_n > 1"), "record_id").where(F.col("_row") > F.col("_first"))
-            .agg(F.min("_row").alias("row")).collect()[0]["row"]
-        )
-        if repeat is not None:
-            raise pseudolink.ManifestError(
-                f"{x.label}: row {_group_digits(int(repeat))}'s record id appears earlier in the extract too; record ids "
-                "must be unique within an extract so that every record can be accounted for. Ask the provider to "
-                "check the record id column"
+        records, n = _numbered(spark, x, present)
+        _native.manifest_of(_fixed_width_again(empty, x.manifest), label, rows=n)
+        checked.append((x, label, present, records))
+    _native.check_together([json.dumps(x.manifest) for x in xs], list(labels))
+
+    tables, groups, parts = [], [], []
+    try:
+        for s, (x, label, present, records) in enumerate(checked):
+            # Record ids unique within the extract, as the command line requires (the first
+            # repeat is named by its row).
+            ids = records.groupBy("record_id").agg(F.count(F.lit(1)).alias("_n"), F.min("_row").alias("_first"))
+            repeat = (
+                records.join(ids.where("_n > 1"), "record_id").where(F.col("_row") > F.col("_first"))
+                .agg(F.min("_row").alias("row")).collect()[0]["row"]
             )
-        family, dob = _part(x.manifest, "family_name", "exact"), _part(x.manifest, "date_of_birth", "full")
-        solid = F.lit(link_type != "link_only")
-        for c in (family, dob):
-            solid = solid & (F.col(c).isNotNull() if c in present else F.lit(False))
-        hashed = records.mapInArrow(
-            _hashed(x.manifest["source"]), StructType(records.schema.fields + [StructField("_hash", LongType(), True)])
-        )
-        keyed = hashed.withColumn("_alone", F.when(solid, F.lit(None).cast("long")).otherwise(F.col("_row")))
-        group = Window.partitionBy(*[c for c in present if c != "record_id"], "_alone")
-        placed = (
-            keyed.withColumn("_first", F.min("_row").over(group))
-            .withColumn("_records", F.count(F.lit(1)).over(group))
-            .withColumn("_least", F.min("_hash").over(group))
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
-        rows = _collect_arrow(
-            placed.where(F.col("_row") == F.col("_first")).select(*present, "_records", "_first", "_least").orderBy("_first")
-        )
-        groups.append(pa.table({
-            "records": rows.column("_records"), "first_row": rows.column("_first"), "least_hash": rows.column("_least"),
-        }))
-        tables.append(_fixed_width_again(rows.select(present), dict(x.manifest, passthrough=[])))
-        # Each record's row, kept (narrow) for the clusters: the returned DataFrame reads it.
-        mine = placed.select(
-            F.lit(s).alias("_extract"), F.lit(x.manifest["source"]).alias("source"), "record_id", "_row", "_first"
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        mine.count()
-        placed.unpersist()
-        assignment = mine if assignment is None else assignment.unionByName(mine)
-    return _Grouped(tables, groups, assignment)
+            if repeat is not None:
+                raise pseudolink.ManifestError(
+                    f"{label}: row {_group_digits(int(repeat))}'s record id appears earlier in the extract too; record "
+                    "ids must be unique within an extract so that every record can be accounted for. Ask the provider "
+                    "to check the record id column"
+                )
+            family, dob = _part(x.manifest, "family_name", "exact"), _part(x.manifest, "date_of_birth", "full")
+            solid = F.lit(link_type != "link_only")
+            for c in (family, dob):
+                solid = solid & (F.col(c).isNotNull() if c in present else F.lit(False))
+            hashed = records.mapInArrow(
+                _hashed(x.manifest["source"]), StructType(records.schema.fields + [StructField("_hash", LongType(), True)])
+            )
+            keyed = hashed.withColumn("_alone", F.when(solid, F.lit(None).cast("long")).otherwise(F.col("_row")))
+            group = Window.partitionBy(*[c for c in present if c != "record_id"], "_alone")
+            placed = (
+                keyed.withColumn("_first", F.min("_row").over(group))
+                .withColumn("_records", F.count(F.lit(1)).over(group))
+                .withColumn("_least", F.min("_hash").over(group))
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            try:
+                rows = _collect_arrow(
+                    placed.where(F.col("_row") == F.col("_first"))
+                    .select(*present, "_records", "_first", "_least").orderBy("_first")
+                )
+                # Each record's row, kept (narrow) for the clusters: the returned DataFrame reads it.
+                mine = placed.select(
+                    F.lit(s).alias("_extract"), F.lit(x.manifest["source"]).alias("source"), "record_id", "_row", "_first"
+                ).persist(StorageLevel.MEMORY_AND_DISK)
+                parts.append(mine)
+                mine.count()
+            finally:
+                placed.unpersist()
+            groups.append(pa.table({
+                "records": rows.column("_records"), "first_row": rows.column("_first"),
+                "least_hash": rows.column("_least"),
+            }))
+            tables.append(_fixed_width_again(rows.select(present), dict(x.manifest, passthrough=[])))
+    except BaseException:
+        for p in parts:
+            p.unpersist()
+        raise
+    assignment = parts[0]
+    for p in parts[1:]:
+        assignment = assignment.unionByName(p)
+    return _Grouped(tables, groups, assignment, parts)
 
 
 def _group_digits(n: int) -> str:
@@ -712,17 +758,30 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     salt_block = options.pop("salt_block", 250)
     if not isinstance(salt_block, int) or isinstance(salt_block, bool) or salt_block < 1:
         raise pseudolink.UsageError("`salt_block` must be a whole number of identities, 1 or more")
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     xs = [e if isinstance(e, Extract) else read_extract(spark, e) for e in extracts]
     labels = list(options.pop("labels", None) or [x.label for x in xs])
     model = options.pop("model", None)
     for k in ("config", "linkage_key"):
         if options.get(k) is not None:
             options[k] = os.fspath(options[k])
-    link_type = _native.link_type_of(options.get("config"), options.get("config_toml"), options.get("link_type"))
-    grouped = _group(spark, xs, link_type)
+    if len(labels) != len(xs):
+        raise pseudolink.UsageError("give one label per table")
+    # The settings checked as the linkage will check them, before any work on the records.
+    settings = ("config", "config_toml", "threshold", "link_type", "seed", "max_block", "max_pairs", "all_pairs")
+    link_type = _native.link_type_of(**{k: v for k, v in options.items() if k in settings})
+    grouped = _group(spark, xs, labels, link_type)
+    try:
+        return _link_grouped(spark, grouped, labels, model, options, salt_block, driver_links)
+    except BaseException:
+        grouped.release()
+        raise
+
+
+def _link_grouped(spark, grouped: _Grouped, labels, model, options, salt_block: int, driver_links: int) -> SparkLinkage:
+    """:func:`link` once the records are grouped."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     session = _native.LinkSession(grouped.tables, labels, model_json=None if model is None else model.to_json(),
                                   grouped=grouped.groups, **options)
     n_records = sum(pa.compute.sum(g.column("records")).as_py() or 0 for g in grouped.groups)

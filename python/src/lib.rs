@@ -180,6 +180,26 @@ fn link_config(config: Option<PathBuf>, config_toml: Option<String>) -> PyResult
     })
 }
 
+/// A linkage's options from its link config and the call's settings, checked together.
+fn link_options(
+    config: Option<PathBuf>,
+    config_toml: Option<String>,
+    o: Overrides,
+) -> PyResult<pseudolink::link::LinkOptions> {
+    let file = link_config(config, config_toml)?;
+    let overrides = LinkConfig {
+        threshold: o.threshold,
+        seed: o.seed,
+        max_block: o.max_block,
+        max_pairs: o.max_pairs,
+        link_type: o.link_type,
+        pairs_floor: o.all_pairs.then_some(0.0),
+        ..Default::default()
+    };
+    LinkConfig::options(file.as_ref(), &overrides)
+        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))
+}
+
 /// A linkage's options, linkage key and extracts from a call's arguments, checked as the command
 /// line checks its flags and files.
 fn link_inputs(
@@ -194,18 +214,7 @@ fn link_inputs(
     if tables.len() != labels.len() {
         return Err(UsageError::new_err("give one label per table"));
     }
-    let file = link_config(config, config_toml)?;
-    let overrides = LinkConfig {
-        threshold: o.threshold,
-        seed: o.seed,
-        max_block: o.max_block,
-        max_pairs: o.max_pairs,
-        link_type: o.link_type,
-        pairs_floor: o.all_pairs.then_some(0.0),
-        ..Default::default()
-    };
-    let mut options = LinkConfig::options(file.as_ref(), &overrides)
-        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))?;
+    let mut options = link_options(config, config_toml, o)?;
     if let Some(json) = model_json {
         options.model = Some(Model::from_json(&json).map_err(|m| UsageError::new_err(format!("model: {m}")))?);
     }
@@ -371,12 +380,29 @@ fn key_id(key_file: PathBuf) -> PyResult<String> {
     ProjectKey::read_file(&key_file).map(|k| k.id().to_string()).map_err(py_err)
 }
 
-/// The manifest JSON of an extract file or of a table's schema metadata, checked.
+/// The manifest JSON of an extract file or of a table's schema metadata, checked against the
+/// table's columns and against `rows` records (the table's rows unless given: a Spark job
+/// counts them where they are).
 #[pyfunction]
-fn manifest_of(table: PyArrowType<Table>, label: String) -> PyResult<String> {
+#[pyo3(signature = (table, label, rows=None))]
+fn manifest_of(table: PyArrowType<Table>, label: String, rows: Option<u64>) -> PyResult<String> {
     let t = table.0;
-    let rows = t.record_batches().iter().map(|b| b.num_rows() as u64).sum();
+    let rows = rows.unwrap_or_else(|| t.record_batches().iter().map(|b| b.num_rows() as u64).sum());
     Manifest::from_schema(Path::new(&label), &t.schema(), rows).map(|m| m.to_json()).map_err(py_err)
+}
+
+/// Checks extracts' manifests against each other (`Records::check_together`: none empty, one
+/// key id, one profile, one set of Bloom settings, each source once), each given as the JSON
+/// [`manifest_of`] returned, before a Spark job works on their records.
+#[pyfunction]
+fn check_together(manifests: Vec<String>, labels: Vec<String>) -> PyResult<()> {
+    let files: Vec<PathBuf> = labels.iter().map(PathBuf::from).collect();
+    let manifests: Vec<Manifest> = manifests
+        .iter()
+        .zip(&files)
+        .map(|(m, f)| Manifest::from_json(m).map_err(|p| ManifestError::new_err(format!("{}: {p}", f.display()))))
+        .collect::<PyResult<_>>()?;
+    Records::check_together(&files, &manifests).map_err(py_err)
 }
 
 /// A linkage run whose record-level stages run here (a Spark job's driver) and whose pair-level
@@ -731,17 +757,25 @@ fn pair_stats(
     Ok(stats)
 }
 
-/// The link type a linkage with these arguments would use (`link_and_dedupe`, `link_only`,
-/// `dedupe_only`): the argument's, else the link config's, else the default; checked as a
-/// linkage checks them.
+/// The link type a linkage with these settings would use (`link_and_dedupe`, `link_only`,
+/// `dedupe_only`), the settings checked as a linkage checks them (every problem listed): a
+/// Spark job asks before it works on the records.
 #[pyfunction]
-#[pyo3(signature = (config=None, config_toml=None, link_type=None))]
-fn link_type_of(config: Option<PathBuf>, config_toml: Option<String>, link_type: Option<String>) -> PyResult<String> {
-    let file = link_config(config, config_toml)?;
-    let overrides = LinkConfig { link_type, ..Default::default() };
-    let options = LinkConfig::options(file.as_ref(), &overrides)
-        .map_err(|p| ConfigError::new_err(format!("{} problem(s) in the arguments: {}", p.len(), p.join("; "))))?;
-    Ok(options.link_type.name().to_string())
+#[pyo3(signature = (config=None, config_toml=None, threshold=None, link_type=None, seed=None, max_block=None,
+    max_pairs=None, all_pairs=false))]
+#[allow(clippy::too_many_arguments)]
+fn link_type_of(
+    config: Option<PathBuf>,
+    config_toml: Option<String>,
+    threshold: Option<f64>,
+    link_type: Option<String>,
+    seed: Option<u64>,
+    max_block: Option<usize>,
+    max_pairs: Option<u64>,
+    all_pairs: bool,
+) -> PyResult<String> {
+    let o = Overrides { threshold, link_type, seed, max_block, max_pairs, all_pairs };
+    Ok(link_options(config, config_toml, o)?.link_type.name().to_string())
 }
 
 /// Flips the top bit of a 64-bit hash: as a signed integer (what Spark orders by), the result
@@ -872,5 +906,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cluster_components, m)?)?;
     m.add_function(wrap_pyfunction!(content_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(link_type_of, m)?)?;
+    m.add_function(wrap_pyfunction!(check_together, m)?)?;
     Ok(())
 }

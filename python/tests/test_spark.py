@@ -170,11 +170,18 @@ def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
     twice = fresh / "acute_twice"
     a = plspark.read_extract(spark, acute)
     a.df.unionByName(a.df.limit(1)).coalesce(1).write.parquet(str(twice))
+    gp_extract = [e for e in population.extracts if e.stem == "gp"][0]
+    # With the manifest as it was, the row count is refused first, as the command line does.
+    (twice / plspark.MANIFEST_FILE).write_text(json.dumps(a.manifest))
+    with pytest.raises(pseudolink.ManifestError, match="row count disagrees"):
+        plspark.link(spark, [twice, gp_extract])
     rows = dict(a.manifest["rows"], read=a.manifest["rows"]["read"] + 1, written=a.manifest["rows"]["written"] + 1)
     (twice / plspark.MANIFEST_FILE).write_text(json.dumps(dict(a.manifest, rows=rows)))
-    gp_extract = [e for e in population.extracts if e.stem == "gp"][0]
-    with pytest.raises(pseudolink.ManifestError, match=r"row [\d,]+'s record id appears earlier in the extract too"):
-        plspark.link(spark, [twice, gp_extract])
+    with pytest.raises(pseudolink.ManifestError, match=r"^acute twice: row [\d,]+'s record id appears earlier in the extract too"):
+        plspark.link(spark, [twice, gp_extract], labels=["acute twice", "gp"])
+    # ... and only once the extracts agree with each other (here: another key id).
+    with pytest.raises(pseudolink.ManifestError, match="key id"):
+        plspark.link(spark, [twice, out])
     with pytest.raises(pseudolink.ManifestError, match="no _pseudolink_manifest.json"):
         os.makedirs(fresh / "empty")
         plspark.read_extract(spark, fresh / "empty")

@@ -124,7 +124,8 @@ pub fn default_rules_for(r: &Records) -> Vec<Vec<Key>> {
         .collect();
     rules.extend(default_rules());
     for e in r.extras.iter().filter(|e| e.kind == Some(FieldType::String)) {
-        let present = e.token.codes.iter().filter(|&&c| c != 0).count();
+        // Records, not rows: a row grouped elsewhere stands for its records.
+        let present: u64 = (0..r.len()).filter(|&i| e.token.codes[i] != 0).map(|i| r.records_of(i)).sum();
         let distinct = e.token.codes.iter().copied().max().unwrap_or(0) as usize;
         if present > 0 && distinct as f64 >= MIN_STRING_DISTINCT * present as f64 {
             rules.push(vec![Key::Field(e.name.clone()), Key::GivenPhonetic]);

@@ -264,24 +264,29 @@ impl Records {
     /// fingerprint of each extract's sorted per-record token tuples.
     fn refuse_copies(&self) -> Result<()> {
         use std::hash::Hasher;
-        let mut per_source: Vec<Vec<u64>> = vec![Vec::new(); self.files.len()];
+        // Per source, each row's token hash with the records it stands for (one, unless rows were
+        // grouped elsewhere): the fingerprint is that of every record's hash, sorted.
+        let mut per_source: Vec<Vec<(u64, u64)>> = vec![Vec::new(); self.files.len()];
         for i in 0..self.len() {
             let mut h = FxHasher::default();
             for c in [&self.nhs, &self.given.0, &self.family.0, &self.dob[0], &self.postcode[0]] {
                 h.write_u32(c.codes[i]);
             }
             h.write_u8(self.sex[i]);
-            let v = &mut per_source[self.source[i] as usize];
-            v.extend(std::iter::repeat_n(h.finish(), self.records_of(i) as usize));
+            per_source[self.source[i] as usize].push((h.finish(), self.records_of(i)));
         }
-        let mut seen: rustc_hash::FxHashMap<(usize, u64), usize> = Default::default();
+        let mut seen: rustc_hash::FxHashMap<(u64, u64), usize> = Default::default();
         for (s, mut v) in per_source.into_iter().enumerate() {
             v.sort_unstable();
             let mut h = FxHasher::default();
-            for x in &v {
-                h.write_u64(*x);
+            let mut records = 0u64;
+            for &(x, n) in &v {
+                for _ in 0..n {
+                    h.write_u64(x);
+                }
+                records += n;
             }
-            if let Some(&first) = seen.get(&(v.len(), h.finish())) {
+            if let Some(&first) = seen.get(&(records, h.finish())) {
                 return Err(Error::manifest(
                     &self.files[s],
                     format!(
@@ -291,7 +296,7 @@ impl Records {
                     ),
                 ));
             }
-            seen.insert((v.len(), h.finish()), s);
+            seen.insert((records, h.finish()), s);
         }
         Ok(())
     }
@@ -328,7 +333,8 @@ impl Records {
             let (m, _) = Manifest::read(f)?;
             manifests.push(m);
         }
-        Records::assemble(files, &manifests, |i, m, source, r, dicts| load_file(&files[i], m, source, r, dicts))
+        let rows = manifests.iter().map(|m| m.rows.written).sum();
+        Records::assemble(files, &manifests, rows, |i, m, source, r, dicts| load_file(&files[i], m, source, r, dicts))
     }
 
     /// Loads pseudonymised extracts held in memory as Arrow batches (a notebook's tables, or
@@ -358,7 +364,8 @@ impl Records {
             };
             manifests.push(Manifest::from_schema(&e.label, &e.schema, records)?);
         }
-        Records::assemble(&labels, &manifests, |i, m, source, r, dicts| {
+        let rows = extracts.iter().flat_map(|e| &e.batches).map(|b| b.num_rows() as u64).sum();
+        Records::assemble(&labels, &manifests, rows, |i, m, source, r, dicts| {
             let e = &extracts[i];
             let wanted = Wanted::new(m, &e.schema, r);
             let before = r.len();
@@ -375,13 +382,11 @@ impl Records {
         })
     }
 
-    /// Checks `manifests` (one per extract, named by `files` in messages) against each other,
-    /// then loads each extract's records through `load_each`.
-    fn assemble(
-        files: &[PathBuf],
-        manifests: &[Manifest],
-        mut load_each: impl FnMut(usize, &Manifest, u16, &mut Records, &mut Dicts) -> Result<()>,
-    ) -> Result<Records> {
+    /// Checks extracts' manifests (named by `files` in messages) against each other, before any
+    /// record is read: none empty, one TRE key (or none), one profile, one key id, one set of
+    /// Bloom-filter settings, each source once. A Spark job makes these checks before its work
+    /// on the records, in the order the command line makes them.
+    pub fn check_together(files: &[PathBuf], manifests: &[Manifest]) -> Result<()> {
         for (f, m) in files.iter().zip(manifests) {
             if m.rows.written == 0 {
                 return Err(Error::manifest(
@@ -391,9 +396,9 @@ impl Records {
                 ));
             }
         }
-        let tre_key_id = manifests[0].tre_key_id.clone();
+        let tre_key_id = &manifests[0].tre_key_id;
         for (f, m) in files.iter().zip(manifests).skip(1) {
-            if m.tre_key_id != tre_key_id {
+            if m.tre_key_id != *tre_key_id {
                 let state = |id: &Option<String>| match id {
                     Some(id) => format!("re-keyed under TRE key id {id}"),
                     None => "not re-keyed".to_string(),
@@ -405,7 +410,7 @@ impl Records {
                          TRE key (`pseudolink rekey`) or none",
                         state(&m.tre_key_id),
                         files[0].display(),
-                        state(&tre_key_id)
+                        state(tre_key_id)
                     ),
                 ));
             }
@@ -426,9 +431,9 @@ impl Records {
                 ));
             }
         }
-        let key_id = manifests[0].key_id.clone();
+        let key_id = &manifests[0].key_id;
         for (f, m) in files.iter().zip(manifests).skip(1) {
-            if m.key_id != key_id {
+            if m.key_id != *key_id {
                 return Err(Error::manifest(
                     f,
                     format!(
@@ -438,33 +443,6 @@ impl Records {
                         files[0].display()
                     ),
                 ));
-            }
-        }
-        let bloom_width = manifests
-            .iter()
-            .flat_map(|m| m.fields.iter())
-            .flat_map(|f| f.columns.iter())
-            .find_map(|c| (c.encoding == crate::io::schema::Encoding::Bloom).then_some(c.bytes.unwrap_or(0)));
-        let mut r = Records { files: files.to_vec(), key_id, tre_key_id, salted_names: salted, ..Default::default() };
-        let width = bloom_width.unwrap_or(0);
-        r.given.2.width = width;
-        r.family.2.width = width;
-        for m in manifests {
-            for f in m.fields.iter().filter(|f| matches!(f.kind, FieldType::Identifier | FieldType::String)) {
-                let bloom = f.columns.iter().any(|c| c.part == "bloom");
-                match r.extras.iter_mut().find(|e| e.name == f.name) {
-                    Some(e) => {
-                        if bloom && e.bloom.is_none() {
-                            e.bloom = Some(BloomCol { width, ..Default::default() });
-                        }
-                    }
-                    None => r.extras.push(ExtraField {
-                        name: f.name.clone(),
-                        kind: Some(f.kind),
-                        bloom: bloom.then(|| BloomCol { width, ..Default::default() }),
-                        ..Default::default()
-                    }),
-                }
             }
         }
         for (f, m) in files.iter().zip(manifests).skip(1) {
@@ -492,8 +470,49 @@ impl Records {
                 ));
             }
         }
-        let total: u64 = manifests.iter().map(|m| m.rows.written).sum();
-        r.reserve(total as usize);
+        Ok(())
+    }
+
+    /// Checks `manifests` (one per extract, named by `files` in messages) against each other,
+    /// then loads each extract's `rows` rows in all through `load_each`.
+    fn assemble(
+        files: &[PathBuf],
+        manifests: &[Manifest],
+        rows: u64,
+        mut load_each: impl FnMut(usize, &Manifest, u16, &mut Records, &mut Dicts) -> Result<()>,
+    ) -> Result<Records> {
+        Records::check_together(files, manifests)?;
+        let tre_key_id = manifests[0].tre_key_id.clone();
+        let salted = manifests[0].salted_names();
+        let key_id = manifests[0].key_id.clone();
+        let bloom_width = manifests
+            .iter()
+            .flat_map(|m| m.fields.iter())
+            .flat_map(|f| f.columns.iter())
+            .find_map(|c| (c.encoding == crate::io::schema::Encoding::Bloom).then_some(c.bytes.unwrap_or(0)));
+        let mut r = Records { files: files.to_vec(), key_id, tre_key_id, salted_names: salted, ..Default::default() };
+        let width = bloom_width.unwrap_or(0);
+        r.given.2.width = width;
+        r.family.2.width = width;
+        for m in manifests {
+            for f in m.fields.iter().filter(|f| matches!(f.kind, FieldType::Identifier | FieldType::String)) {
+                let bloom = f.columns.iter().any(|c| c.part == "bloom");
+                match r.extras.iter_mut().find(|e| e.name == f.name) {
+                    Some(e) => {
+                        if bloom && e.bloom.is_none() {
+                            e.bloom = Some(BloomCol { width, ..Default::default() });
+                        }
+                    }
+                    None => r.extras.push(ExtraField {
+                        name: f.name.clone(),
+                        kind: Some(f.kind),
+                        bloom: bloom.then(|| BloomCol { width, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                }
+            }
+        }
+        r.reserve(rows as usize);
         let mut dicts = Dicts {
             blooms: vec![FxHashMap::default(); 2 + r.extras.len()],
             extra_tokens: vec![FxHashMap::default(); r.extras.len()],
