@@ -58,8 +58,9 @@ def _binary_for_spark(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
-def _fixed_width_again(table: pa.Table, manifest: Dict[str, Any]) -> pa.Table:
-    """Token and Bloom columns back to their manifest's fixed widths."""
+def _fixed_width_again(table: pa.Table, manifest: Dict[str, Any], label: Optional[str] = None) -> pa.Table:
+    """Token and Bloom columns back to their manifest's fixed widths (``label`` names the extract
+    in the message if one does not fit)."""
     widths = {c["name"]: c.get("bytes") for f in manifest["fields"] for c in f["columns"]}
     cols, fields = [], []
     for f, c in zip(table.schema, table.columns):
@@ -69,7 +70,8 @@ def _fixed_width_again(table: pa.Table, manifest: Dict[str, Any]) -> pa.Table:
                 c = c.cast(pa.binary(w))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise pseudolink.ManifestError(
-                    f"column `{f.name}` does not hold {w}-byte values as its manifest says; the extract may have "
+                    ("" if label is None else f"{label}: ")
+                    + f"column `{f.name}` does not hold {w}-byte values as its manifest says; the extract may have "
                     "been altered"
                 ) from None
             f = pa.field(f.name, pa.binary(w), f.nullable)
@@ -395,6 +397,7 @@ def _numbered(spark, x: Extract, present: List[str]):
     number of records. Rows are numbered by Parquet's row index within each file, files in name
     order (one file for the command line's extracts; a folder's parts in the order they were
     written); a DataFrame not read from Parquet files is numbered in its partitions' order."""
+    from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -403,16 +406,20 @@ def _numbered(spark, x: Extract, present: List[str]):
     # Read from files (a DataFrame made in memory has none), and no data column hiding Spark's
     # `_metadata` column.
     if "_metadata" not in x.df.columns and x.df.inputFiles():
+        from pyspark.errors import AnalysisException
+
         try:
             df = x.df.select(
                 *cols, F.col("_metadata.file_path").alias("_pl_file"), F.col("_metadata.row_index").alias("_pl_index")
             )
-        except Exception:  # AnalysisException: not a file source, or no row index
+            df.schema  # analysed here (Spark Connect builds plans lazily): not Parquet, or a union of reads
+        except AnalysisException:
             df = None
     if df is None:
+        # One task numbers the whole extract, kept so that every later pass sees the same numbers.
         ordered = x.df.select(*cols, F.monotonically_increasing_id().alias("_pl_order"))
         numbered = ordered.withColumn("_row", F.row_number().over(Window.orderBy("_pl_order")).cast("long"))
-        numbered = numbered.drop("_pl_order")
+        numbered = numbered.drop("_pl_order").persist(StorageLevel.MEMORY_AND_DISK)
         return numbered, numbered.count()
     files = sorted((r["_pl_file"], int(r["count"])) for r in df.groupBy("_pl_file").count().collect())
     offsets, total = [], 0
@@ -452,26 +459,25 @@ def _group(spark, xs: List[Extract], labels: List[str], link_type: str) -> _Grou
 
     The records are checked first, in the command line's order and with its messages: each
     extract's whole schema against its manifest (no column added, dropped or retyped) and its
-    records against the manifest's row count; then the extracts against each other (key ids,
+    records against the manifest's row count (the schema first, before the records are counted;
+    the command line reads the count first); then the extracts against each other (key ids,
     profile, Bloom settings, sources); then each extract's record ids, unique."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType, StructField, StructType
 
-    checked = []
-    for x, label in zip(xs, labels):
-        empty = _collect_arrow(x.df.limit(0))
-        _native.manifest_of(_fixed_width_again(empty, dict(x.manifest, rows={"read": 0, "written": 0})), label)
-        wanted = ["record_id"] + [c["name"] for f in x.manifest["fields"] for c in f["columns"]]
-        present = [c for c in wanted if c in x.df.columns]
-        records, n = _numbered(spark, x, present)
-        _native.manifest_of(_fixed_width_again(empty, x.manifest), label, rows=n)
-        checked.append((x, label, present, records))
-    _native.check_together([json.dumps(x.manifest) for x in xs], list(labels))
-
-    tables, groups, parts = [], [], []
+    checked, tables, groups, parts = [], [], [], []
     try:
+        for x, label in zip(xs, labels):
+            empty = _collect_arrow(x.df.limit(0))
+            _native.manifest_of(_fixed_width_again(empty, dict(x.manifest, rows={"read": 0, "written": 0})), label)
+            wanted = ["record_id"] + [c["name"] for f in x.manifest["fields"] for c in f["columns"]]
+            present = [c for c in wanted if c in x.df.columns]
+            records, n = _numbered(spark, x, present)
+            _native.manifest_of(_fixed_width_again(empty, x.manifest), label, rows=n)
+            checked.append((x, label, present, records))
+        _native.check_together([json.dumps(x.manifest) for x in xs], list(labels))
         for s, (x, label, present, records) in enumerate(checked):
             # Record ids unique within the extract, as the command line requires (the first
             # repeat is named by its row).
@@ -514,13 +520,14 @@ def _group(spark, xs: List[Extract], labels: List[str], link_type: str) -> _Grou
                 mine.count()
             finally:
                 placed.unpersist()
+                records.unpersist()  # kept only when numbered in one task
             groups.append(pa.table({
                 "records": rows.column("_records"), "first_row": rows.column("_first"),
                 "least_hash": rows.column("_least"),
             }))
-            tables.append(_fixed_width_again(rows.select(present), dict(x.manifest, passthrough=[])))
+            tables.append(_fixed_width_again(rows.select(present), dict(x.manifest, passthrough=[]), label))
     except BaseException:
-        for p in parts:
+        for p in parts + [c[3] for c in checked]:
             p.unpersist()
         raise
     assignment = parts[0]
@@ -549,58 +556,63 @@ def _candidates(spark, session, reps, salt_block: int):
     link_type, max_block, max_pairs, _, _ = session.settings()
     rules, names = session.rules(), session.rule_names()
     found, reports, parts = 0, [], []
-    for ri, cols in enumerate(rules):
-        earlier = rules[:ri]
-        need = sorted(set(cols) | {c for r in earlier for c in r})
-        keyed = reps.select("pos", "source", *need)
-        for c in cols:
-            keyed = keyed.where(F.col(c).isNotNull())
-        sizes = keyed.groupBy(*cols).agg(F.count(F.lit(1)).alias("n")).where("n > 1")
-        big = F.col("n") > max_block
-        pairs_of = F.col("n") * (F.col("n") - 1) / 2
-        row = sizes.agg(
-            F.sum(F.when(big, 1).otherwise(0)).alias("skipped"),
-            F.sum(F.when(big, pairs_of).otherwise(0)).alias("pairs_skipped"),
-            F.max(F.when(big, 0).otherwise(F.col("n"))).alias("largest"),
-            F.sum(F.when(big, 0).otherwise(pairs_of)).alias("bound"),
-        ).collect()[0]
-        skipped, pairs_skipped = int(row["skipped"] or 0), int(row["pairs_skipped"] or 0)
-        largest, bound = int(row["largest"] or 0), int(row["bound"] or 0)
-        if found + bound > max_pairs:
-            raise pseudolink.CheckError(
-                f"blocking rule [{', '.join(names[ri])}] would add up to {_group_digits(bound)} candidate pairs to the "
-                f"{_group_digits(found)} before it, more than the limit of {_group_digits(max_pairs)} (its largest "
-                f"block holds {largest} identities): the rules are too loose for these extracts, or blocks hold many "
-                "unrelated records. Tighten the blocking rules, lower --max-block, or raise --max-pairs if this is expected"
-            )
-        chunks = F.greatest(F.lit(1), F.ceil(F.col("n") / F.lit(salt_block))).cast("long")
-        kept = keyed.join(sizes.where(~big).select(*cols, chunks.alias("_k")), cols)
-        every = F.explode(F.sequence(F.lit(0).cast("long"), F.col("_k") - 1))
-        own = F.col("pos") % F.col("_k")
-        left = kept.select([F.col(c).alias("l_" + c) for c in kept.columns if c != "_k"]
-                           + [own.alias("l_salt"), every.alias("r_salt")])
-        right = kept.select([F.col(c).alias("r_" + c) for c in kept.columns if c != "_k"]
-                            + [every.alias("l_salt"), own.alias("r_salt")])
-        right = right.withColumnRenamed("l_salt", "x_l_salt").withColumnRenamed("r_salt", "x_r_salt")
-        cond = [F.col("l_" + c) == F.col("r_" + c) for c in cols] + [
-            F.col("l_salt") == F.col("x_l_salt"), F.col("r_salt") == F.col("x_r_salt"), F.col("l_pos") < F.col("r_pos")]
-        pairs = left.join(right, cond)
-        if link_type == "link_only":
-            pairs = pairs.where(F.col("l_source") != F.col("r_source"))
-        elif link_type == "dedupe_only":
-            pairs = pairs.where(F.col("l_source") == F.col("r_source"))
-        for e in earlier:
-            same = None
-            for c in e:
-                eq = F.coalesce(F.col("l_" + c) == F.col("r_" + c), F.lit(False))
-                same = eq if same is None else (same & eq)
-            pairs = pairs.where(~same)
-        pairs = pairs.select(F.col("l_pos").alias("a"), F.col("r_pos").alias("b")).persist()
-        n = pairs.count()
-        found += n
-        reports.append({"rule": names[ri], "pairs": n, "blocks_skipped": skipped, "pairs_skipped": pairs_skipped,
-                        "largest_block": largest})
-        parts.append(pairs)
+    try:
+        for ri, cols in enumerate(rules):
+            earlier = rules[:ri]
+            need = sorted(set(cols) | {c for r in earlier for c in r})
+            keyed = reps.select("pos", "source", *need)
+            for c in cols:
+                keyed = keyed.where(F.col(c).isNotNull())
+            sizes = keyed.groupBy(*cols).agg(F.count(F.lit(1)).alias("n")).where("n > 1")
+            big = F.col("n") > max_block
+            pairs_of = F.col("n") * (F.col("n") - 1) / 2
+            row = sizes.agg(
+                F.sum(F.when(big, 1).otherwise(0)).alias("skipped"),
+                F.sum(F.when(big, pairs_of).otherwise(0)).alias("pairs_skipped"),
+                F.max(F.when(big, 0).otherwise(F.col("n"))).alias("largest"),
+                F.sum(F.when(big, 0).otherwise(pairs_of)).alias("bound"),
+            ).collect()[0]
+            skipped, pairs_skipped = int(row["skipped"] or 0), int(row["pairs_skipped"] or 0)
+            largest, bound = int(row["largest"] or 0), int(row["bound"] or 0)
+            if found + bound > max_pairs:
+                raise pseudolink.CheckError(
+                    f"blocking rule [{', '.join(names[ri])}] would add up to {_group_digits(bound)} candidate pairs to the "
+                    f"{_group_digits(found)} before it, more than the limit of {_group_digits(max_pairs)} (its largest "
+                    f"block holds {largest} identities): the rules are too loose for these extracts, or blocks hold many "
+                    "unrelated records. Tighten the blocking rules, lower --max-block, or raise --max-pairs if this is expected"
+                )
+            chunks = F.greatest(F.lit(1), F.ceil(F.col("n") / F.lit(salt_block))).cast("long")
+            kept = keyed.join(sizes.where(~big).select(*cols, chunks.alias("_k")), cols)
+            every = F.explode(F.sequence(F.lit(0).cast("long"), F.col("_k") - 1))
+            own = F.col("pos") % F.col("_k")
+            left = kept.select([F.col(c).alias("l_" + c) for c in kept.columns if c != "_k"]
+                               + [own.alias("l_salt"), every.alias("r_salt")])
+            right = kept.select([F.col(c).alias("r_" + c) for c in kept.columns if c != "_k"]
+                                + [every.alias("l_salt"), own.alias("r_salt")])
+            right = right.withColumnRenamed("l_salt", "x_l_salt").withColumnRenamed("r_salt", "x_r_salt")
+            cond = [F.col("l_" + c) == F.col("r_" + c) for c in cols] + [
+                F.col("l_salt") == F.col("x_l_salt"), F.col("r_salt") == F.col("x_r_salt"), F.col("l_pos") < F.col("r_pos")]
+            pairs = left.join(right, cond)
+            if link_type == "link_only":
+                pairs = pairs.where(F.col("l_source") != F.col("r_source"))
+            elif link_type == "dedupe_only":
+                pairs = pairs.where(F.col("l_source") == F.col("r_source"))
+            for e in earlier:
+                same = None
+                for c in e:
+                    eq = F.coalesce(F.col("l_" + c) == F.col("r_" + c), F.lit(False))
+                    same = eq if same is None else (same & eq)
+                pairs = pairs.where(~same)
+            pairs = pairs.select(F.col("l_pos").alias("a"), F.col("r_pos").alias("b")).persist()
+            n = pairs.count()
+            found += n
+            reports.append({"rule": names[ri], "pairs": n, "blocks_skipped": skipped, "pairs_skipped": pairs_skipped,
+                            "largest_block": largest})
+            parts.append(pairs)
+    except BaseException:
+        for p in parts:
+            p.unpersist()
+        raise
     cands = parts[0]
     for p in parts[1:]:
         cands = cands.unionByName(p)
@@ -764,11 +776,21 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
     for k in ("config", "linkage_key"):
         if options.get(k) is not None:
             options[k] = os.fspath(options[k])
+    if not xs:
+        raise pseudolink.UsageError("give at least one pseudonymised extract to link")
     if len(labels) != len(xs):
         raise pseudolink.UsageError("give one label per table")
-    # The settings checked as the linkage will check them, before any work on the records.
+    # Everything the linkage will check of its settings, before any work on the records: the
+    # names, the settings together, the model and an existing linkage key.
     settings = ("config", "config_toml", "threshold", "link_type", "seed", "max_block", "max_pairs", "all_pairs")
+    unknown = sorted(set(options) - set(settings) - {"linkage_key"})
+    if unknown:
+        raise TypeError(f"link() got unexpected keyword argument(s): {', '.join(unknown)}")
     link_type = _native.link_type_of(**{k: v for k, v in options.items() if k in settings})
+    if model is not None and not isinstance(model, pseudolink.Model):
+        raise pseudolink.UsageError("`model` must be a pseudolink.Model (pseudolink.Model.load(path))")
+    if options.get("linkage_key") is not None:
+        _native.check_linkage_key(options["linkage_key"])
     grouped = _group(spark, xs, labels, link_type)
     try:
         return _link_grouped(spark, grouped, labels, model, options, salt_block, driver_links)
@@ -778,7 +800,18 @@ def link(spark, extracts: Sequence[Union[Extract, PathLike]], **options) -> Spar
 
 
 def _link_grouped(spark, grouped: _Grouped, labels, model, options, salt_block: int, driver_links: int) -> SparkLinkage:
-    """:func:`link` once the records are grouped."""
+    """:func:`link` once the records are grouped; what it cached released if it fails."""
+    cached = []
+    try:
+        return _linked(spark, grouped, labels, model, options, salt_block, driver_links, cached)
+    except BaseException:
+        for c in cached:
+            c.unpersist()
+        raise
+
+
+def _linked(spark, grouped: _Grouped, labels, model, options, salt_block: int, driver_links: int, cached: list):
+    """:func:`link`'s stages on the grouped records; what it caches is listed in ``cached``."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -792,6 +825,7 @@ def _link_grouped(spark, grouped: _Grouped, labels, model, options, salt_block: 
 
     reps_arrow = session.rep_table()
     reps = _to_spark(spark, reps_arrow).persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(reps)
     cands, reports, n_cands = _candidates(spark, session, reps, salt_block)
     left = reps.select([F.col(c).alias("l_" + c) for c in reps.columns])
     right = reps.select([F.col(c).alias("r_" + c) for c in reps.columns])
@@ -812,6 +846,7 @@ def _link_grouped(spark, grouped: _Grouped, labels, model, options, salt_block: 
         _kernel(context, "weights"),
         "a long, b long, pattern long, match_weight double, match_probability double, weight_bin long",
     ).persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(scored)
     above = scored.where(F.col("match_weight") >= threshold_weight).select("a", "b", "pattern", "match_weight")
     by_components = above.count() > driver_links
     sides = scored.select(F.col("a").alias("pos"), "match_probability").unionByName(

@@ -396,6 +396,9 @@ fn manifest_of(table: PyArrowType<Table>, label: String, rows: Option<u64>) -> P
 /// [`manifest_of`] returned, before a Spark job works on their records.
 #[pyfunction]
 fn check_together(manifests: Vec<String>, labels: Vec<String>) -> PyResult<()> {
+    if manifests.is_empty() || manifests.len() != labels.len() {
+        return Err(UsageError::new_err("give at least one pseudonymised extract to link, with one label each"));
+    }
     let files: Vec<PathBuf> = labels.iter().map(PathBuf::from).collect();
     let manifests: Vec<Manifest> = manifests
         .iter()
@@ -778,6 +781,16 @@ fn link_type_of(
     Ok(link_options(config, config_toml, o)?.link_type.name().to_string())
 }
 
+/// Checks an existing linkage key file as a linkage will read it (a missing one is made by the
+/// linkage), so that a wrong file is refused before a Spark job works on the records.
+#[pyfunction]
+fn check_linkage_key(path: PathBuf) -> PyResult<()> {
+    if path.exists() {
+        ProjectKey::read_file_as(&path, KeyRole::Linkage).map_err(py_err)?;
+    }
+    Ok(())
+}
+
 /// Flips the top bit of a 64-bit hash: as a signed integer (what Spark orders by), the result
 /// orders as the hash does unsigned, so Spark's `min` of it is the least hash. Its own inverse.
 fn sortable(h: u64) -> i64 {
@@ -907,5 +920,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(content_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(link_type_of, m)?)?;
     m.add_function(wrap_pyfunction!(check_together, m)?)?;
+    m.add_function(wrap_pyfunction!(check_linkage_key, m)?)?;
     Ok(())
 }

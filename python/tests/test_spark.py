@@ -130,6 +130,21 @@ def test_spark_clustering_by_components_gives_the_clis_persons(spark, population
         plspark.link(spark, p.extracts, driver_links=-1)
 
 
+def test_spark_extract_made_in_memory_links_as_its_file(spark, population):
+    # An extract whose DataFrame was not read from files (no Parquet row index; here checkpointed
+    # in memory, one partition): numbered in its partitions' order, the file's order here.
+    p = population
+    key = p.linked / "linkage.key"
+    files = plspark.link(spark, p.extracts, linkage_key=key)
+    xs = [plspark.read_extract(spark, e) for e in p.extracts]
+    gp = [i for i, e in enumerate(p.extracts) if e.stem == "gp"][0]
+    made = xs[gp].df.coalesce(1).localCheckpoint()
+    assert not made.inputFiles()
+    xs[gp] = plspark.Extract(made, xs[gp].manifest, xs[gp].label)
+    memory = plspark.link(spark, xs, linkage_key=key)
+    assert memory.clusters.toPandas().equals(files.clusters.toPandas())
+
+
 def test_spark_tokenise_gives_the_clis_tokens(spark, population, fresh):
     from test_package import read_source
 
@@ -182,6 +197,15 @@ def test_spark_refuses_what_the_cli_refuses(spark, population, fresh, cli):
     # ... and only once the extracts agree with each other (here: another key id).
     with pytest.raises(pseudolink.ManifestError, match="key id"):
         plspark.link(spark, [twice, out])
+    # Settings are checked before any work on the records, as the command line checks its flags.
+    with pytest.raises(pseudolink.UsageError, match="at least one pseudonymised extract"):
+        plspark.link(spark, [])
+    with pytest.raises(TypeError, match="threshhold"):
+        plspark.link(spark, [twice, gp_extract], threshhold=0.9)
+    with pytest.raises(pseudolink.ConfigError, match="2 problem"):
+        plspark.link(spark, [twice, gp_extract], threshold=2.0, link_type="bogus")
+    with pytest.raises(pseudolink.KeyFileError):
+        plspark.link(spark, [twice, gp_extract], linkage_key=population.key)
     with pytest.raises(pseudolink.ManifestError, match="no _pseudolink_manifest.json"):
         os.makedirs(fresh / "empty")
         plspark.read_extract(spark, fresh / "empty")
