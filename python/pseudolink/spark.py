@@ -487,11 +487,7 @@ def _group(spark, xs: List[Extract], labels: List[str], link_type: str) -> _Grou
                 .agg(F.min("_row").alias("row")).collect()[0]["row"]
             )
             if repeat is not None:
-                raise pseudolink.ManifestError(
-                    f"{label}: row {_group_digits(int(repeat))}'s record id appears earlier in the extract too; record "
-                    "ids must be unique within an extract so that every record can be accounted for. Ask the provider "
-                    "to check the record id column"
-                )
+                _native.refuse_repeated_record_id(label, int(repeat))  # raises the command line's refusal
             family, dob = _part(x.manifest, "family_name", "exact"), _part(x.manifest, "date_of_birth", "full")
             solid = F.lit(link_type != "link_only")
             for c in (family, dob):

@@ -781,6 +781,13 @@ fn link_type_of(
     Ok(link_options(config, config_toml, o)?.link_type.name().to_string())
 }
 
+/// Raises the refusal of an extract whose row `row` repeats an earlier record id, as loading it
+/// would (a Spark job finds such rows before it groups records).
+#[pyfunction]
+fn refuse_repeated_record_id(label: String, row: u64) -> PyResult<()> {
+    Err(py_err(pseudolink::link::data::repeated_record_id(Path::new(&label), row)))
+}
+
 /// Checks an existing linkage key file as a linkage will read it (a missing one is made by the
 /// linkage), so that a wrong file is refused before a Spark job works on the records.
 #[pyfunction]
@@ -921,5 +928,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(link_type_of, m)?)?;
     m.add_function(wrap_pyfunction!(check_together, m)?)?;
     m.add_function(wrap_pyfunction!(check_linkage_key, m)?)?;
+    m.add_function(wrap_pyfunction!(refuse_repeated_record_id, m)?)?;
     Ok(())
 }

@@ -42,14 +42,7 @@ pub fn writer_properties() -> WriterProperties {
 pub fn read_columns(path: &Path, columns: &[&str], missing: &str) -> Result<Guarded<ParquetRecordBatchReader>> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let builder = reader_builder(file).map_err(|_| Error::manifest(path, "is not a readable Parquet file"))?;
-    let roots: Vec<usize> = builder
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| columns.contains(&f.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
+    let roots = roots(builder.schema(), columns);
     if roots.len() != columns.len() {
         return Err(Error::manifest(path, missing.to_string()));
     }
@@ -161,6 +154,11 @@ impl ParquetOut {
         self.writer.close().map_err(|e| Error::output(&self.path, e.to_string()))?;
         self.file.commit()
     }
+}
+
+/// The positions of `schema`'s top-level columns named in `names` (a projection's roots).
+pub(crate) fn roots(schema: &arrow_schema::Schema, names: &[&str]) -> Vec<usize> {
+    schema.fields().iter().enumerate().filter(|(_, f)| names.contains(&f.name().as_str())).map(|(i, _)| i).collect()
 }
 
 /// Opens a Parquet file for reading after checking its footer's layout: every column chunk must

@@ -15,6 +15,19 @@ use crate::error::{Error, Result, group_digits};
 use crate::io::manifest::Manifest;
 use crate::io::schema::RECORD_ID;
 
+/// The refusal of an extract whose row `row` repeats an earlier row's record id (also raised by
+/// a Spark job, which checks record ids before grouping records).
+pub fn repeated_record_id(path: &Path, row: u64) -> Error {
+    Error::manifest(
+        path,
+        format!(
+            "row {}'s record id appears earlier in the extract too; record ids must be unique within an extract so \
+             that every record can be accounted for. Ask the provider to check the record id column",
+            group_digits(row)
+        ),
+    )
+}
+
 impl Records {
     /// Loads `files`, checking that they can be linked together.
     pub fn load(files: &[PathBuf]) -> Result<Records> {
@@ -128,14 +141,7 @@ impl Records {
             let mut seen = rustc_hash::FxHashSet::default();
             seen.reserve(r.len() - before);
             if let Some(dup) = (before..r.len()).find(|&i| !seen.insert(r.record_id.get(i))) {
-                return Err(Error::manifest(
-                    f,
-                    format!(
-                        "row {}'s record id appears earlier in the extract too; record ids must be unique within an \
-                         extract so that every record can be accounted for. Ask the provider to check the record id column",
-                        group_digits(r.row_number[dup])
-                    ),
-                ));
+                return Err(repeated_record_id(f, r.row_number[dup]));
             }
         }
         r.refuse_copies()?;
@@ -331,13 +337,7 @@ fn load_file(path: &Path, m: &Manifest, source: u16, r: &mut Records, dicts: &mu
     let schema = builder.schema().clone();
     let wanted = Wanted::new(m, &schema, r);
     let names = wanted.names();
-    let roots: Vec<usize> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| names.contains(&f.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
+    let roots = crate::io::parquet::roots(&schema, &names);
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder
         .with_projection(mask)

@@ -13,6 +13,8 @@
 mod checks;
 mod load;
 
+pub use load::repeated_record_id;
+
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
