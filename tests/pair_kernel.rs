@@ -31,10 +31,11 @@ fn pair_batches_score_as_the_linker_does() {
     let run = pipeline::prepare(Records::load(&files).unwrap(), 0.0, &options, &|_| {}).unwrap();
     let (cands, _) = run.candidates(&options).unwrap();
     assert!(cands.len() > 100, "{}", cands.len());
-    let patterns = predict::patterns(&run.records, &run.comparisons, &run.reps, &cands);
+    let view = run.view();
+    let patterns = predict::patterns(&view, &run.comparisons, &cands);
     let trained = run.train(&predict::pattern_counts(&patterns), &options, &|_| {}).unwrap();
     let tf = run.term_frequencies(&trained.model);
-    let scored = run.score(&cands, &patterns, &trained.model, &tf);
+    let scored = run.score(&view, &cands, &patterns, &trained.model, &tf);
 
     let reps = rep_table(&run.records, &run.reps);
     let (a, b): (Vec<u32>, Vec<u32>) = cands.iter().copied().unzip();

@@ -263,14 +263,20 @@ pub fn link_records(records: Records, load_seconds: f64, options: &LinkOptions, 
     run.time("blocking", t);
     log(&format!("{} candidate pairs", crate::error::group_digits(cands.len() as u64)));
     let t = Instant::now();
-    let patterns = predict::patterns(&run.records, &run.comparisons, &run.reps, &cands);
-    run.time("compare", t);
+    // One row per identity of the columns the comparisons read: the pairs' comparison and
+    // scoring read it instead of the records' columns (see `compare::View`).
+    let view = run.view();
+    let patterns = predict::patterns(&view, &run.comparisons, &cands);
+    let compare_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let trained = run.train(&predict::pattern_counts(&patterns), options, log)?;
     let tf = run.term_frequencies(&trained.model);
-    run.time("training", t);
+    let training_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let scored = run.score(&cands, &patterns, &trained.model, &tf);
+    let scored = run.score(&view, &cands, &patterns, &trained.model, &tf);
+    drop(view);
+    run.record("compare", compare_seconds);
+    run.record("training", training_seconds);
     drop(cands);
     drop(patterns);
     let stats = pipeline::PairStats::of(&scored, run.reps.len(), options.pairs_floor);

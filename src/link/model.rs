@@ -84,6 +84,28 @@ impl Comparison {
     }
 }
 
+/// A model's level weights as a table ([`Model::level_weights`]).
+#[derive(Debug, Clone)]
+pub struct LevelWeights {
+    prior: f64,
+    table: Vec<[f64; crate::link::compare::MAX_LEVELS + 1]>,
+}
+
+impl LevelWeights {
+    /// The weight of a packed pattern: [`Model::weight_of`], summed in the same order.
+    #[inline]
+    pub fn of(&self, p: crate::link::compare::Pattern) -> f64 {
+        let mut w = self.prior;
+        for (k, t) in self.table.iter().enumerate() {
+            let l = p.get(k) as usize;
+            if l != 0 {
+                w += t[l];
+            }
+        }
+        w
+    }
+}
+
 /// A Fellegi–Sunter model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +201,22 @@ impl Model {
             }
         }
         w
+    }
+
+    /// Each level's weight, computed once: [`Model::weight_of`] for hundreds of millions of pairs.
+    pub fn level_weights(&self) -> LevelWeights {
+        let table = self
+            .comparisons
+            .iter()
+            .map(|c| {
+                let mut w = [0.0; crate::link::compare::MAX_LEVELS + 1];
+                for (l, level) in c.levels.iter().enumerate().skip(1).take(crate::link::compare::MAX_LEVELS) {
+                    w[l] = level.weight();
+                }
+                w
+            })
+            .collect();
+        LevelWeights { prior: self.prior_weight(), table }
     }
 
     /// The prior's log-odds in bits.

@@ -12,6 +12,7 @@
 //! 6. [`Prepared::finish`]: NHS-number links, clustering of the pairs at or above the threshold,
 //!    persons per record and the summary.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -20,7 +21,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::error::Result;
 use crate::link::blocking::{RuleReport, candidate_pairs};
 use crate::link::cluster::{Clusters, Offered, offer, offer_order};
-use crate::link::compare::{Comparisons, Pattern, default_comparisons};
+use crate::link::compare::{Comparisons, Pattern, View, default_comparisons};
 use crate::link::data::Records;
 use crate::link::model::Model;
 use crate::link::term_frequency::TermFrequencies;
@@ -112,20 +113,111 @@ pub struct PairStats {
 impl PairStats {
     /// The statistics of `scored` (pairs of positions among `identities` identities).
     pub fn of(scored: &[(u32, u32, Pattern, f64)], identities: usize, pairs_floor: f64) -> PairStats {
-        let mut s = PairStats { candidates: scored.len() as u64, best: vec![0.0; identities], ..Default::default() };
         let floor = floor_weight(pairs_floor);
-        for &(a, b, _, w) in scored {
-            let p = Model::probability(w);
-            s.best[a as usize] = s.best[a as usize].max(p);
-            s.best[b as usize] = s.best[b as usize].max(p);
-            *s.histogram.entry(weight_bin(w)).or_default() += 1;
-            if w < floor {
-                s.below_floor += 1;
-                s.expected_below_floor += p;
+        // In parallel over slices of the pairs, each with its own bins; the best probabilities
+        // after, per identity, from each pair's weight (a maximum, so in any order).
+        const BINS: usize = 41;
+        let bin = |w: f64| ((weight_bin(w) + 40) / 2) as usize;
+        let (bins, below, expected) = scored
+            .par_chunks(1 << 16)
+            .map(|chunk| {
+                let (mut bins, mut below, mut expected) = ([0u64; BINS], 0u64, 0.0);
+                for &(_, _, _, w) in chunk {
+                    bins[bin(w)] += 1;
+                    if w < floor {
+                        below += 1;
+                        expected += Model::probability(w);
+                    }
+                }
+                (bins, below, expected)
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .fold(([0u64; BINS], 0u64, 0.0), |(mut bins, below, expected), (b, k, e)| {
+                for (x, y) in bins.iter_mut().zip(b) {
+                    *x += y;
+                }
+                (bins, below + k, expected + e)
+            });
+        // The best weight per identity as an atomic maximum of its order-preserving bits.
+        let best: Vec<AtomicU64> = (0..identities).map(|_| AtomicU64::new(0)).collect();
+        scored.par_iter().for_each(|&(a, b, _, w)| {
+            let key = ordered_bits(w);
+            best[a as usize].fetch_max(key, Ordering::Relaxed);
+            best[b as usize].fetch_max(key, Ordering::Relaxed);
+        });
+        let best = best
+            .into_iter()
+            .map(|k| match k.into_inner() {
+                0 => 0.0,
+                k => Model::probability(from_ordered_bits(k)),
+            })
+            .collect();
+        let histogram =
+            bins.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, &n)| (i as i64 * 2 - 40, n)).collect();
+        PairStats {
+            candidates: scored.len() as u64,
+            best,
+            histogram,
+            below_floor: below,
+            expected_below_floor: expected,
+        }
+    }
+}
+
+/// Labels numbered 0, 1, … in the order they are first seen: by a table where labels are
+/// identity positions (as this machine's clustering gives), by a hash map where they may be
+/// anything (a Spark job's component labels).
+enum Renumber {
+    Table { number: Vec<u32>, next: u32 },
+    Map(HashMap<u32, u32>),
+}
+
+impl Renumber {
+    fn for_labels(labels: &[u32]) -> Renumber {
+        let max = labels.iter().copied().max().map_or(0, |m| m as usize);
+        if max <= 2 * labels.len() + 1024 {
+            Renumber::Table { number: vec![u32::MAX; max + 1], next: 0 }
+        } else {
+            Renumber::Map(HashMap::default())
+        }
+    }
+
+    #[inline]
+    fn number(&mut self, label: u32) -> u32 {
+        match self {
+            Renumber::Table { number, next } => {
+                let slot = &mut number[label as usize];
+                if *slot == u32::MAX {
+                    *slot = *next;
+                    *next += 1;
+                }
+                *slot
+            }
+            Renumber::Map(m) => {
+                let next = m.len() as u32;
+                *m.entry(label).or_insert(next)
             }
         }
-        s
     }
+
+    fn len(&self) -> usize {
+        match self {
+            Renumber::Table { next, .. } => *next as usize,
+            Renumber::Map(m) => m.len(),
+        }
+    }
+}
+
+/// A weight's bits, ordered as the weights are (never 0: that stands for no pair).
+fn ordered_bits(w: f64) -> u64 {
+    let b = w.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// The weight [`ordered_bits`] gave.
+fn from_ordered_bits(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
 /// Stage 1: placeholders, identities, comparisons and usable rules.
@@ -174,9 +266,20 @@ pub fn prepare(mut records: Records, load_seconds: f64, options: &LinkOptions, l
 }
 
 impl Prepared {
+    /// The identities' rows of the columns the comparisons read (entry `i` is identity `i`):
+    /// what comparison and scoring read ([`View`]).
+    pub fn view(&self) -> View<'_> {
+        View::of(&self.records, &self.comparisons, &self.reps)
+    }
+
     /// Records a stage's time since `t`.
     pub fn time(&mut self, stage: &str, t: Instant) {
-        self.timings.push((stage.to_string(), t.elapsed().as_secs_f64()));
+        self.record(stage, t.elapsed().as_secs_f64());
+    }
+
+    /// Records a stage's time.
+    pub fn record(&mut self, stage: &str, seconds: f64) {
+        self.timings.push((stage.to_string(), seconds));
     }
 
     /// Stage 2: candidate pairs (identity positions, smaller first, sorted) and a report per rule.
@@ -238,21 +341,23 @@ impl Prepared {
         }
     }
 
-    /// Stage 5: each candidate pair with its pattern and match weight.
+    /// Stage 5: each candidate pair (identity positions, entries of `view`) with its pattern and
+    /// match weight.
     pub fn score(
         &self,
+        view: &View,
         cands: &[(u32, u32)],
         patterns: &[Pattern],
         model: &Model,
         tf: &TermFrequencies,
     ) -> Vec<(u32, u32, Pattern, f64)> {
-        let (r, c, reps) = (&self.records, &self.comparisons, &self.reps);
+        let c = &self.comparisons;
+        let weights = model.level_weights();
         cands
             .par_iter()
             .zip(patterns)
             .map(|(&(a, b), &p)| {
-                let (x, y) = (reps[a as usize] as usize, reps[b as usize] as usize);
-                let w = model.weight_of(p) + tf.adjustments(model, c, r, x, y, p).iter().sum::<f64>();
+                let w = weights.of(p) + tf.adjustments(model, c, view, a as usize, b as usize, p).iter().sum::<f64>();
                 (a, b, p, w)
             })
             .collect()
@@ -302,7 +407,7 @@ impl Prepared {
         let mut nhs = self.nhs_links(options);
         let threshold_weight = options.threshold_weight();
         let mut links: Vec<(u32, u32, f64)> =
-            scored.iter().filter(|p| p.3 >= threshold_weight).map(|&(a, b, _, w)| (a, b, w)).collect();
+            scored.par_iter().filter(|p| p.3 >= threshold_weight).map(|&(a, b, _, w)| (a, b, w)).collect();
         offer_order(&mut links);
         let mut prob_linked = vec![false; self.reps.len()];
         // One-to-one: an identity linked (by its NHS number or an earlier, stronger pair) takes
@@ -360,11 +465,10 @@ impl Prepared {
         let mut stage = vec![Stage::Unlinked; n];
         let mut best = vec![0.0f64; n];
         // Persons numbered by first record, so numbering is by input order.
-        let mut renumber: HashMap<u32, u32> = HashMap::default();
+        let mut renumber = Renumber::for_labels(&id_labels);
         for i in 0..n {
             let id = identity[i] as usize;
-            let next = renumber.len() as u32;
-            person[i] = *renumber.entry(id_labels[id]).or_insert(next);
+            person[i] = renumber.number(id_labels[id]);
             stage[i] = if det_linked[id] {
                 Stage::NhsNumber
             } else if prob_linked[id] {
@@ -435,6 +539,51 @@ impl Prepared {
             stage,
             best,
             summary,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_bits_order_as_the_weights_and_round_trip() {
+        let ws = [-1e300, -40.5, -1.0, -0.0, 0.0, 1e-300, 2.5, 40.0, 1e300];
+        for w in ws {
+            assert_ne!(ordered_bits(w), 0);
+            assert_eq!(from_ordered_bits(ordered_bits(w)).to_bits(), w.to_bits());
+        }
+        for pair in ws.windows(2) {
+            assert!(ordered_bits(pair[0]) <= ordered_bits(pair[1]), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn pair_stats_are_those_of_a_plain_pass() {
+        let scored: Vec<(u32, u32, Pattern, f64)> =
+            (0..200_000u32).map(|i| (i % 7, 7 + i % 11, Pattern(0), (i % 97) as f64 - 60.0 + 0.25)).collect();
+        let s = PairStats::of(&scored, 20, 0.01);
+        let floor = floor_weight(0.01);
+        assert_eq!(s.candidates, 200_000);
+        assert_eq!(s.below_floor, scored.iter().filter(|p| p.3 < floor).count() as u64);
+        assert_eq!(s.histogram.values().sum::<u64>(), 200_000);
+        assert_eq!(s.histogram.keys().next(), Some(&-40));
+        for id in 0..20u32 {
+            let best = scored.iter().filter(|p| p.0 == id || p.1 == id).map(|p| p.3).fold(f64::NEG_INFINITY, f64::max);
+            let want = if best == f64::NEG_INFINITY { 0.0 } else { Model::probability(best) };
+            assert_eq!(s.best[id as usize], want, "identity {id}");
+        }
+        assert_eq!(s.best[18], 0.0);
+    }
+
+    #[test]
+    fn labels_are_numbered_by_first_sight_however_large() {
+        for labels in [vec![5u32, 2, 5, 0, 2], vec![4_000_000_000, 7, 4_000_000_000, 9, 7]] {
+            let mut r = Renumber::for_labels(&labels);
+            let got: Vec<u32> = labels.iter().map(|&l| r.number(l)).collect();
+            assert_eq!(got, vec![0, 1, 0, 2, 1]);
+            assert_eq!(r.len(), 3);
         }
     }
 }

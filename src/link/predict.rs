@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::link::compare::{Comparisons, Pattern};
-use crate::link::data::Records;
+use crate::link::compare::{Comparisons, Pattern, View};
 
-/// Patterns of candidate pairs (positions in `reps`), in pair order.
-pub fn patterns(r: &Records, c: &Comparisons, reps: &[u32], pairs: &[(u32, u32)]) -> Vec<Pattern> {
-    pairs.par_iter().map(|&(a, b)| c.pattern(r, reps[a as usize] as usize, reps[b as usize] as usize)).collect()
+/// Patterns of candidate pairs (identity positions, entries of `view`), in pair order.
+pub fn patterns(view: &View, c: &Comparisons, pairs: &[(u32, u32)]) -> Vec<Pattern> {
+    pairs.par_iter().map(|&(a, b)| c.pattern(view, a as usize, b as usize)).collect()
 }
 
 /// Distinct patterns and how many pairs have each, sorted.

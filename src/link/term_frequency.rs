@@ -19,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use crate::link::compare::{Comparisons, MAX_COMPARISONS, Pattern, Subject};
+use crate::link::compare::{Col, Columns, Comparisons, MAX_COMPARISONS, Pattern, Subject};
 use crate::link::data::{Records, TokCol};
 use crate::link::model::{MIN_PROBABILITY, Model};
 
@@ -120,11 +120,11 @@ impl TermFrequencies {
 
     /// The adjustment in bits, per comparison, for records `a` and `b` with pattern `p`:
     /// `log2(u / tf)` on a term-frequency adjusted level, 0 elsewhere.
-    pub fn adjustments(
+    pub fn adjustments<C: Columns + ?Sized>(
         &self,
         model: &Model,
         c: &Comparisons,
-        r: &Records,
+        r: &C,
         a: usize,
         b: usize,
         p: Pattern,
@@ -137,17 +137,17 @@ impl TermFrequencies {
             if l == 0 || !level.term_frequency {
                 continue;
             }
-            // The larger of the two sides' frequencies, as Splink does: conservative when the
-            // level is not an exact agreement. Salted names look their band up; a band without
-            // an estimate (0) leaves the level's average u.
             let f = match table {
                 Table::Tokens(freq) => {
-                    let Some(col) = column(r, &c.defs[k].subject) else { continue };
-                    let tf = |i: usize| col.get(i).and_then(|c| freq.get(c as usize)).copied().unwrap_or(0.0);
+                    let Some(col) = tf_col(c, k) else { continue };
+                    let tf = |i: usize| match r.code(col, i) {
+                        0 => 0.0,
+                        code => freq.get(code as usize).copied().unwrap_or(0.0),
+                    };
                     tf(a).max(tf(b))
                 }
                 Table::Bands { which, by_band } => {
-                    let tf = |i: usize| by_band.get(r.name_bands[*which][i] as usize).copied().unwrap_or(0.0);
+                    let tf = |i: usize| by_band.get(r.code(Col::BAND[*which], i) as usize).copied().unwrap_or(0.0);
                     if tf(a) == 0.0 || tf(b) == 0.0 {
                         continue;
                     }
@@ -160,7 +160,19 @@ impl TermFrequencies {
     }
 }
 
-/// The band table of salted name comparison `k` (`which`: 0 given, 1 family).
+/// The column whose token frequencies adjust comparison `k`'s exact level (as [`column`]).
+fn tf_col(c: &Comparisons, k: usize) -> Option<Col> {
+    Some(match c.defs[k].subject {
+        Subject::NhsNumber => Col::NHS,
+        Subject::GivenName => Col::GIVEN,
+        Subject::FamilyName => Col::FAMILY,
+        Subject::DateOfBirth => Col::DOB[0],
+        Subject::Postcode => Col::POSTCODE[0],
+        Subject::Sex => return None,
+        Subject::Field(_) => Col::extra(c.extra_of(k)),
+    })
+}
+
 fn by_band(
     r: &Records,
     c: &Comparisons,

@@ -12,14 +12,16 @@
 //! and computes patterns, packed four bits a comparison into a [`Pattern`].
 
 pub mod builtin;
+mod columns;
 
 use serde::{Deserialize, Serialize};
 
 use crate::encode::bloom::dice;
-use crate::link::data::{BloomCol, Records, TokCol};
+use crate::link::data::{Records, TokCol};
 use crate::link::model::{Comparison, Level};
 
 pub use builtin::{Thresholds, default_comparisons};
+pub use columns::{Col, Columns, View};
 
 /// Most comparisons in a model (a pattern packs four bits for each into 64).
 pub const MAX_COMPARISONS: usize = 16;
@@ -404,9 +406,14 @@ impl Comparisons {
         crate::link::model::Model::new(prior, self.defs.iter().map(ComparisonDef::start).collect())
     }
 
-    /// The agreement pattern of records `a` and `b`.
+    /// The extra field comparison `k` reads (index in `Records::extras`; 0 for a standard field).
+    pub fn extra_of(&self, k: usize) -> usize {
+        self.extra[k].unwrap_or(0)
+    }
+
+    /// The agreement pattern of entries `a` and `b` (records, or identities of a [`View`]).
     #[inline]
-    pub fn pattern(&self, r: &Records, a: usize, b: usize) -> Pattern {
+    pub fn pattern<C: Columns + ?Sized>(&self, r: &C, a: usize, b: usize) -> Pattern {
         let mut p = Pattern(0);
         for k in 0..self.defs.len() {
             p = p.with(k, self.level(k, r, a, b));
@@ -414,52 +421,57 @@ impl Comparisons {
         p
     }
 
-    /// The level of comparison `k` for records `a` and `b`.
-    pub fn level(&self, k: usize, r: &Records, a: usize, b: usize) -> u8 {
+    /// The level of comparison `k` for entries `a` and `b`.
+    #[inline]
+    pub fn level<C: Columns + ?Sized>(&self, k: usize, r: &C, a: usize, b: usize) -> u8 {
         let d = &self.defs[k];
-        let (token, phonetic, bloom, other): (&TokCol, Option<&TokCol>, Option<&BloomCol>, Option<&TokCol>) =
-            match &d.subject {
-                Subject::NhsNumber => (&r.nhs, None, None, None),
-                Subject::GivenName => (&r.given.0, Some(&r.given.1), Some(&r.given.2), Some(&r.family.0)),
-                Subject::FamilyName => (&r.family.0, Some(&r.family.1), Some(&r.family.2), Some(&r.given.0)),
-                Subject::DateOfBirth => (&r.dob[0], None, None, None),
-                Subject::Postcode => (&r.postcode[2], None, None, None),
-                Subject::Sex => {
-                    return match (r.sex[a], r.sex[b]) {
-                        (0, _) | (_, 0) => 0,
-                        (x, y) if x == y => d.level_of(Rule::Exact).unwrap_or(d.else_level()),
-                        _ => d.else_level(),
-                    };
-                }
-                Subject::Field(_) => {
-                    let e = &r.extras[self.extra[k].unwrap_or(0)];
-                    (&e.token, None, e.bloom.as_ref(), None)
-                }
-            };
+        let (token, phonetic, bloom, other) = match &d.subject {
+            Subject::NhsNumber => (Col::NHS, None, None, None),
+            Subject::GivenName => (Col::GIVEN, Some(Col::GIVEN_PHONETIC), Some(Col::GIVEN_BLOOM), Some(Col::FAMILY)),
+            Subject::FamilyName => (Col::FAMILY, Some(Col::FAMILY_PHONETIC), Some(Col::FAMILY_BLOOM), Some(Col::GIVEN)),
+            Subject::DateOfBirth => (Col::DOB[0], None, None, None),
+            Subject::Postcode => (Col::POSTCODE[2], None, None, None),
+            Subject::Sex => {
+                return match (r.code(Col::SEX, a), r.code(Col::SEX, b)) {
+                    (0, _) | (_, 0) => 0,
+                    (x, y) if x == y => d.level_of(Rule::Exact).unwrap_or(d.else_level()),
+                    _ => d.else_level(),
+                };
+            }
+            Subject::Field(_) => {
+                let e = self.extra_of(k);
+                (Col::extra(e), None, Some(Col::extra_bloom(e)), None)
+            }
+        };
         // Null: the subject's presence column missing on either side (a postcode's district,
         // which every parsed postcode has).
-        let (Some(x), Some(y)) = (token.get(a), token.get(b)) else { return 0 };
+        let (x, y) = (r.code(token, a), r.code(token, b));
+        if x == 0 || y == 0 {
+            return 0;
+        }
+        let eq = |c: Col| eq(r, c, a, c, b);
         let mut dice_value: Option<Option<f64>> = None;
         for (i, rule) in d.rules.iter().enumerate() {
             let hit = match rule {
                 Rule::Exact => match d.subject {
-                    Subject::DateOfBirth => x == y,
-                    Subject::Postcode => eq(&r.postcode[0], a, b),
+                    Subject::Postcode => eq(Col::POSTCODE[0]),
                     _ => x == y,
                 },
-                Rule::Swapped => other.is_some_and(|o| cross(token, a, o, b) && cross(o, a, token, b)),
-                Rule::Phonetic => phonetic.is_some_and(|p| eq(p, a, b)),
+                Rule::Swapped => other.is_some_and(|o| cross(r, token, a, o, b) && cross(r, o, a, token, b)),
+                Rule::Phonetic => phonetic.is_some_and(eq),
                 Rule::Dice(t) => {
-                    let v = *dice_value.get_or_insert_with(|| match bloom.map(|c| (c.get(a), c.get(b))) {
+                    let v = *dice_value.get_or_insert_with(|| match bloom.map(|c| (r.bloom(c, a), r.bloom(c, b))) {
                         Some((Some(p), Some(q))) => Some(dice(p, q)),
                         _ => None,
                     });
                     v.is_some_and(|v| v >= *t)
                 }
-                Rule::DayMonthSwapped => cross(&r.dob[1], a, &r.dob[0], b) || cross(&r.dob[0], a, &r.dob[1], b),
-                Rule::YearMonth => eq(&r.dob[2], a, b),
-                Rule::Year => eq(&r.dob[3], a, b),
-                Rule::Sector => eq(&r.postcode[1], a, b),
+                Rule::DayMonthSwapped => {
+                    cross(r, Col::DOB[1], a, Col::DOB[0], b) || cross(r, Col::DOB[0], a, Col::DOB[1], b)
+                }
+                Rule::YearMonth => eq(Col::DOB[2]),
+                Rule::Year => eq(Col::DOB[3]),
+                Rule::Sector => eq(Col::POSTCODE[1]),
                 Rule::District => x == y,
             };
             if hit {
@@ -470,12 +482,14 @@ impl Comparisons {
     }
 }
 
+/// Whether column `x` of entry `a` and column `y` of entry `b` hold the same token (both present).
 #[inline]
-fn eq(c: &TokCol, a: usize, b: usize) -> bool {
-    matches!((c.get(a), c.get(b)), (Some(x), Some(y)) if x == y)
+fn eq<C: Columns + ?Sized>(r: &C, x: Col, a: usize, y: Col, b: usize) -> bool {
+    let (p, q) = (r.code(x, a), r.code(y, b));
+    p != 0 && p == q
 }
 
 #[inline]
-fn cross(x: &TokCol, a: usize, y: &TokCol, b: usize) -> bool {
-    matches!((x.get(a), y.get(b)), (Some(p), Some(q)) if p == q)
+fn cross<C: Columns + ?Sized>(r: &C, x: Col, a: usize, y: Col, b: usize) -> bool {
+    eq(r, x, a, y, b)
 }
