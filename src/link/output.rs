@@ -23,11 +23,12 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::io::atomic::write_atomic;
 use crate::io::parquet::ParquetOut;
+use crate::link::compare::{Pattern, View};
 use crate::link::{Linkage, output_paths};
 use crate::token::key::KeyRole;
 use crate::token::{ProjectKey, Purpose, Subkey, TokenMac};
-use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{Float64Builder, StringBuilder};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
@@ -88,6 +89,7 @@ pub fn write(
         }
     };
     let size = person_sizes(l, ids.len());
+    let ids = PersonIds::of(&ids);
     let n = l.records.len();
     let kept = kept_pairs(l);
     // The two files at once: each encodes its columns in parallel, and together they keep
@@ -102,7 +104,8 @@ pub fn write(
         },
         || {
             let unique = ["left_record_id", "right_record_id"];
-            write_batches(&pairs, &unique, built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])))
+            let view = View::of(&l.records, &l.comparisons, &l.reps);
+            write_batches(&pairs, &unique, built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &kept[c])))
         },
     );
     c?;
@@ -117,13 +120,15 @@ pub fn write(
 pub fn clusters_batches(l: &Linkage, key: &ProjectKey) -> Vec<RecordBatch> {
     let ids = person_ids(l, key);
     let size = person_sizes(l, ids.len());
+    let ids = PersonIds::of(&ids);
     built_in_parallel(l.records.len(), |c| clusters_batch(l, &ids, &size, c)).collect()
 }
 
 /// `pairs.parquet`'s rows as Arrow batches: the pairs at or above the run's floor.
 pub fn pairs_batches(l: &Linkage) -> Vec<RecordBatch> {
     let kept = kept_pairs(l);
-    built_in_parallel(kept.len(), |c| pairs_batch(l, &kept[c])).collect()
+    let view = View::of(&l.records, &l.comparisons, &l.reps);
+    built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &kept[c])).collect()
 }
 
 /// Records per person.
@@ -212,31 +217,33 @@ fn person_id(mac: &TokenMac, l: &Linkage, i: usize, n: u32) -> String {
     format!("P{}", &hex::encode(mac.token(&buf).0)[..20])
 }
 
-fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Range<usize>) -> RecordBatch {
+fn clusters_batch(l: &Linkage, ids: &PersonIds, size: &[u32], rows: std::ops::Range<usize>) -> RecordBatch {
     let r = &l.records;
     let n = rows.len();
-    // Builders sized up front: growing them by doubling copies every string several times.
+    // Builders sized up front (growing them by doubling copies every string several times), and
+    // filled a column at a time: each loop's reads are independent, so their misses overlap.
     let rid_bytes = r.record_id.bytes(rows.clone());
     let source_bytes = r.sources.iter().map(String::len).max().unwrap_or(0);
-    let text = |bytes: usize| StringBuilder::with_capacity(n, bytes);
-    let (mut source, mut rid, mut row, mut pid, mut psize, mut stage, mut best) = (
-        text(n * source_bytes),
-        text(rid_bytes),
-        UInt64Builder::with_capacity(n),
-        text(n * ids.first().map_or(0, String::len)),
-        UInt32Builder::with_capacity(n),
-        text(n * 13),
-        Float64Builder::with_capacity(n),
-    );
-    for i in rows {
+    let persons = &l.person[rows.clone()];
+    let mut source = StringBuilder::with_capacity(n, n * source_bytes);
+    for i in rows.clone() {
         source.append_value(&r.sources[r.source[i] as usize]);
-        rid.append_value(r.record_id.get(i));
-        row.append_value(r.row_number[i]);
-        pid.append_value(&ids[l.person[i] as usize]);
-        psize.append_value(size[l.person[i] as usize]);
-        stage.append_value(l.stage[i].as_str());
-        best.append_value(l.best[i]);
     }
+    let mut rid = StringBuilder::with_capacity(n, rid_bytes);
+    for i in rows.clone() {
+        rid.append_value(r.record_id.get(i));
+    }
+    let row = UInt64Array::from(r.row_number[rows.clone()].to_vec());
+    let mut pid = StringBuilder::with_capacity(n, persons.iter().map(|&p| ids.0.len_of(p as usize)).sum());
+    for &p in persons {
+        pid.append_value(ids.0.get(p as usize));
+    }
+    let psize: UInt32Array = persons.iter().map(|&p| Some(size[p as usize])).collect();
+    let mut stage = StringBuilder::with_capacity(n, n * 13);
+    for i in rows.clone() {
+        stage.append_value(l.stage[i].as_str());
+    }
+    let best = Float64Array::from(l.best[rows].to_vec());
     let schema = Schema::new(vec![
         Field::new("source", DataType::Utf8, false),
         Field::new("record_id", DataType::Utf8, false),
@@ -249,72 +256,96 @@ fn clusters_batch(l: &Linkage, ids: &[String], size: &[u32], rows: std::ops::Ran
     let cols: Vec<ArrayRef> = vec![
         Arc::new(source.finish()),
         Arc::new(rid.finish()),
-        Arc::new(row.finish()),
+        Arc::new(row),
         Arc::new(pid.finish()),
-        Arc::new(psize.finish()),
+        Arc::new(psize),
         Arc::new(stage.finish()),
-        Arc::new(best.finish()),
+        Arc::new(best),
     ];
     // Infallible: columns built to the schema, all of length n.
     RecordBatch::try_new(Arc::new(schema), cols).expect("clusters batch matches its schema")
 }
 
-fn pairs_batch(l: &Linkage, rows: &[u32]) -> RecordBatch {
-    let pairs = rows.iter().map(|&i| {
-        let (a, b, p, w) = l.pairs[i as usize];
-        (l.reps[a as usize] as usize, l.reps[b as usize] as usize, p, w)
+/// Person ids back to back (one allocation, not one per person), by person number.
+struct PersonIds(crate::link::data::Ids);
+
+impl PersonIds {
+    fn of(ids: &[String]) -> PersonIds {
+        let mut out = crate::link::data::Ids::default();
+        for id in ids {
+            out.push(id);
+        }
+        PersonIds(out)
+    }
+}
+
+fn pairs_batch(l: &Linkage, view: &View, rows: &[u32]) -> RecordBatch {
+    let pairs: Vec<(u32, u32)> = rows.iter().map(|&i| (l.pairs[i as usize].0, l.pairs[i as usize].1)).collect();
+    let records: Vec<(usize, usize)> =
+        pairs.iter().map(|&(a, b)| (l.reps[a as usize] as usize, l.reps[b as usize] as usize)).collect();
+    let scored: Vec<(Pattern, f64)> = rows.iter().map(|&i| (l.pairs[i as usize].2, l.pairs[i as usize].3)).collect();
+    let mut adjust = vec![[0.0; crate::link::compare::MAX_COMPARISONS]; pairs.len()];
+    view.for_each_pair(&pairs, |j, rows| {
+        adjust[j] = l.term_frequencies.adjustments(&l.model, &l.comparisons, rows, 0, 1, scored[j].0);
     });
-    let (fields, cols) = pairs_columns(&l.records, &l.comparisons, &l.model, &l.term_frequencies, pairs);
+    let (fields, cols) = pairs_columns(&l.records, &records, &l.model, &scored, &adjust);
     // Infallible: columns built to the schema, all of one length.
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("pairs batch matches its schema")
 }
 
-/// `pairs.parquet`'s columns for `pairs` (the two records' indices in `r`, the pattern and the
-/// match weight): both sides' source and record id, each comparison's level and weight (term
-/// frequencies included), the match weight and probability. Shared by the single-machine writer
-/// and the pair kernel ([`crate::link::pairs`]), so both write the same rows.
+/// `pairs.parquet`'s columns for pairs of records (indices in `r`) with their patterns, match
+/// weights and term-frequency adjustments: both sides' source and record id, each comparison's
+/// level and weight (adjustment included), the match weight and probability. Shared by the
+/// single-machine writer and the pair kernel ([`crate::link::pairs`]), so both write the same
+/// rows. Built a column at a time: each loop's reads are independent of each other, so the
+/// processor overlaps their cache misses.
 pub(crate) fn pairs_columns(
     r: &crate::link::data::Records,
-    c: &crate::link::compare::Comparisons,
+    records: &[(usize, usize)],
     m: &crate::link::model::Model,
-    tf: &crate::link::term_frequency::TermFrequencies,
-    pairs: impl Iterator<Item = (usize, usize, crate::link::compare::Pattern, f64)>,
+    scored: &[(Pattern, f64)],
+    adjust: &[[f64; crate::link::compare::MAX_COMPARISONS]],
 ) -> (Vec<Field>, Vec<ArrayRef>) {
-    let mut fields = vec![
-        Field::new("left_source", DataType::Utf8, false),
-        Field::new("left_record_id", DataType::Utf8, false),
-        Field::new("right_source", DataType::Utf8, false),
-        Field::new("right_record_id", DataType::Utf8, false),
-    ];
-    let mut text: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
-    let mut levels: Vec<StringBuilder> = m.comparisons.iter().map(|_| StringBuilder::new()).collect();
-    let mut weights: Vec<Float64Builder> = m.comparisons.iter().map(|_| Float64Builder::new()).collect();
-    let (mut total, mut prob) = (Float64Builder::new(), Float64Builder::new());
-    for (x, y, p, w) in pairs {
-        for (k, rec) in [x, y].into_iter().enumerate() {
-            text[2 * k].append_value(&r.sources[r.source[rec] as usize]);
-            text[2 * k + 1].append_value(r.record_id.get(rec));
+    let n = records.len();
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let source_bytes = r.sources.iter().map(String::len).max().unwrap_or(0);
+    for (side, name) in ["left", "right"].into_iter().enumerate() {
+        let of = |k: usize| if side == 0 { records[k].0 } else { records[k].1 };
+        let mut source = StringBuilder::with_capacity(n, n * source_bytes);
+        let mut id = StringBuilder::with_capacity(n, (0..n).map(|k| r.record_id.len_of(of(k))).sum());
+        for k in 0..n {
+            source.append_value(&r.sources[r.source[of(k)] as usize]);
         }
-        let adjust = tf.adjustments(m, c, r, x, y, p);
-        // As `Model::explain`, without allocating per pair.
-        for (k, comp) in m.comparisons.iter().enumerate() {
-            let level = &comp.levels[p.get(k) as usize];
-            levels[k].append_value(&level.label);
-            weights[k].append_value(if p.get(k) == 0 { 0.0 } else { level.weight() + adjust[k] });
+        for k in 0..n {
+            id.append_value(r.record_id.get(of(k)));
         }
-        total.append_value(w);
-        prob.append_value(crate::link::model::Model::probability(w));
+        fields.push(Field::new(format!("{name}_source"), DataType::Utf8, false));
+        fields.push(Field::new(format!("{name}_record_id"), DataType::Utf8, false));
+        cols.push(Arc::new(source.finish()));
+        cols.push(Arc::new(id.finish()));
     }
-    let mut cols: Vec<ArrayRef> = text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     for (k, comp) in m.comparisons.iter().enumerate() {
+        // As `Model::explain`: each level's weight computed once, not per pair.
+        let weight: Vec<f64> = comp.levels.iter().map(|l| l.weight()).collect();
+        let label_bytes = comp.levels.iter().map(|l| l.label.len()).max().unwrap_or(0);
+        let (mut levels, mut weights) =
+            (StringBuilder::with_capacity(n, n * label_bytes), Float64Builder::with_capacity(n));
+        for (j, &(p, _)) in scored.iter().enumerate() {
+            let l = p.get(k) as usize;
+            levels.append_value(&comp.levels[l].label);
+            weights.append_value(if l == 0 { 0.0 } else { weight[l] + adjust[j][k] });
+        }
         fields.push(Field::new(format!("{}_level", comp.name), DataType::Utf8, false));
         fields.push(Field::new(format!("{}_weight", comp.name), DataType::Float64, false));
-        cols.push(Arc::new(levels[k].finish()));
-        cols.push(Arc::new(weights[k].finish()));
+        cols.push(Arc::new(levels.finish()));
+        cols.push(Arc::new(weights.finish()));
     }
+    let total: Float64Array = scored.iter().map(|&(_, w)| Some(w)).collect();
+    let prob: Float64Array = scored.iter().map(|&(_, w)| Some(crate::link::model::Model::probability(w))).collect();
     fields.push(Field::new("match_weight", DataType::Float64, false));
     fields.push(Field::new("match_probability", DataType::Float64, false));
-    cols.push(Arc::new(total.finish()));
-    cols.push(Arc::new(prob.finish()));
+    cols.push(Arc::new(total));
+    cols.push(Arc::new(prob));
     (fields, cols)
 }

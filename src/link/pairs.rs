@@ -295,8 +295,10 @@ pub fn compare_batch(
         }
         Output::Pairs => {
             let weight = |i: usize| m.weight_of(patterns[i]) + adjust(i).iter().sum::<f64>();
-            let rows = (0..n).map(|i| (i, n + i, patterns[i], weight(i)));
-            let (f, c) = crate::link::output::pairs_columns(&r, &comparisons, m, tf, rows);
+            let records: Vec<(usize, usize)> = (0..n).map(|i| (i, n + i)).collect();
+            let scored: Vec<_> = (0..n).map(|i| (patterns[i], weight(i))).collect();
+            let adjusts: Vec<_> = (0..n).map(adjust).collect();
+            let (f, c) = crate::link::output::pairs_columns(&r, &records, m, &scored, &adjusts);
             fields.extend(f);
             cols.extend(c);
         }

@@ -8,7 +8,11 @@ use crate::link::compare::{Comparisons, Pattern, View};
 
 /// Patterns of candidate pairs (identity positions, entries of `view`), in pair order.
 pub fn patterns(view: &View, c: &Comparisons, pairs: &[(u32, u32)]) -> Vec<Pattern> {
-    pairs.par_iter().map(|&(a, b)| c.pattern(view, a as usize, b as usize)).collect()
+    let mut out = vec![Pattern(0); pairs.len()];
+    out.par_chunks_mut(1 << 14).zip(pairs.par_chunks(1 << 14)).for_each(|(out, pairs)| {
+        view.for_each_pair(pairs, |j, rows| out[j] = c.pattern(rows, 0, 1));
+    });
+    out
 }
 
 /// Distinct patterns and how many pairs have each, sorted.

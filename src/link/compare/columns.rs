@@ -194,6 +194,33 @@ impl<'a> View<'a> {
         View { records: r, slot, lines, rows }
     }
 
+    /// Calls `each(j, pair)` for every pair `j` of `pairs` (entries of the view, the second
+    /// usually far from the first), where `pair` answers [`Columns`] calls for entry 0 (the
+    /// pair's first) and 1 (its second).
+    ///
+    /// Why: a kernel reading each pair's second row as it compares is bound by memory latency,
+    /// one cache miss at a time. Here the second rows of a few dozen pairs are first copied side
+    /// by side — independent loads the processor overlaps — and then compared from the copy.
+    /// The first entries are in order (candidate pairs are sorted), so their rows stream.
+    pub fn for_each_pair(&self, pairs: &[(u32, u32)], mut each: impl FnMut(usize, &PairRows)) {
+        const GATHER: usize = 64;
+        let mut copied = vec![Line::default(); GATHER * self.lines];
+        for (c, chunk) in pairs.chunks(GATHER).enumerate() {
+            for (k, &(_, b)) in chunk.iter().enumerate() {
+                let at = b as usize * self.lines;
+                copied[k * self.lines..(k + 1) * self.lines].copy_from_slice(&self.rows[at..at + self.lines]);
+            }
+            for (k, &(a, _)) in chunk.iter().enumerate() {
+                let at = a as usize * self.lines;
+                let rows = PairRows {
+                    view: self,
+                    rows: [&self.rows[at..at + self.lines], &copied[k * self.lines..(k + 1) * self.lines]],
+                };
+                each(c * GATHER + k, &rows);
+            }
+        }
+    }
+
     /// Identities in the view.
     pub fn len(&self) -> usize {
         self.rows.len() / self.lines
@@ -220,6 +247,31 @@ impl Columns for View<'_> {
 
     fn records(&self) -> &Records {
         self.records
+    }
+}
+
+/// The rows of one pair of a [`View`]'s identities: entry 0 and entry 1
+/// ([`View::for_each_pair`]).
+#[derive(Debug)]
+pub struct PairRows<'v> {
+    view: &'v View<'v>,
+    rows: [&'v [Line]; 2],
+}
+
+impl Columns for PairRows<'_> {
+    #[inline]
+    fn code(&self, c: Col, i: usize) -> u32 {
+        match self.view.slot.get(c.index()) {
+            Some(&w) if w != u8::MAX => {
+                let w = w as usize;
+                self.rows[i][w / LINE].0[w % LINE]
+            }
+            _ => 0,
+        }
+    }
+
+    fn records(&self) -> &Records {
+        self.view.records
     }
 }
 
@@ -260,6 +312,14 @@ mod tests {
             }
             assert_eq!(v.bloom(Col::GIVEN_BLOOM, a), r.bloom(Col::GIVEN_BLOOM, reps[a] as usize));
         }
+        let pairs: Vec<(u32, u32)> = (0..6u32).flat_map(|a| (0..6u32).map(move |b| (a, b))).collect();
+        let mut seen = 0;
+        v.for_each_pair(&pairs, |j, p| {
+            let (a, b) = pairs[j];
+            assert_eq!(c.pattern(p, 0, 1), c.pattern(&v, a as usize, b as usize), "pair {j}");
+            seen += 1;
+        });
+        assert_eq!(seen, pairs.len());
         // Columns no comparison reads are not gathered, and read as missing.
         assert_eq!(v.code(Col::POSTCODE[3], 0), 0);
         assert_ne!(r.code(Col::POSTCODE[3], 5), 0);

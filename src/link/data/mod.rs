@@ -91,6 +91,13 @@ impl Ids {
         &self.text[start..self.ends[i] as usize]
     }
 
+    /// Bytes of record `i`'s id.
+    #[inline]
+    pub fn len_of(&self, i: usize) -> usize {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.ends[i] as usize - start
+    }
+
     /// Bytes of the ids of records `rows` together.
     pub fn bytes(&self, rows: std::ops::Range<usize>) -> usize {
         let end = |i: usize| if i == 0 { 0 } else { self.ends[i - 1] as usize };
