@@ -17,6 +17,7 @@ use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
 
+use crate::link::compare::{Col, Columns, View};
 use crate::link::data::{Records, TokCol};
 
 /// A column a blocking rule may use (named in configs as below, in snake case, or by an
@@ -89,6 +90,22 @@ impl Key {
     /// Whether any record has this column.
     pub fn present(&self, r: &Records) -> bool {
         self.column(r).is_some_and(|c| c.codes.iter().any(|&c| c != 0))
+    }
+
+    /// The column this key reads, by name; `None` for a field no extract holds.
+    pub fn col(&self, r: &Records) -> Option<Col> {
+        Some(match self {
+            Key::NhsNumber => Col::NHS,
+            Key::GivenExact => Col::GIVEN,
+            Key::GivenPhonetic => Col::GIVEN_PHONETIC,
+            Key::FamilyExact => Col::FAMILY,
+            Key::FamilyPhonetic => Col::FAMILY_PHONETIC,
+            Key::Dob => Col::DOB[0],
+            Key::DobYear => Col::DOB[3],
+            Key::Postcode => Col::POSTCODE[0],
+            Key::PostcodeDistrict => Col::POSTCODE[2],
+            Key::Field(f) => Col::extra(r.extra(f)?),
+        })
     }
 
     /// The token column; `None` for a field no extract declares.
@@ -169,16 +186,24 @@ pub struct RuleReport {
     pub largest_block: u64,
 }
 
-fn key_of(cols: &[&TokCol], i: usize) -> Option<u64> {
+fn key_of<C: Columns + ?Sized>(r: &C, cols: &[Col], i: usize) -> Option<u64> {
     let mut h = FxHasher::default();
-    for c in cols {
-        h.write_u32(c.get(i)?);
+    for &c in cols {
+        match r.code(c, i) {
+            0 => return None,
+            x => h.write_u32(x),
+        }
     }
     Some(h.finish())
 }
 
-fn same(cols: &[&TokCol], a: usize, b: usize) -> bool {
-    cols.iter().all(|c| matches!((c.get(a), c.get(b)), (Some(x), Some(y)) if x == y))
+/// Whether entries `a` and `b` agree on every column of a rule (all present on both).
+#[inline]
+fn same<C: Columns + ?Sized>(r: &C, cols: &[Col], a: usize, b: usize) -> bool {
+    cols.iter().all(|&c| {
+        let x = r.code(c, a);
+        x != 0 && x == r.code(c, b)
+    })
 }
 
 /// Candidate pairs (identity positions, smaller first, sorted) and a report per rule.
@@ -196,15 +221,32 @@ pub fn candidate_pairs(
 ) -> crate::error::Result<Candidates> {
     let mut all: Vec<(u32, u32)> = Vec::new();
     let mut reports = Vec::new();
-    let empty = TokCol::default();
-    let columns: Vec<Vec<&TokCol>> =
-        rules.iter().map(|rule| rule.iter().map(|k| k.column(r).unwrap_or(&empty)).collect()).collect();
+    // A rule naming a column no extract holds finds no pairs (`usable_rules` refuses it first).
+    let columns: Vec<Option<Vec<Col>>> =
+        rules.iter().map(|rule| rule.iter().map(|k| k.col(r)).collect::<Option<Vec<Col>>>()).collect();
+    // The identities' rows of every column the rules read, and their extracts: keys stream
+    // through it, and each block's members are gathered from it once for all their pairs.
+    let mut wanted = vec![Col::SOURCE];
+    for c in columns.iter().flatten().flatten() {
+        if !wanted.contains(c) {
+            wanted.push(*c);
+        }
+    }
+    let view = View::with_columns(r, &wanted, items);
     for (ri, rule) in rules.iter().enumerate() {
-        let cols = &columns[ri];
-        let mut keyed: Vec<(u64, u32)> = items
-            .par_iter()
-            .enumerate()
-            .filter_map(|(pos, &rec)| key_of(cols, rec as usize).map(|k| (k, pos as u32)))
+        let Some(cols) = &columns[ri] else {
+            reports.push(RuleReport {
+                rule: rule.clone(),
+                pairs: 0,
+                blocks_skipped: 0,
+                pairs_skipped: 0,
+                largest_block: 0,
+            });
+            continue;
+        };
+        let mut keyed: Vec<(u64, u32)> = (0..items.len())
+            .into_par_iter()
+            .filter_map(|pos| key_of(&view, cols, pos).map(|k| (k, pos as u32)))
             .collect();
         keyed.par_sort_unstable();
         let mut blocks: Vec<(usize, usize)> = Vec::new();
@@ -244,24 +286,24 @@ pub fn candidate_pairs(
                 report.largest_block
             )));
         }
-        let earlier = &columns[..ri];
+        let earlier: Vec<&[Col]> = columns[..ri].iter().flatten().map(Vec::as_slice).collect();
         let pairs: Vec<(u32, u32)> = kept
             .par_iter()
             .flat_map_iter(|&(s, e)| {
                 let block = &keyed[s..e];
+                let rows = view.gather(block.iter().map(|&(_, pos)| pos as usize));
                 let mut out = Vec::new();
                 for x in 0..block.len() {
                     for y in x + 1..block.len() {
-                        let (p, q) = (block[x].1.min(block[y].1), block[x].1.max(block[y].1));
-                        let (a, b) = (items[p as usize] as usize, items[q as usize] as usize);
                         // A hash collision is not a match on the rule.
-                        if !link_type.allows(r.source[a], r.source[b])
-                            || !same(cols, a, b)
-                            || earlier.iter().any(|e| same(e, a, b))
+                        if !link_type.allows(rows.code(Col::SOURCE, x) as u16, rows.code(Col::SOURCE, y) as u16)
+                            || !same(&rows, cols, x, y)
+                            || earlier.iter().any(|e| same(&rows, e, x, y))
                         {
                             continue;
                         }
-                        out.push((p, q));
+                        let (p, q) = (block[x].1, block[y].1);
+                        out.push((p.min(q), p.max(q)));
                     }
                 }
                 out

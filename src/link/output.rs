@@ -103,7 +103,8 @@ pub fn write(
             )
         },
         || {
-            let unique = ["left_record_id", "right_record_id"];
+            // Ids and weights nearly all distinct: a dictionary would only be built to be dropped.
+            let unique = ["left_record_id", "right_record_id", "match_weight", "match_probability"];
             let view = View::of(&l.records, &l.comparisons, &l.reps);
             write_batches(&pairs, &unique, built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &kept[c])))
         },
@@ -284,10 +285,9 @@ fn pairs_batch(l: &Linkage, view: &View, rows: &[u32]) -> RecordBatch {
     let records: Vec<(usize, usize)> =
         pairs.iter().map(|&(a, b)| (l.reps[a as usize] as usize, l.reps[b as usize] as usize)).collect();
     let scored: Vec<(Pattern, f64)> = rows.iter().map(|&i| (l.pairs[i as usize].2, l.pairs[i as usize].3)).collect();
+    let tf = l.term_frequencies.weights(&l.model, &l.comparisons);
     let mut adjust = vec![[0.0; crate::link::compare::MAX_COMPARISONS]; pairs.len()];
-    view.for_each_pair(&pairs, |j, rows| {
-        adjust[j] = l.term_frequencies.adjustments(&l.model, &l.comparisons, rows, 0, 1, scored[j].0);
-    });
+    view.for_each_pair(&pairs, |j, rows| adjust[j] = tf.adjustments(rows, 0, 1, scored[j].0));
     let (fields, cols) = pairs_columns(&l.records, &records, &l.model, &scored, &adjust);
     // Infallible: columns built to the schema, all of one length.
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("pairs batch matches its schema")

@@ -353,12 +353,13 @@ impl Prepared {
     ) -> Vec<(u32, u32, Pattern, f64)> {
         let c = &self.comparisons;
         let weights = model.level_weights();
+        let tf = tf.weights(model, c);
         let mut out = vec![(0, 0, Pattern(0), 0.0); cands.len()];
         out.par_chunks_mut(1 << 14).zip(cands.par_chunks(1 << 14).zip(patterns.par_chunks(1 << 14))).for_each(
             |(out, (cands, patterns))| {
                 view.for_each_pair(cands, |j, rows| {
                     let ((a, b), p) = (cands[j], patterns[j]);
-                    let adjust = tf.adjustments(model, c, rows, 0, 1, p);
+                    let adjust = tf.adjustments(rows, 0, 1, p);
                     out[j] = (a, b, p, weights.of(p) + adjust.iter().sum::<f64>());
                 });
             },

@@ -65,45 +65,49 @@ pub fn remove(r: &mut Records) -> Placeholders {
     let mut order: Vec<(u32, u32)> =
         r.nhs.codes.iter().enumerate().filter(|(_, c)| **c != 0).map(|(i, &c)| (c, i as u32)).collect();
     order.par_sort_unstable();
-    let mut found = Placeholders::default();
-    let mut drop: Vec<u32> = Vec::new();
-    let mut profiles: Vec<([u32; 5], u32, u16)> = Vec::new();
-    for run in order.chunk_by(|a, b| a.0 == b.0) {
-        if run.len() < MIN_PROFILES {
-            continue;
-        }
-        // Distinct profiles, each with the source of its first record.
-        profiles.clear();
-        for &(_, m) in run {
-            let i = m as usize;
-            let sex = u32::from(r.sex[i]);
-            let key = [r.given.0.codes[i], r.family.0.codes[i], r.dob[0].codes[i], r.postcode[0].codes[i], sex];
-            profiles.push((key, m, r.source[i]));
-        }
-        profiles.sort_unstable();
-        profiles.dedup_by_key(|p| p.0);
-        if profiles.len() < MIN_PROFILES {
-            continue;
-        }
-        let agrees = |k: usize| {
-            let expected: Vec<u32> =
-                profiles.iter().filter(|(_, _, s)| records_field[*s as usize][k]).map(|(p, _, _)| p[k]).collect();
-            agreement(&expected)
-        };
-        let given_counts = profiles.len() >= MIN_PROFILES_GIVEN;
-        if !agrees(1) || !agrees(2) || (given_counts && !agrees(0)) {
-            found.tokens += 1;
-            found.records += run.iter().map(|&(_, m)| r.records_of(m as usize)).sum::<u64>();
-            drop.push(run[0].0);
-        }
-    }
+    // Each number's records judged on their own, in parallel (a number's records are spread over
+    // the extracts, so reading their tokens is a cache miss each).
+    let judged: Vec<(u32, u64)> = order
+        .par_chunk_by(|a, b| a.0 == b.0)
+        .map_init(Vec::new, |profiles: &mut Vec<([u32; 5], u32, u16)>, run| {
+            if run.len() < MIN_PROFILES {
+                return None;
+            }
+            profiles.clear();
+            for &(_, m) in run {
+                let i = m as usize;
+                let sex = u32::from(r.sex[i]);
+                let key = [r.given.0.codes[i], r.family.0.codes[i], r.dob[0].codes[i], r.postcode[0].codes[i], sex];
+                profiles.push((key, m, r.source[i]));
+            }
+            profiles.sort_unstable();
+            profiles.dedup_by_key(|p| p.0);
+            if profiles.len() < MIN_PROFILES {
+                return None;
+            }
+            let agrees = |k: usize| {
+                let expected: Vec<u32> =
+                    profiles.iter().filter(|(_, _, s)| records_field[*s as usize][k]).map(|(p, _, _)| p[k]).collect();
+                agreement(&expected)
+            };
+            let given_counts = profiles.len() >= MIN_PROFILES_GIVEN;
+            if !agrees(1) || !agrees(2) || (given_counts && !agrees(0)) {
+                Some((run[0].0, run.iter().map(|&(_, m)| r.records_of(m as usize)).sum::<u64>()))
+            } else {
+                None
+            }
+        })
+        .flatten()
+        .collect();
+    let found = Placeholders { tokens: judged.len() as u64, records: judged.iter().map(|j| j.1).sum() };
+    let mut drop: Vec<u32> = judged.into_iter().map(|j| j.0).collect();
     if !drop.is_empty() {
         drop.sort_unstable();
-        for c in r.nhs.codes.iter_mut() {
+        r.nhs.codes.par_iter_mut().for_each(|c| {
             if *c != 0 && drop.binary_search(c).is_ok() {
                 *c = 0;
             }
-        }
+        });
     }
     found
 }

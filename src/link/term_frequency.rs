@@ -160,6 +160,103 @@ impl TermFrequencies {
     }
 }
 
+/// A model's term-frequency adjustments computed once per token, not once per pair:
+/// `log2(u / f)` for each token's frequency `f` on each adjusted level. A pair's adjustment is
+/// the smaller of its two tokens' (the more common token's), exactly as
+/// [`TermFrequencies::adjustments`] computes it.
+#[derive(Debug, Clone, Default)]
+pub struct TfWeights {
+    /// Per comparison: the column read and, per level, the adjustment by code (tokens) or by
+    /// band (`None` for a band without a frequency: no adjustment).
+    tables: Vec<Option<(Col, TfTable)>>,
+}
+
+#[derive(Debug, Clone)]
+enum TfTable {
+    Tokens(Vec<Option<Vec<f64>>>),
+    Bands(Vec<Option<[Option<f64>; 4]>>),
+}
+
+impl TermFrequencies {
+    /// The adjustments of `model`'s levels, per token ([`TfWeights`]).
+    pub fn weights(&self, model: &Model, c: &Comparisons) -> TfWeights {
+        let tables = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(k, table)| {
+                let table = table.as_ref()?;
+                let levels = &model.comparisons.get(k)?.levels;
+                let bits = |u: f64, f: f64| (u.max(MIN_PROBABILITY) / f.max(MIN_PROBABILITY)).log2();
+                Some(match table {
+                    Table::Tokens(freq) => {
+                        let col = tf_col(c, k)?;
+                        let by_level = levels
+                            .iter()
+                            .enumerate()
+                            .map(|(l, level)| {
+                                (l != 0 && level.term_frequency).then(|| {
+                                    // Code 0 (missing) has frequency 0, as a code beyond the table.
+                                    let mut g: Vec<f64> = freq.iter().map(|&f| bits(level.u, f)).collect();
+                                    if g.is_empty() {
+                                        g.push(bits(level.u, 0.0));
+                                    }
+                                    g
+                                })
+                            })
+                            .collect();
+                        (col, TfTable::Tokens(by_level))
+                    }
+                    Table::Bands { which, by_band } => {
+                        let by_level = levels
+                            .iter()
+                            .enumerate()
+                            .map(|(l, level)| {
+                                (l != 0 && level.term_frequency).then(|| {
+                                    std::array::from_fn(|b| {
+                                        let f = by_band.get(b).copied().unwrap_or(0.0);
+                                        (f != 0.0).then(|| bits(level.u, f))
+                                    })
+                                })
+                            })
+                            .collect();
+                        (Col::BAND[*which], TfTable::Bands(by_level))
+                    }
+                })
+            })
+            .collect();
+        TfWeights { tables }
+    }
+}
+
+impl TfWeights {
+    /// Each comparison's adjustment in bits for entries `a` and `b` with pattern `p`.
+    #[inline]
+    pub fn adjustments<C: Columns + ?Sized>(&self, r: &C, a: usize, b: usize, p: Pattern) -> [f64; MAX_COMPARISONS] {
+        let mut out = [0.0; MAX_COMPARISONS];
+        for (k, table) in self.tables.iter().enumerate() {
+            let Some((col, table)) = table else { continue };
+            let l = p.get(k) as usize;
+            out[k] = match table {
+                TfTable::Tokens(by_level) => {
+                    let Some(Some(g)) = by_level.get(l) else { continue };
+                    let at = |i: usize| g.get(r.code(*col, i) as usize).copied().unwrap_or(g[0]);
+                    at(a).min(at(b))
+                }
+                TfTable::Bands(by_level) => {
+                    let Some(Some(g)) = by_level.get(l) else { continue };
+                    let at = |i: usize| g.get(r.code(*col, i) as usize).copied().flatten();
+                    match (at(a), at(b)) {
+                        (Some(x), Some(y)) => x.min(y),
+                        _ => continue,
+                    }
+                }
+            };
+        }
+        out
+    }
+}
+
 /// The column whose token frequencies adjust comparison `k`'s exact level (as [`column`]).
 fn tf_col(c: &Comparisons, k: usize) -> Option<Col> {
     Some(match c.defs[k].subject {
@@ -250,6 +347,24 @@ mod tests {
         r.family.0.codes = vec![0; given.len()];
         r.sex = vec![0; given.len()];
         r
+    }
+
+    #[test]
+    fn per_token_weights_adjust_as_the_frequencies_do() {
+        let r = records(&[1, 1, 1, 2, 2, 0, 3]);
+        let c = Comparisons::resolve(default_comparisons(&r, Thresholds::default()), &r).unwrap();
+        let model = c.start_model(0.01);
+        let tf = TermFrequencies::count(&r, &c, &[0, 1, 2, 3, 4, 5, 6], &model);
+        let w = tf.weights(&model, &c);
+        for a in 0..7 {
+            for b in 0..7 {
+                for l in 0..model.comparisons[0].levels.len() as u8 {
+                    let p = Pattern::from_levels(&[l]);
+                    assert_eq!(w.adjustments(&r, a, b, p), tf.adjustments(&model, &c, &r, a, b, p), "{a} {b} {l}");
+                }
+            }
+        }
+        assert_ne!(w.adjustments(&r, 0, 1, Pattern::from_levels(&[1]))[0], 0.0);
     }
 
     #[test]

@@ -40,7 +40,9 @@ impl Col {
     pub const SEX: Col = Col(15);
     /// The given and family names' frequency bands (salted name tokens only).
     pub const BAND: [Col; 2] = [Col(16), Col(17)];
-    const FIXED: u16 = 18;
+    /// The record's extract (its index among the extracts).
+    pub const SOURCE: Col = Col(18);
+    const FIXED: u16 = 19;
 
     /// Extra field `k`'s token.
     pub fn extra(k: usize) -> Col {
@@ -113,6 +115,7 @@ impl Columns for Records {
             Col::SEX => u32::from(self.sex[i]),
             Col(16) => u32::from(self.name_bands[0].get(i).copied().unwrap_or(0)),
             Col(17) => u32::from(self.name_bands[1].get(i).copied().unwrap_or(0)),
+            Col::SOURCE => u32::from(self.source[i]),
             Col::GIVEN_BLOOM => self.given.2.codes[i],
             Col::FAMILY_BLOOM => self.family.2.codes[i],
             _ => match tok_col(self, c) {
@@ -179,6 +182,11 @@ impl<'a> View<'a> {
                 }
             }
         }
+        View::with_columns(r, &cols, reps)
+    }
+
+    /// The view of columns `cols` of `reps`' records (one per identity).
+    pub fn with_columns(r: &'a Records, cols: &[Col], reps: &[u32]) -> View<'a> {
         let width = cols.len();
         let lines = width.div_ceil(LINE).max(1);
         let mut slot = vec![u8::MAX; cols.iter().map(|c| c.index() + 1).max().unwrap_or(0)];
@@ -219,6 +227,17 @@ impl<'a> View<'a> {
                 each(c * GATHER + k, &rows);
             }
         }
+    }
+
+    /// The rows of `entries` copied side by side: entry `k` of the copy is `entries[k]`. For
+    /// kernels that compare every pair of a small group (a block), so that each member's row is
+    /// fetched once rather than once per pair.
+    pub fn gather(&self, entries: impl Iterator<Item = usize>) -> Gathered<'_> {
+        let mut lines = Vec::new();
+        for i in entries {
+            lines.extend_from_slice(&self.rows[i * self.lines..(i + 1) * self.lines]);
+        }
+        Gathered { view: self, lines }
     }
 
     /// Identities in the view.
@@ -275,6 +294,30 @@ impl Columns for PairRows<'_> {
     }
 }
 
+/// Rows of a [`View`] copied side by side ([`View::gather`]).
+#[derive(Debug)]
+pub struct Gathered<'v> {
+    view: &'v View<'v>,
+    lines: Vec<Line>,
+}
+
+impl Columns for Gathered<'_> {
+    #[inline]
+    fn code(&self, c: Col, i: usize) -> u32 {
+        match self.view.slot.get(c.index()) {
+            Some(&w) if w != u8::MAX => {
+                let w = w as usize;
+                self.lines[i * self.view.lines + w / LINE].0[w % LINE]
+            }
+            _ => 0,
+        }
+    }
+
+    fn records(&self) -> &Records {
+        self.view.records
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +363,10 @@ mod tests {
             seen += 1;
         });
         assert_eq!(seen, pairs.len());
+        let g = v.gather([3usize, 0, 5].into_iter());
+        for (k, &e) in [3usize, 0, 5].iter().enumerate() {
+            assert_eq!(c.pattern(&g, k, 0), c.pattern(&v, e, 3));
+        }
         // Columns no comparison reads are not gathered, and read as missing.
         assert_eq!(v.code(Col::POSTCODE[3], 0), 0);
         assert_ne!(r.code(Col::POSTCODE[3], 5), 0);

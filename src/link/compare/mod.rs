@@ -21,7 +21,7 @@ use crate::link::data::{Records, TokCol};
 use crate::link::model::{Comparison, Level};
 
 pub use builtin::{Thresholds, default_comparisons};
-pub use columns::{Col, Columns, PairRows, View};
+pub use columns::{Col, Columns, Gathered, PairRows, View};
 
 /// Most comparisons in a model (a pattern packs four bits for each into 64).
 pub const MAX_COMPARISONS: usize = 16;

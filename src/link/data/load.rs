@@ -9,7 +9,9 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
-use super::{ArrowExtract, BloomCol, ExtraField, Records, Tok};
+use rayon::prelude::*;
+
+use super::{ArrowExtract, BloomCol, ExtraField, Records, Tok, TokCol};
 use crate::config::FieldType;
 use crate::error::{Error, Result, group_digits};
 use crate::io::manifest::Manifest;
@@ -138,9 +140,7 @@ impl Records {
             let before = r.len();
             load_each(fi, m, fi as u16, &mut r, &mut dicts)?;
             r.counts.push((before..r.len()).map(|i| r.records_of(i)).sum());
-            let mut seen = rustc_hash::FxHashSet::default();
-            seen.reserve(r.len() - before);
-            if let Some(dup) = (before..r.len()).find(|&i| !seen.insert(r.record_id.get(i))) {
+            if let Some(dup) = first_repeat(&r.record_id, before..r.len()) {
                 return Err(repeated_record_id(f, r.row_number[dup]));
             }
         }
@@ -171,30 +171,20 @@ const SHARED_DICTIONARY: [usize; 13] = [0, 1, 2, 1, 4, 5, 5, 7, 8, 9, 10, 11, 12
 /// extracts so that equal tokens in different extracts get equal codes; dropped once loading ends.
 #[derive(Default)]
 struct Dicts {
-    tokens: [FxHashMap<Tok, u32>; 13],
+    /// Token → code per dictionary, tokens held as 128-bit integers: compared in two
+    /// instructions rather than by `memcmp`, and hashed in two multiplications.
+    tokens: [FxHashMap<u128, u32>; 13],
     /// Hash of a filter's bytes → its code: the given-name and family-name filters, then each
     /// extra field's.
     blooms: Vec<FxHashMap<u64, u32>>,
     /// Token → code per extra field.
-    extra_tokens: Vec<FxHashMap<Tok, u32>>,
+    extra_tokens: Vec<FxHashMap<u128, u32>>,
     sex: Vec<String>,
 }
 
 impl Dicts {
     fn extra_token(&mut self, field: usize, t: &[u8]) -> u32 {
-        let mut key = [0u8; 16];
-        key.copy_from_slice(t);
-        let d = &mut self.extra_tokens[field];
-        let next = d.len() as u32 + 1;
-        *d.entry(key).or_insert(next)
-    }
-
-    fn token(&mut self, column: usize, t: &[u8]) -> u32 {
-        let mut key = [0u8; 16];
-        key.copy_from_slice(t);
-        let d = &mut self.tokens[SHARED_DICTIONARY[column]];
-        let next = d.len() as u32 + 1;
-        *d.entry(key).or_insert(next)
+        code(&mut self.extra_tokens[field], t)
     }
 
     /// The code of filter `f` in `col`, storing it if new. Filters are found by a 64-bit hash
@@ -232,6 +222,41 @@ impl Dicts {
             None => 0,
         }
     }
+}
+
+/// The first record among `rows` whose id an earlier one of them has: the ids hashed and sorted
+/// in parallel, then only ids sharing a hash compared.
+fn first_repeat(ids: &super::Ids, rows: std::ops::Range<usize>) -> Option<usize> {
+    let hash = |i: usize| {
+        let mut h = FxHasher::default();
+        h.write(ids.get(i).as_bytes());
+        h.finish()
+    };
+    let mut hashed: Vec<(u64, usize)> = rows.into_par_iter().map(|i| (hash(i), i)).collect();
+    hashed.par_sort_unstable();
+    // Within a run of one hash (in row order), the first row repeating an earlier one's id.
+    hashed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+        .filter_map(|run| {
+            (1..run.len()).find(|&k| run[..k].iter().any(|&(_, j)| ids.get(j) == ids.get(run[k].1))).map(|k| run[k].1)
+        })
+        .min()
+}
+
+/// Token `t`'s code in `dict`, the next code if it is new.
+#[inline]
+fn code(dict: &mut FxHashMap<u128, u32>, t: &[u8]) -> u32 {
+    let next = dict.len() as u32 + 1;
+    *dict.entry(as_u128(t)).or_insert(next)
+}
+
+/// A 16-byte token as one integer (columns are checked to be 16 bytes wide before coding).
+#[inline]
+fn as_u128(t: &[u8]) -> u128 {
+    let mut key: Tok = [0u8; 16];
+    key.copy_from_slice(t);
+    u128::from_le_bytes(key)
 }
 
 /// Column names of a field's parts, from the manifest.
@@ -376,9 +401,10 @@ fn load_batch(
         let first = r.record_id.len() as u64 - n as u64 - first_of_file + 1;
         r.row_number.extend(first..first + n as u64);
         r.source.extend(std::iter::repeat_n(source, n));
-        for (k, (name, col)) in tokens.iter().zip(r.token_columns_mut()).enumerate() {
+        let mut arrays: Vec<Option<FixedSizeBinaryArray>> = Vec::with_capacity(tokens.len());
+        for name in tokens {
             let Some(name) = name else {
-                col.codes.extend(std::iter::repeat_n(0, n));
+                arrays.push(None);
                 continue;
             };
             let a = batch
@@ -388,8 +414,23 @@ fn load_batch(
                 .ok_or_else(|| {
                     Error::manifest(path, format!("column `{name}` is not a 16-byte token column as its manifest says"))
                 })?;
-            col.codes.extend((0..n).map(|i| if a.is_valid(i) { dicts.token(k, a.value(i)) } else { 0 }));
+            arrays.push(Some(a));
         }
+        // Each dictionary codes its columns on a thread of its own, in column order (so codes
+        // are numbered as one thread would number them).
+        let mut groups: Vec<Vec<(Option<&FixedSizeBinaryArray>, &mut TokCol)>> =
+            (0..SHARED_DICTIONARY.len()).map(|_| Vec::new()).collect();
+        for (k, col) in r.token_columns_mut().into_iter().enumerate() {
+            groups[SHARED_DICTIONARY[k]].push((arrays[k].as_ref(), col));
+        }
+        dicts.tokens.par_iter_mut().zip(groups).for_each(|(dict, members)| {
+            for (a, col) in members {
+                match a {
+                    None => col.codes.extend(std::iter::repeat_n(0, n)),
+                    Some(a) => col.codes.extend((0..n).map(|i| if a.is_valid(i) { code(dict, a.value(i)) } else { 0 })),
+                }
+            }
+        });
         for (which, name) in blooms.iter().enumerate() {
             let col = if which == 0 { &mut r.given.2 } else { &mut r.family.2 };
             load_blooms(batch, name.as_deref(), which, col, dicts, path)?;
