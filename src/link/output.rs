@@ -223,22 +223,15 @@ fn clusters_batch(l: &Linkage, ids: &PersonIds, size: &[u32], rows: std::ops::Ra
     let n = rows.len();
     // Builders sized up front (growing them by doubling copies every string several times), and
     // filled a column at a time: each loop's reads are independent, so their misses overlap.
-    let rid_bytes = r.record_id.bytes(rows.clone());
     let source_bytes = r.sources.iter().map(String::len).max().unwrap_or(0);
     let persons = &l.person[rows.clone()];
     let mut source = StringBuilder::with_capacity(n, n * source_bytes);
     for i in rows.clone() {
         source.append_value(&r.sources[r.source[i] as usize]);
     }
-    let mut rid = StringBuilder::with_capacity(n, rid_bytes);
-    for i in rows.clone() {
-        rid.append_value(r.record_id.get(i));
-    }
+    let rid = r.record_id.column(&rows.clone().collect::<Vec<_>>());
     let row = UInt64Array::from(r.row_number[rows.clone()].to_vec());
-    let mut pid = StringBuilder::with_capacity(n, persons.iter().map(|&p| ids.0.len_of(p as usize)).sum());
-    for &p in persons {
-        pid.append_value(ids.0.get(p as usize));
-    }
+    let pid = ids.0.column(&persons.iter().map(|&p| p as usize).collect::<Vec<_>>());
     let psize: UInt32Array = persons.iter().map(|&p| Some(size[p as usize])).collect();
     let mut stage = StringBuilder::with_capacity(n, n * 13);
     for i in rows.clone() {
@@ -256,9 +249,9 @@ fn clusters_batch(l: &Linkage, ids: &PersonIds, size: &[u32], rows: std::ops::Ra
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(source.finish()),
-        Arc::new(rid.finish()),
+        Arc::new(rid),
         Arc::new(row),
-        Arc::new(pid.finish()),
+        Arc::new(pid),
         Arc::new(psize),
         Arc::new(stage.finish()),
         Arc::new(best),
@@ -286,11 +279,36 @@ fn pairs_batch(l: &Linkage, view: &View, rows: &[u32]) -> RecordBatch {
         pairs.iter().map(|&(a, b)| (l.reps[a as usize] as usize, l.reps[b as usize] as usize)).collect();
     let scored: Vec<(Pattern, f64)> = rows.iter().map(|&i| (l.pairs[i as usize].2, l.pairs[i as usize].3)).collect();
     let tf = l.term_frequencies.weights(&l.model, &l.comparisons);
-    let mut adjust = vec![[0.0; crate::link::compare::MAX_COMPARISONS]; pairs.len()];
-    view.for_each_pair(&pairs, |j, rows| adjust[j] = tf.adjustments(rows, 0, 1, scored[j].0));
+    let mut adjust = Adjustments::new(tf.adjusted(l.model.comparisons.len()), pairs.len());
+    view.for_each_pair(&pairs, |j, rows| adjust.push(&tf.adjustments(rows, 0, 1, scored[j].0)));
     let (fields, cols) = pairs_columns(&l.records, &records, &l.model, &scored, &adjust);
     // Infallible: columns built to the schema, all of one length.
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("pairs batch matches its schema")
+}
+
+/// Term-frequency adjustments of a batch of pairs, a column per comparison (empty where a
+/// comparison is not adjusted), so that writing a comparison's weights reads only its own.
+pub(crate) struct Adjustments {
+    adjusted: Vec<bool>,
+    by_comparison: Vec<Vec<f64>>,
+}
+
+impl Adjustments {
+    /// Room for `pairs` pairs; comparison `k` is adjusted where `adjusted[k]`.
+    pub(crate) fn new(adjusted: Vec<bool>, pairs: usize) -> Adjustments {
+        let by_comparison = adjusted.iter().map(|&a| if a { Vec::with_capacity(pairs) } else { Vec::new() }).collect();
+        Adjustments { adjusted, by_comparison }
+    }
+
+    /// The next pair's adjustments.
+    #[inline]
+    pub(crate) fn push(&mut self, adjust: &[f64; crate::link::compare::MAX_COMPARISONS]) {
+        for (k, col) in self.by_comparison.iter_mut().enumerate() {
+            if self.adjusted[k] {
+                col.push(adjust[k]);
+            }
+        }
+    }
 }
 
 /// `pairs.parquet`'s columns for pairs of records (indices in `r`) with their patterns, match
@@ -304,26 +322,22 @@ pub(crate) fn pairs_columns(
     records: &[(usize, usize)],
     m: &crate::link::model::Model,
     scored: &[(Pattern, f64)],
-    adjust: &[[f64; crate::link::compare::MAX_COMPARISONS]],
+    adjust: &Adjustments,
 ) -> (Vec<Field>, Vec<ArrayRef>) {
     let n = records.len();
     let mut fields = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
     let source_bytes = r.sources.iter().map(String::len).max().unwrap_or(0);
     for (side, name) in ["left", "right"].into_iter().enumerate() {
-        let of = |k: usize| if side == 0 { records[k].0 } else { records[k].1 };
+        let of: Vec<usize> = records.iter().map(|&(x, y)| if side == 0 { x } else { y }).collect();
         let mut source = StringBuilder::with_capacity(n, n * source_bytes);
-        let mut id = StringBuilder::with_capacity(n, (0..n).map(|k| r.record_id.len_of(of(k))).sum());
-        for k in 0..n {
-            source.append_value(&r.sources[r.source[of(k)] as usize]);
-        }
-        for k in 0..n {
-            id.append_value(r.record_id.get(of(k)));
+        for &i in &of {
+            source.append_value(&r.sources[r.source[i] as usize]);
         }
         fields.push(Field::new(format!("{name}_source"), DataType::Utf8, false));
         fields.push(Field::new(format!("{name}_record_id"), DataType::Utf8, false));
         cols.push(Arc::new(source.finish()));
-        cols.push(Arc::new(id.finish()));
+        cols.push(Arc::new(r.record_id.column(&of)));
     }
     for (k, comp) in m.comparisons.iter().enumerate() {
         // As `Model::explain`: each level's weight computed once, not per pair.
@@ -331,10 +345,11 @@ pub(crate) fn pairs_columns(
         let label_bytes = comp.levels.iter().map(|l| l.label.len()).max().unwrap_or(0);
         let (mut levels, mut weights) =
             (StringBuilder::with_capacity(n, n * label_bytes), Float64Builder::with_capacity(n));
+        let adjusted = &adjust.by_comparison[k];
         for (j, &(p, _)) in scored.iter().enumerate() {
             let l = p.get(k) as usize;
             levels.append_value(&comp.levels[l].label);
-            weights.append_value(if l == 0 { 0.0 } else { weight[l] + adjust[j][k] });
+            weights.append_value(if l == 0 { 0.0 } else { weight[l] + adjusted.get(j).copied().unwrap_or(0.0) });
         }
         fields.push(Field::new(format!("{}_level", comp.name), DataType::Utf8, false));
         fields.push(Field::new(format!("{}_weight", comp.name), DataType::Float64, false));

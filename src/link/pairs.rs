@@ -297,7 +297,8 @@ pub fn compare_batch(
             let weight = |i: usize| m.weight_of(patterns[i]) + adjust(i).iter().sum::<f64>();
             let records: Vec<(usize, usize)> = (0..n).map(|i| (i, n + i)).collect();
             let scored: Vec<_> = (0..n).map(|i| (patterns[i], weight(i))).collect();
-            let adjusts: Vec<_> = (0..n).map(adjust).collect();
+            let mut adjusts = crate::link::output::Adjustments::new(vec![true; m.comparisons.len()], n);
+            (0..n).for_each(|i| adjusts.push(&adjust(i)));
             let (f, c) = crate::link::output::pairs_columns(&r, &records, m, &scored, &adjusts);
             fields.extend(f);
             cols.extend(c);

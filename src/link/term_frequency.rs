@@ -230,6 +230,11 @@ impl TermFrequencies {
 }
 
 impl TfWeights {
+    /// Per comparison (of `n`), whether any of its levels is adjusted.
+    pub fn adjusted(&self, n: usize) -> Vec<bool> {
+        (0..n).map(|k| matches!(self.tables.get(k), Some(Some(_)))).collect()
+    }
+
     /// Each comparison's adjustment in bits for entries `a` and `b` with pattern `p`.
     #[inline]
     pub fn adjustments<C: Columns + ?Sized>(&self, r: &C, a: usize, b: usize, p: Pattern) -> [f64; MAX_COMPARISONS] {
