@@ -25,8 +25,8 @@ pub const ROW_GROUP_ROWS: usize = 131_072;
 
 /// The writer settings for every Parquet file pseudolink writes. Statistics are off: min/max of
 /// a pass-through column would copy values into the footer, where they are easy to overlook.
-/// ZSTD level 1: outputs of tens of millions of rows are bound by compression, and level 3
-/// saves under 2% of their size.
+/// ZSTD level 1: writing outputs of tens of millions of rows is bound by compression, and level
+/// 3 made files no more than 2% smaller (docs/benchmarks.md, ten million persons).
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)

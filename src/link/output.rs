@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::io::atomic::write_atomic;
 use crate::io::parquet::ParquetOut;
 use crate::link::compare::{Pattern, View};
+use crate::link::term_frequency::TfWeights;
 use crate::link::{Linkage, output_paths};
 use crate::token::key::KeyRole;
 use crate::token::{ProjectKey, Purpose, Subkey, TokenMac};
@@ -89,7 +90,7 @@ pub fn write(
         }
     };
     let size = person_sizes(l, ids.len());
-    let ids = PersonIds::of(&ids);
+    let ids = PersonIds::of(ids);
     let n = l.records.len();
     let kept = kept_pairs(l);
     // The two files at once: each encodes its columns in parallel, and together they keep
@@ -106,7 +107,8 @@ pub fn write(
             // Ids and weights nearly all distinct: a dictionary would only be built to be dropped.
             let unique = ["left_record_id", "right_record_id", "match_weight", "match_probability"];
             let view = View::of(&l.records, &l.comparisons, &l.reps);
-            write_batches(&pairs, &unique, built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &kept[c])))
+            let tf = l.term_frequencies.weights(&l.model, &l.comparisons);
+            write_batches(&pairs, &unique, built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &tf, &kept[c])))
         },
     );
     c?;
@@ -121,7 +123,7 @@ pub fn write(
 pub fn clusters_batches(l: &Linkage, key: &ProjectKey) -> Vec<RecordBatch> {
     let ids = person_ids(l, key);
     let size = person_sizes(l, ids.len());
-    let ids = PersonIds::of(&ids);
+    let ids = PersonIds::of(ids);
     built_in_parallel(l.records.len(), |c| clusters_batch(l, &ids, &size, c)).collect()
 }
 
@@ -129,7 +131,8 @@ pub fn clusters_batches(l: &Linkage, key: &ProjectKey) -> Vec<RecordBatch> {
 pub fn pairs_batches(l: &Linkage) -> Vec<RecordBatch> {
     let kept = kept_pairs(l);
     let view = View::of(&l.records, &l.comparisons, &l.reps);
-    built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &kept[c])).collect()
+    let tf = l.term_frequencies.weights(&l.model, &l.comparisons);
+    built_in_parallel(kept.len(), |c| pairs_batch(l, &view, &tf, &kept[c])).collect()
 }
 
 /// Records per person.
@@ -264,21 +267,20 @@ fn clusters_batch(l: &Linkage, ids: &PersonIds, size: &[u32], rows: std::ops::Ra
 struct PersonIds(crate::link::data::Ids);
 
 impl PersonIds {
-    fn of(ids: &[String]) -> PersonIds {
+    fn of(ids: Vec<String>) -> PersonIds {
         let mut out = crate::link::data::Ids::default();
-        for id in ids {
+        for id in &ids {
             out.push(id);
         }
         PersonIds(out)
     }
 }
 
-fn pairs_batch(l: &Linkage, view: &View, rows: &[u32]) -> RecordBatch {
+fn pairs_batch(l: &Linkage, view: &View, tf: &TfWeights, rows: &[u32]) -> RecordBatch {
     let pairs: Vec<(u32, u32)> = rows.iter().map(|&i| (l.pairs[i as usize].0, l.pairs[i as usize].1)).collect();
     let records: Vec<(usize, usize)> =
         pairs.iter().map(|&(a, b)| (l.reps[a as usize] as usize, l.reps[b as usize] as usize)).collect();
     let scored: Vec<(Pattern, f64)> = rows.iter().map(|&i| (l.pairs[i as usize].2, l.pairs[i as usize].3)).collect();
-    let tf = l.term_frequencies.weights(&l.model, &l.comparisons);
     let mut adjust = Adjustments::new(tf.adjusted(l.model.comparisons.len()), pairs.len());
     view.for_each_pair(&pairs, |j, rows| adjust.push(&tf.adjustments(rows, 0, 1, scored[j].0)));
     let (fields, cols) = pairs_columns(&l.records, &records, &l.model, &scored, &adjust);

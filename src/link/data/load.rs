@@ -234,12 +234,16 @@ fn first_repeat(ids: &super::Ids, rows: std::ops::Range<usize>) -> Option<usize>
     };
     let mut hashed: Vec<(u64, usize)> = rows.into_par_iter().map(|i| (hash(i), i)).collect();
     hashed.par_sort_unstable();
-    // Within a run of one hash (in row order), the first row repeating an earlier one's id.
+    // Within a run of one hash: its ids sorted (with their rows), and for each id held twice or
+    // more its second row; the least of these over all runs is the first repeat in row order.
+    // Sorting, not comparing every pair, so that ids crafted to share a hash cost n log n.
     hashed
         .chunk_by(|a, b| a.0 == b.0)
         .filter(|run| run.len() > 1)
         .filter_map(|run| {
-            (1..run.len()).find(|&k| run[..k].iter().any(|&(_, j)| ids.get(j) == ids.get(run[k].1))).map(|k| run[k].1)
+            let mut by_id: Vec<(&str, usize)> = run.iter().map(|&(_, i)| (ids.get(i), i)).collect();
+            by_id.sort_unstable();
+            by_id.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1).map(|g| g[1].1).min()
         })
         .min()
 }
@@ -482,4 +486,31 @@ fn load_batch(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first record whose id an earlier one has, by a plain scan.
+    fn naive(ids: &super::super::Ids, rows: std::ops::Range<usize>) -> Option<usize> {
+        let mut seen = std::collections::HashSet::new();
+        rows.into_iter().find(|&i| !seen.insert(ids.get(i)))
+    }
+
+    #[test]
+    fn the_first_repeated_id_is_found_as_a_scan_finds_it() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for round in 0..200 {
+            let mut ids = super::super::Ids::default();
+            let n = rng.random_range(0..60);
+            let alphabet = rng.random_range(1..80);
+            for _ in 0..n {
+                ids.push(&format!("r{}", rng.random_range(0..alphabet)));
+            }
+            let start = if n > 0 { rng.random_range(0..n) } else { 0 };
+            assert_eq!(first_repeat(&ids, start..n), naive(&ids, start..n), "round {round}");
+        }
+    }
 }
