@@ -27,6 +27,7 @@ pub mod explain;
 pub mod identity;
 pub mod model;
 pub mod output;
+pub mod pair_stats;
 pub mod pairs;
 pub mod pipeline;
 pub mod placeholders;
