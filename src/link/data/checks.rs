@@ -1,9 +1,11 @@
-//! Checks of extracts against each other: what makes two extracts unlinkable together, or one
-//! a copy of another.
+//! Checks of extracts against each other — what makes two extracts unlinkable together, or one
+//! a copy of another — and of each extract's record ids (no id twice).
 
 use std::path::PathBuf;
 
+use rayon::prelude::*;
 use rustc_hash::FxHasher;
+use std::hash::Hasher;
 
 use super::Records;
 use crate::error::{Error, Result};
@@ -141,5 +143,56 @@ impl Records {
             seen.insert((records, h.finish()), s);
         }
         Ok(())
+    }
+}
+
+/// The first record among `rows` whose id an earlier one of them has: the ids hashed and sorted
+/// in parallel, then only ids sharing a hash compared.
+pub(super) fn first_repeat(ids: &super::Ids, rows: std::ops::Range<usize>) -> Option<usize> {
+    let hash = |i: usize| {
+        let mut h = FxHasher::default();
+        h.write(ids.get(i).as_bytes());
+        h.finish()
+    };
+    let mut hashed: Vec<(u64, usize)> = rows.into_par_iter().map(|i| (hash(i), i)).collect();
+    hashed.par_sort_unstable();
+    // Within a run of one hash: its ids sorted (with their rows), and for each id held twice or
+    // more its second row; the least of these over all runs is the first repeat in row order.
+    // Sorting, not comparing every pair, so that ids crafted to share a hash cost n log n.
+    hashed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+        .filter_map(|run| {
+            let mut by_id: Vec<(&str, usize)> = run.iter().map(|&(_, i)| (ids.get(i), i)).collect();
+            by_id.sort_unstable();
+            by_id.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1).map(|g| g[1].1).min()
+        })
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first record whose id an earlier one has, by a plain scan.
+    fn naive(ids: &super::super::Ids, rows: std::ops::Range<usize>) -> Option<usize> {
+        let mut seen = std::collections::HashSet::new();
+        rows.into_iter().find(|&i| !seen.insert(ids.get(i)))
+    }
+
+    #[test]
+    fn the_first_repeated_id_is_found_as_a_scan_finds_it() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for round in 0..200 {
+            let mut ids = super::super::Ids::default();
+            let n = rng.random_range(0..60);
+            let alphabet = rng.random_range(1..80);
+            for _ in 0..n {
+                ids.push(&format!("r{}", rng.random_range(0..alphabet)));
+            }
+            let start = if n > 0 { rng.random_range(0..n) } else { 0 };
+            assert_eq!(first_repeat(&ids, start..n), naive(&ids, start..n), "round {round}");
+        }
     }
 }

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, FixedSizeBinaryArray, StringArray};
 use parquet::arrow::ProjectionMask;
-use std::hash::Hasher;
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 
 use rayon::prelude::*;
 
-use super::{ArrowExtract, BloomCol, ExtraField, Records, Tok, TokCol};
+use super::checks::first_repeat;
+use super::dicts::{Dicts, SHARED_DICTIONARY, code};
+use super::{ArrowExtract, BloomCol, ExtraField, Records, TokCol};
 use crate::config::FieldType;
 use crate::error::{Error, Result, group_digits};
 use crate::io::manifest::Manifest;
@@ -159,108 +160,6 @@ impl Records {
         self.given.2.codes.reserve_exact(n);
         self.family.2.codes.reserve_exact(n);
     }
-}
-
-/// Which dictionary each token column codes through. Columns compared across each other share
-/// one, so that equal tokens get equal codes: given and family name exact tokens (names entered
-/// the wrong way round), and full and swapped dates of birth (day and month transposed), are
-/// tokenised under one subkey each for exactly that comparison.
-const SHARED_DICTIONARY: [usize; 13] = [0, 1, 2, 1, 4, 5, 5, 7, 8, 9, 10, 11, 12];
-
-/// The dictionaries that turn tokens and filters into codes while loading, shared by all
-/// extracts so that equal tokens in different extracts get equal codes; dropped once loading ends.
-#[derive(Default)]
-struct Dicts {
-    /// Token → code per dictionary, tokens held as 128-bit integers: compared in two
-    /// instructions rather than by `memcmp`, and hashed in two multiplications.
-    tokens: [FxHashMap<u128, u32>; 13],
-    /// Hash of a filter's bytes → its code: the given-name and family-name filters, then each
-    /// extra field's.
-    blooms: Vec<FxHashMap<u64, u32>>,
-    /// Token → code per extra field.
-    extra_tokens: Vec<FxHashMap<u128, u32>>,
-    sex: Vec<String>,
-}
-
-impl Dicts {
-    fn extra_token(&mut self, field: usize, t: &[u8]) -> u32 {
-        code(&mut self.extra_tokens[field], t)
-    }
-
-    /// The code of filter `f` in `col`, storing it if new. Filters are found by a 64-bit hash
-    /// and confirmed byte for byte; on the (vanishingly rare) collision with a different filter the
-    /// new one is stored again under a code of its own, so no filter is ever confused with another.
-    fn bloom(&mut self, which: usize, col: &mut BloomCol, f: &[u8]) -> u32 {
-        let h = {
-            let mut h = FxHasher::default();
-            h.write(f);
-            h.finish()
-        };
-        let stored = col.data.len() / col.width.max(1);
-        let at = |c: u32| (c as usize - 1) * col.width;
-        match self.blooms[which].get(&h) {
-            Some(&c) if col.data[at(c)..at(c) + col.width] == *f => c,
-            Some(_) => {
-                col.data.extend_from_slice(f);
-                stored as u32 + 1
-            }
-            None => {
-                col.data.extend_from_slice(f);
-                self.blooms[which].insert(h, stored as u32 + 1);
-                stored as u32 + 1
-            }
-        }
-    }
-
-    fn sex(&mut self, v: &str) -> u8 {
-        match self.sex.iter().position(|s| s == v) {
-            Some(p) => p as u8 + 1,
-            None if self.sex.len() < 250 => {
-                self.sex.push(v.to_string());
-                self.sex.len() as u8
-            }
-            None => 0,
-        }
-    }
-}
-
-/// The first record among `rows` whose id an earlier one of them has: the ids hashed and sorted
-/// in parallel, then only ids sharing a hash compared.
-fn first_repeat(ids: &super::Ids, rows: std::ops::Range<usize>) -> Option<usize> {
-    let hash = |i: usize| {
-        let mut h = FxHasher::default();
-        h.write(ids.get(i).as_bytes());
-        h.finish()
-    };
-    let mut hashed: Vec<(u64, usize)> = rows.into_par_iter().map(|i| (hash(i), i)).collect();
-    hashed.par_sort_unstable();
-    // Within a run of one hash: its ids sorted (with their rows), and for each id held twice or
-    // more its second row; the least of these over all runs is the first repeat in row order.
-    // Sorting, not comparing every pair, so that ids crafted to share a hash cost n log n.
-    hashed
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|run| run.len() > 1)
-        .filter_map(|run| {
-            let mut by_id: Vec<(&str, usize)> = run.iter().map(|&(_, i)| (ids.get(i), i)).collect();
-            by_id.sort_unstable();
-            by_id.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1).map(|g| g[1].1).min()
-        })
-        .min()
-}
-
-/// Token `t`'s code in `dict`, the next code if it is new.
-#[inline]
-fn code(dict: &mut FxHashMap<u128, u32>, t: &[u8]) -> u32 {
-    let next = dict.len() as u32 + 1;
-    *dict.entry(as_u128(t)).or_insert(next)
-}
-
-/// A 16-byte token as one integer (columns are checked to be 16 bytes wide before coding).
-#[inline]
-fn as_u128(t: &[u8]) -> u128 {
-    let mut key: Tok = [0u8; 16];
-    key.copy_from_slice(t);
-    u128::from_le_bytes(key)
 }
 
 /// Column names of a field's parts, from the manifest.
@@ -486,31 +385,4 @@ fn load_batch(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The first record whose id an earlier one has, by a plain scan.
-    fn naive(ids: &super::super::Ids, rows: std::ops::Range<usize>) -> Option<usize> {
-        let mut seen = std::collections::HashSet::new();
-        rows.into_iter().find(|&i| !seen.insert(ids.get(i)))
-    }
-
-    #[test]
-    fn the_first_repeated_id_is_found_as_a_scan_finds_it() {
-        use rand::{RngExt, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        for round in 0..200 {
-            let mut ids = super::super::Ids::default();
-            let n = rng.random_range(0..60);
-            let alphabet = rng.random_range(1..80);
-            for _ in 0..n {
-                ids.push(&format!("r{}", rng.random_range(0..alphabet)));
-            }
-            let start = if n > 0 { rng.random_range(0..n) } else { 0 };
-            assert_eq!(first_repeat(&ids, start..n), naive(&ids, start..n), "round {round}");
-        }
-    }
 }

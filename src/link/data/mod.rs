@@ -7,10 +7,11 @@
 //! its records.
 //!
 //! Here the columns and [`Records`]; `load.rs` reads extracts (files, or Arrow batches in memory)
-//! into them, coding each token through a dictionary; `checks.rs` holds the checks of extracts
-//! against each other (one key, one profile, no copies).
+//! into them, coding each token through a dictionary (`dicts.rs`); `checks.rs` holds the checks
+//! of extracts against each other (one key, one profile, no copies) and of record ids.
 
 mod checks;
+mod dicts;
 mod load;
 
 pub use load::repeated_record_id;
